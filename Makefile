@@ -1,0 +1,46 @@
+# borderbus: `make demo` and `make test` set everything up themselves on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_SECONDS ?=
+PYTEST_ARGS ?=
+
+include ops/kafka/kafka.mk
+
+.PHONY: help venv demo test test-unit lint schemas-check topics bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install borderbus with its test tools
+
+demo: $(STAMP) kafka-up ## Run the whole bus and show events flowing (DEMO_SECONDS=N stops after N seconds)
+	@$(BIN)/borderbus topics apply
+	@$(BIN)/borderbus demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
+
+test: $(STAMP) kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Only the broker-free tests
+	@$(BIN)/python -m pytest -m "not broker" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy on services/
+	@$(BIN)/ruff check services tests
+	@$(BIN)/mypy services
+
+schemas-check: $(STAMP) ## Fail if a schema version breaks compatibility or a published one was edited
+	@$(BIN)/borderbus schemas check
+
+topics: $(STAMP) kafka-up ## Create or update topics on the local broker
+	@$(BIN)/borderbus topics apply
+
+clean: kafka-down ## Stop the broker and delete generated data (keeps downloaded jars)
+	rm -rf .local/kafka/instance .local/*.json .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# Run a real local Apache Kafka 4.x broker (KRaft, one node: broker + controller) from Maven Central
+# jars with the machine's Java (17+). No Docker.
+#
+# Usage: ops/kafka/kafka.sh COMMAND [ARGS]
+#   jars       fetch the broker's classpath into .local/kafka/lib (only when missing or the pom changed)
+#   up         fetch jars, render server.properties, format storage once, start in the background and
+#              wait until the broker serves requests; harmless when already running
+#   down       stop the broker of this instance (SIGTERM, then SIGKILL after 30 s); harmless when stopped
+#   status     exit 0 when the broker of this instance runs, 1 otherwise
+#   reset      down, then delete the instance (data, logs, rendered config)
+#   bootstrap  print the bootstrap address (127.0.0.1:PORT)
+#   logs       print the tail of the broker's server.log
+#   topics ARGS           kafka-topics against this broker (e.g. `topics --list`)
+#   consumer-groups ARGS  kafka-consumer-groups against this broker (e.g. `consumer-groups --list`)
+#   tool CLASS ARGS       run any Kafka CLI class on the classpath (e.g. org.apache.kafka.tools.ConsoleConsumer)
+#
+# Environment (all optional):
+#   KAFKA_INSTANCE_DIR      instance folder (default <repo>/.local/kafka/instance): server.properties,
+#                           data/, logs/, kafka.pid
+#   KAFKA_PORT              client PLAINTEXT port on 127.0.0.1 (default 9092)
+#   KAFKA_CONTROLLER_PORT   KRaft controller port on 127.0.0.1 (default 9093)
+#   KAFKA_HEAP              broker max heap (default 512m)
+#   KAFKA_START_TIMEOUT     seconds `up` waits for the broker (default 90)
+#   JAVA_HOME               Java 17+ to use (default: java on PATH)
+# Everything generated lives under <repo>/.local/ (or KAFKA_INSTANCE_DIR).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+
+POM="$SCRIPT_DIR/pom.xml"
+TEMPLATE="$SCRIPT_DIR/server.properties.template"
+LOG4J_CONFIG="$SCRIPT_DIR/log4j2.properties"
+
+LOCAL_DIR="$REPO_ROOT/.local/kafka"
+LIB_DIR="$LOCAL_DIR/lib"
+LIB_STAMP="$LOCAL_DIR/lib.stamp"
+
+# Absolute, so the pid check (which matches the broker's command line) does not depend on the cwd.
+INSTANCE_DIR="$(realpath -m -- "${KAFKA_INSTANCE_DIR:-$LOCAL_DIR/instance}")"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT=30
+
+DATA_DIR="$INSTANCE_DIR/data"
+LOG_DIR="$INSTANCE_DIR/logs"
+PROPS="$INSTANCE_DIR/server.properties"
+PID_FILE="$INSTANCE_DIR/kafka.pid"
+CONSOLE_LOG="$LOG_DIR/kafka.out"
+SERVER_LOG="$LOG_DIR/server.log"
+BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+say() { echo "kafka.sh: $*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------------------
+
+java_bin() {
+    local java
+    if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+        java="$JAVA_HOME/bin/java"
+    else
+        java="$(command -v java || true)"
+    fi
+    [[ -n "$java" ]] || die "java not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    local major
+    major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n1)"
+    [[ "$major" =~ ^[0-9]+$ ]] || die "cannot tell the version of $java"
+    ((major >= 17)) || die "$java is Java $major; Kafka 4.x needs Java 17 or newer (set JAVA_HOME)"
+    echo "$java"
+}
+
+# Run a command holding an exclusive lock on FILE (when flock(1) exists), so that parallel callers
+# (e.g. two test sessions) do not fetch jars or start the same instance at the same time.
+with_lock() {
+    local file="$1"; shift
+    if command -v flock >/dev/null 2>&1; then
+        mkdir -p "$(dirname "$file")"
+        (
+            flock -w 300 9 || die "timed out waiting for lock $file"
+            "$@"
+        ) 9>"$file"
+    else
+        "$@"
+    fi
+}
+
+# --- jars --------------------------------------------------------------------------------------------
+
+jars_fresh() {
+    [[ -d "$LIB_DIR" && -f "$LIB_STAMP" && ! "$POM" -nt "$LIB_STAMP" ]] \
+        && compgen -G "$LIB_DIR/kafka_2.13-*.jar" >/dev/null
+}
+
+fetch_jars() {
+    jars_fresh && return 0
+    java_bin >/dev/null
+    command -v mvn >/dev/null 2>&1 || die "mvn not found: install Maven (Debian: apt-get install maven)"
+    local tmp="$LOCAL_DIR/lib.tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    say "fetching the Kafka classpath with Maven into ${LIB_DIR#"$REPO_ROOT"/}"
+    local out
+    if ! out="$(mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+            -DoutputDirectory="$tmp" 2>&1)"; then
+        echo "$out" >&2
+        rm -rf "$tmp"
+        die "maven could not fetch the Kafka jars (see above)"
+    fi
+    compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "maven ran but no kafka_2.13 jar was copied"
+    # Swap in whole: a version change must not leave old and new jars side by side.
+    rm -rf "$LIB_DIR"
+    mv "$tmp" "$LIB_DIR"
+    touch "$LIB_STAMP"
+}
+
+cmd_jars() {
+    with_lock "$LOCAL_DIR/lib.lock" fetch_jars
+}
+
+# --- process helpers ---------------------------------------------------------------------------------
+
+# PID of this instance's broker if it runs, else nothing. "Ours" means: the pid in our pid file is alive
+# and its command line is a java running kafka.Kafka with this instance's server.properties.
+running_pid() {
+    [[ -f "$PID_FILE" ]] || return 1
+    local pid
+    pid="$(tr -dc '0-9' <"$PID_FILE")"
+    [[ -n "$pid" ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    local cmdline
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    [[ "$cmdline" == *java* && "$cmdline" == *" kafka.Kafka $PROPS"* ]] || return 1
+    echo "$pid"
+}
+
+# Client port the running broker was started with (from the rendered server.properties).
+running_port() {
+    sed -n 's|^listeners=PLAINTEXT://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$PROPS" 2>/dev/null | head -n1
+}
+
+# Is the pid alive and not a zombie?
+alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo X)"
+    [[ "$state" != Z && "$state" != X ]]
+}
+
+heap_min() {
+    # -Xms: 256m, or the max heap when that is smaller.
+    local h="$KAFKA_HEAP" mb
+    case "$h" in
+        *[gG]) mb=$(( ${h%[gG]} * 1024 )) ;;
+        *[mM]) mb=${h%[mM]} ;;
+        *) echo "$h"; return ;;
+    esac
+    if ((mb < 256)); then echo "$h"; else echo 256m; fi
+}
+
+JVM_COMMON_OPTS=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J_CONFIG" "-Dkafka.logs.dir=$LOG_DIR")
+TOOL_LOG_OPTS=(-Dkafka.log.file=tools.log -Dkafka.root.level=warn)
+
+# --- up ----------------------------------------------------------------------------------------------
+
+render_config() {
+    mkdir -p "$DATA_DIR" "$LOG_DIR"
+    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+        -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@KAFKA_DATA_DIR@|$DATA_DIR|g" \
+        "$TEMPLATE" >"$PROPS.tmp"
+    mv "$PROPS.tmp" "$PROPS"
+}
+
+format_storage() {
+    local java="$1"
+    local formatted_port="$INSTANCE_DIR/controller.port"
+    if [[ -f "$DATA_DIR/meta.properties" ]]; then
+        # --standalone wrote this controller's endpoint into the quorum's bootstrap checkpoint.
+        if [[ -f "$formatted_port" && "$(cat "$formatted_port")" != "$KAFKA_CONTROLLER_PORT" ]]; then
+            die "instance $INSTANCE_DIR was formatted for controller port $(cat "$formatted_port"), not $KAFKA_CONTROLLER_PORT: use that port or run '$0 reset'"
+        fi
+        return 0
+    fi
+    local cluster_id out
+    cluster_id="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool random-uuid)"
+    if ! out="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" \
+            -cp "$LIB_DIR/*" kafka.tools.StorageTool format --standalone \
+            -t "$cluster_id" -c "$PROPS" 2>&1)"; then
+        echo "$out" >&2
+        die "formatting the KRaft storage in $DATA_DIR failed"
+    fi
+    echo "$KAFKA_CONTROLLER_PORT" >"$formatted_port"
+    say "formatted $DATA_DIR (cluster id $cluster_id)"
+}
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+print_log_tail() {
+    local f
+    for f in "$CONSOLE_LOG" "$SERVER_LOG"; do
+        if [[ -s "$f" ]]; then
+            echo "----- last lines of $f -----" >&2
+            tail -n 40 "$f" >&2
+        fi
+    done
+}
+
+# Wait until the broker has started: KafkaRaftServer logs "Kafka Server started" only after the broker
+# caught up with the metadata log, opened its listeners and was unfenced, i.e. when it serves
+# produce/fetch/metadata. Then confirm with a real metadata request (kafka-topics --list).
+wait_ready() {
+    local java="$1" pid="$2" log_offset="$3"
+    local deadline=$((SECONDS + START_TIMEOUT))
+    while :; do
+        if ! alive "$pid"; then
+            print_log_tail
+            rm -f "$PID_FILE"
+            die "the broker (pid $pid) exited during startup"
+        fi
+        if [[ -f "$SERVER_LOG" ]]; then
+            # The log rolled over (10 MB) since we started: read it from the start.
+            (($(stat -c %s "$SERVER_LOG") >= log_offset)) || log_offset=0
+            # (no grep -q: with pipefail, tail's SIGPIPE would turn a match into a failure)
+            if tail -c +"$((log_offset + 1))" "$SERVER_LOG" | grep "Kafka Server started" >/dev/null; then
+                break
+            fi
+        fi
+        if ((SECONDS >= deadline)); then
+            print_log_tail
+            say "the broker (pid $pid) did not start within ${START_TIMEOUT}s: stopping it"
+            stop_broker
+            die "the broker did not start within ${START_TIMEOUT}s (KAFKA_START_TIMEOUT)"
+        fi
+        sleep 0.2
+    done
+    local attempt
+    for attempt in 1 2 3; do
+        if run_tool "$java" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+                --command-config "$INSTANCE_DIR/cli.properties" --list >/dev/null 2>&1; then
+            return 0
+        fi
+        alive "$pid" || break
+        sleep 1
+    done
+    print_log_tail
+    stop_broker
+    die "the broker (pid $pid) logged that it started but did not answer metadata requests on $BOOTSTRAP"
+}
+
+start_broker() {
+    local java pid
+    if pid="$(running_pid)"; then
+        local port
+        port="$(running_port)"
+        [[ "$port" == "$KAFKA_PORT" ]] \
+            || die "the broker of $INSTANCE_DIR already runs (pid $pid) on port ${port:-?}, not $KAFKA_PORT: run '$0 down' first"
+        say "already running (pid $pid) on $BOOTSTRAP"
+        return 0
+    fi
+    if [[ -f "$PID_FILE" ]]; then
+        say "removing stale pid file $PID_FILE"
+        rm -f "$PID_FILE"
+    fi
+    local p
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+        port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (another broker? set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+    done
+    fetch_jars_locked
+    java="$(java_bin)"
+    render_config
+    # Short client timeouts for the CLI readiness check and the `topics`/`consumer-groups` helpers.
+    printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$INSTANCE_DIR/cli.properties"
+    format_storage "$java"
+
+    local log_offset=0
+    [[ -f "$SERVER_LOG" ]] && log_offset="$(stat -c %s "$SERVER_LOG")"
+
+    # setsid + nohup: the broker outlives the caller's terminal/process group; stdin/stdout/stderr are
+    # detached so a caller capturing our output (e.g. subprocess.run) is not kept waiting, and fd 9
+    # (the instance lock held by with_lock) is closed so the broker does not keep the lock.
+    nohup setsid "$java" \
+        -Xmx"$KAFKA_HEAP" -Xms"$(heap_min)" \
+        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+        -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+        "${JVM_COMMON_OPTS[@]}" -Dkafka.log.file=server.log \
+        -cp "$LIB_DIR/*" \
+        kafka.Kafka "$PROPS" \
+        </dev/null >>"$CONSOLE_LOG" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    say "starting broker (pid $pid) on $BOOTSTRAP, instance $INSTANCE_DIR"
+    local t0=$SECONDS
+    wait_ready "$java" "$pid" "$log_offset"
+    say "broker ready on $BOOTSTRAP after $((SECONDS - t0))s"
+}
+
+fetch_jars_locked() {
+    jars_fresh || with_lock "$LOCAL_DIR/lib.lock" fetch_jars
+}
+
+cmd_up() {
+    mkdir -p "$INSTANCE_DIR"
+    with_lock "$INSTANCE_DIR/.lock" start_broker
+}
+
+# --- down / status / reset ---------------------------------------------------------------------------
+
+stop_broker() {
+    local pid
+    if ! pid="$(running_pid)"; then
+        if [[ -f "$PID_FILE" ]]; then
+            say "not running (removing stale pid file)"
+            rm -f "$PID_FILE"
+        else
+            say "not running"
+        fi
+        return 0
+    fi
+    say "stopping broker (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while alive "$pid" && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    if alive "$pid"; then
+        say "broker (pid $pid) still running after ${STOP_TIMEOUT}s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while alive "$pid"; do sleep 0.1; done
+    fi
+    rm -f "$PID_FILE"
+    say "stopped"
+}
+
+cmd_down() {
+    [[ -d "$INSTANCE_DIR" ]] || { say "not running"; return 0; }
+    with_lock "$INSTANCE_DIR/.lock" stop_broker
+}
+
+cmd_status() {
+    local pid
+    if pid="$(running_pid)"; then
+        echo "running (pid $pid) on 127.0.0.1:$(running_port), instance $INSTANCE_DIR"
+        return 0
+    fi
+    echo "not running (instance $INSTANCE_DIR)"
+    return 1
+}
+
+cmd_reset() {
+    cmd_down
+    # Guard against deleting something that is not an instance folder.
+    if [[ -d "$INSTANCE_DIR" ]]; then
+        [[ "$INSTANCE_DIR" != "/" && "$INSTANCE_DIR" != "$REPO_ROOT" && "$INSTANCE_DIR" != "$HOME" ]] \
+            || die "refusing to delete $INSTANCE_DIR"
+        rm -rf "$INSTANCE_DIR"
+        say "deleted $INSTANCE_DIR"
+    fi
+}
+
+# --- CLI tools ---------------------------------------------------------------------------------------
+
+run_tool() {
+    local java="$1"; shift
+    mkdir -p "$LOG_DIR"
+    "$java" -Xmx256m "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" -cp "$LIB_DIR/*" "$@"
+}
+
+cmd_tool() {
+    (($# >= 1)) || die "usage: $0 tool CLASS [ARGS...]"
+    fetch_jars_locked
+    run_tool "$(java_bin)" "$@"
+}
+
+cmd_admin_tool() {
+    local cls="$1"; shift
+    fetch_jars_locked
+    local extra=()
+    [[ -f "$INSTANCE_DIR/cli.properties" ]] && extra=(--command-config "$INSTANCE_DIR/cli.properties")
+    run_tool "$(java_bin)" "$cls" --bootstrap-server "$BOOTSTRAP" "${extra[@]}" "$@"
+}
+
+# --- main --------------------------------------------------------------------------------------------
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+
+main() {
+    local cmd="${1:-}"
+    (($# > 0)) && shift
+    case "$cmd" in
+        jars) cmd_jars ;;
+        up|start) cmd_up ;;
+        down|stop) cmd_down ;;
+        status) cmd_status ;;
+        reset) cmd_reset ;;
+        bootstrap) echo "$BOOTSTRAP" ;;
+        logs) tail -n "${1:-60}" "$SERVER_LOG" ;;
+        topics) cmd_admin_tool org.apache.kafka.tools.TopicCommand "$@" ;;
+        consumer-groups) cmd_admin_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
+        tool) cmd_tool "$@" ;;
+        -h|--help|help) usage ;;
+        *) usage >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,1 @@
+"""borderbus shared library: configuration, catalogue, schemas, codec and Kafka plumbing used by every service."""

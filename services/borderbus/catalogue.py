@@ -1,0 +1,162 @@
+"""Agencies, border points and topics: the bus's declared configuration, loaded from ``ops/config``.
+
+Topic names are built here and nowhere else, so a prefix (for a test run or a staging tenant)
+applies to every topic at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from borderbus.config import Settings
+
+EVENT_TYPES = ("sighting", "finance-flag", "case-update", "platform-report")
+SCHEMA_TOPIC = "borderbus.schemas"
+ALERTS_TOPIC = "alerts.shared"
+ALERT_ACTIONS_TOPIC = "alerts.actions"
+DEAD_LETTER_TOPIC = "borderbus.deadletter"
+_INGEST_PATTERN = re.compile(r"^ingest\.(?P<agency>[a-z0-9-]+)\.(?P<event_type>[a-z-]+)$")
+
+
+class CatalogueError(ValueError):
+    """The configuration files contradict themselves or the code."""
+
+
+@dataclass(frozen=True)
+class Agency:
+    code: str
+    name: str
+    country: str
+    publishes: tuple[str, ...]
+    expected_interval_seconds: int
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BorderPoint:
+    code: str
+    name: str
+    country: str
+    latitude: float
+    longitude: float
+    operated_by: str
+
+    def distance_km(self, other: BorderPoint) -> float:
+        """Great-circle distance, enough to judge whether a journey was possible."""
+        lat1, lon1, lat2, lon2 = map(math.radians, (self.latitude, self.longitude, other.latitude, other.longitude))
+        h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+        return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+    purpose: str
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+class Catalogue:
+    """Read-only view of ``agencies.yaml``, ``border_points.yaml`` and ``topics.yaml``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = settings.topic_prefix
+        config_dir = settings.config_dir
+        self._agencies_raw = _read_yaml(config_dir / "agencies.yaml")["agencies"]
+        self._points_raw = _read_yaml(config_dir / "border_points.yaml")["border_points"]
+        self._topics_raw = _read_yaml(config_dir / "topics.yaml")
+
+    @cached_property
+    def agencies(self) -> dict[str, Agency]:
+        agencies: dict[str, Agency] = {}
+        for raw in self._agencies_raw:
+            agency = Agency(
+                code=raw["code"],
+                name=raw["name"],
+                country=raw["country"],
+                publishes=tuple(raw["publishes"]),
+                expected_interval_seconds=int(raw["expected_interval_seconds"]),
+                platforms=tuple(raw.get("platforms", ())),
+            )
+            unknown = set(agency.publishes) - set(EVENT_TYPES)
+            if unknown:
+                raise CatalogueError(f"agency {agency.code}: unknown event types {sorted(unknown)}")
+            if agency.code in agencies:
+                raise CatalogueError(f"agency {agency.code} is declared twice")
+            agencies[agency.code] = agency
+        return agencies
+
+    @cached_property
+    def border_points(self) -> dict[str, BorderPoint]:
+        return {raw["code"]: BorderPoint(**raw) for raw in self._points_raw}
+
+    def agency(self, code: str) -> Agency:
+        try:
+            return self.agencies[code]
+        except KeyError:
+            raise CatalogueError(f"unknown agency {code!r}; known: {', '.join(sorted(self.agencies))}") from None
+
+    def topic(self, name: str) -> str:
+        """The physical name of a catalogue topic (with the configured prefix)."""
+        return self.prefix + name
+
+    def ingest_topic(self, agency: str, event_type: str) -> str:
+        template: str = self._topics_raw["ingest"]["name"]
+        return self.prefix + template.format(agency=agency, event_type=event_type)
+
+    def parse_ingest_topic(self, topic: str) -> tuple[str, str] | None:
+        """``(agency, event_type)`` for an ingest topic name, None for any other topic."""
+        if not topic.startswith(self.prefix):
+            return None
+        match = _INGEST_PATTERN.match(topic[len(self.prefix) :])
+        return (match["agency"], match["event_type"]) if match else None
+
+    def ingest_topic_pattern(self) -> str:
+        """A regex subscription (librdkafka's ``^`` form) matching every ingest topic."""
+        return "^" + re.escape(self.prefix) + r"ingest\..*"
+
+    def ingest_topics(self) -> list[str]:
+        return [
+            self.ingest_topic(agency.code, event_type) for agency in self.agencies.values() for event_type in agency.publishes
+        ]
+
+    def topic_specs(self) -> list[TopicSpec]:
+        """Every topic the bus needs, with the profile's replication settings applied."""
+        profiles = self._topics_raw["profiles"]
+        try:
+            profile = profiles[self.settings.cluster_profile]
+        except KeyError:
+            raise CatalogueError(
+                f"unknown cluster profile {self.settings.cluster_profile!r}; known: {', '.join(profiles)}"
+            ) from None
+        replication = int(profile["replication_factor"])
+        min_isr = str(profile["min_insync_replicas"])
+
+        def spec(name: str, raw: dict[str, Any]) -> TopicSpec:
+            config = {key: str(value) for key, value in raw.get("config", {}).items()}
+            config.setdefault("min.insync.replicas", min_isr)
+            return TopicSpec(name, int(raw["partitions"]), replication, config, raw.get("purpose", ""))
+
+        ingest = self._topics_raw["ingest"]
+        specs = [
+            spec(topic, {**ingest, "purpose": f"events published by {topic.split('.')[-2]}"}) for topic in self.ingest_topics()
+        ]
+        specs += [spec(self.topic(raw["name"]), raw) for raw in self._topics_raw["topics"]]
+        return specs

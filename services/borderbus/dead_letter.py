@@ -1,0 +1,69 @@
+"""The dead-letter topic: where records that cannot be processed go, with the reason, and are counted."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException, Producer
+from prometheus_client import Counter
+
+from borderbus.catalogue import DEAD_LETTER_TOPIC
+from borderbus.config import Settings
+
+DEAD_LETTERS = Counter(
+    "borderbus_dead_letter_records_total",
+    "Records sent to the dead-letter topic, by the service that gave up on them and why.",
+    ["service", "reason"],
+)
+
+HEADER_REASON = "dlq.reason"
+HEADER_DETAIL = "dlq.detail"
+HEADER_SOURCE_TOPIC = "dlq.source.topic"
+HEADER_SOURCE_PARTITION = "dlq.source.partition"
+HEADER_SOURCE_OFFSET = "dlq.source.offset"
+HEADER_SERVICE = "dlq.service"
+
+
+class DeadLetters:
+    """Send the original bytes of an unprocessable record to the dead-letter topic.
+
+    The caller must :meth:`flush` before committing the source offset, so a record is never
+    both skipped and missing from the dead-letter topic.
+    """
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.topic = settings.topic_prefix + DEAD_LETTER_TOPIC
+        self.service = service
+        self._producer = Producer(settings.producer_config())
+        self._failures: list[str] = []
+
+    def send(
+        self,
+        *,
+        value: bytes | None,
+        key: bytes | None,
+        source_topic: str,
+        partition: int,
+        offset: int,
+        reason: str,
+        detail: str,
+    ) -> None:
+        headers: dict[str, str | bytes | None] = {
+            HEADER_REASON: reason,
+            HEADER_DETAIL: detail[:1000],
+            HEADER_SOURCE_TOPIC: source_topic,
+            HEADER_SOURCE_PARTITION: str(partition),
+            HEADER_SOURCE_OFFSET: str(offset),
+            HEADER_SERVICE: self.service,
+        }
+        self._producer.produce(self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
+        DEAD_LETTERS.labels(self.service, reason).inc()
+
+    def _on_delivery(self, error: object, _message: object) -> None:
+        if error is not None:
+            self._failures.append(str(error))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every dead letter is acknowledged; raise if any was not."""
+        remaining = self._producer.flush(timeout)
+        if remaining or self._failures:
+            failures, self._failures = self._failures, []
+            raise KafkaException(f"dead letters not acknowledged: {failures or f'{remaining} pending'}")

@@ -1,0 +1,439 @@
+"""From an agency's JSON to a record the Avro schema accepts, or a list of errors naming each field.
+
+Validation collects every problem in a request rather than stopping at the first, so an agency
+fixes a bad batch in one round trip. Identifiers go through :mod:`borderbus.identifiers` here and
+nowhere else on the way in.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from borderbus import identifiers
+from borderbus.catalogue import Agency, Catalogue
+from borderbus.schemas import SchemaVersion
+
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+TLP_ALIASES = {"AMBER+STRICT": "AMBER_STRICT"}
+_TYPOLOGY = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: which event of the request (``index``), which field, and why."""
+
+    index: int | None
+    field: str
+    reason: str
+    code: str = "invalid_field"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "reason": self.reason, "code": self.code}
+
+    def __str__(self) -> str:
+        where = f"event {self.index}: " if self.index is not None else ""
+        return f"{where}{self.field}: {self.reason}"
+
+
+class InvalidEvents(Exception):
+    """Raised with every problem found; nothing from the request may be published."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors[:5]) + (" ..." if len(errors) > 5 else ""))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """A validated record and the Kafka key of its primary subject."""
+
+    event_type: str
+    record: dict[str, Any]
+    key: str
+
+    @property
+    def event_id(self) -> str:
+        return str(self.record["event_id"])
+
+
+def to_millis(value: Any) -> int:
+    """Epoch milliseconds from an int or an ISO-8601 string with a time zone."""
+    if isinstance(value, bool):
+        raise ValueError("must be epoch milliseconds or an ISO-8601 time with a time zone")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO-8601 time") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"{value!r} has no time zone; add 'Z' or an offset")
+        return int(parsed.timestamp() * 1000)
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    raise ValueError("must be epoch milliseconds or an ISO-8601 time with a time zone")
+
+
+def now_millis() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+class _Converter:
+    """Walks an Avro schema and converts JSON values to what fastavro writes, collecting errors."""
+
+    def __init__(self, names: dict[str, Any], index: int | None) -> None:
+        self.names = names
+        self.index = index
+        self.errors: list[FieldError] = []
+
+    def fail(self, path: str, reason: str) -> object:
+        self.errors.append(FieldError(self.index, path, reason))
+        return _MISSING
+
+    def convert(self, schema: Any, value: Any, path: str) -> Any:
+        if isinstance(schema, str) and schema in self.names:
+            schema = self.names[schema]
+        if isinstance(schema, list):
+            return self._union(schema, value, path)
+        kind = schema if isinstance(schema, str) else schema["type"]
+        logical = schema.get("logicalType") if isinstance(schema, dict) else None
+        if logical == "timestamp-millis":
+            try:
+                return to_millis(value)
+            except ValueError as error:
+                return self.fail(path, str(error))
+        if logical == "uuid":
+            try:
+                return str(uuid.UUID(str(value)))
+            except ValueError:
+                return self.fail(path, f"{value!r} is not a UUID")
+        if logical == "decimal":
+            return self._decimal(schema, value, path)
+        handler = getattr(self, f"_{kind}", None)
+        if handler is None:
+            return self.fail(path, f"schema type {kind} is not supported for JSON input")
+        return handler(schema, value, path)
+
+    def _union(self, branches: list[Any], value: Any, path: str) -> Any:
+        if value is None:
+            return None if "null" in branches else self.fail(path, "must not be null")
+        for branch in (b for b in branches if b != "null"):
+            trial = _Converter(self.names, self.index)
+            converted = trial.convert(branch, value, path)
+            if not trial.errors:
+                return converted
+            if len(branches) == 2:
+                self.errors.extend(trial.errors)
+                return _MISSING
+        return self.fail(path, "does not match any allowed type")
+
+    def _record(self, schema: dict[str, Any], value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            return self.fail(path or "event", "must be a JSON object")
+        known = {field["name"] for field in schema["fields"]}
+        for extra in sorted(set(value) - known):
+            self.fail(_join(path, extra), "is not a field of " + schema["name"])
+        record = {}
+        for field in schema["fields"]:
+            name = field["name"]
+            field_path = _join(path, name)
+            if name in value:
+                record[name] = self.convert(field["type"], value[name], field_path)
+            elif "default" in field:
+                record[name] = field["default"]
+            else:
+                self.fail(field_path, "is required")
+        return record
+
+    def _enum(self, schema: dict[str, Any], value: Any, path: str) -> Any:
+        symbol = TLP_ALIASES.get(value, value) if isinstance(value, str) else value
+        if symbol not in schema["symbols"]:
+            return self.fail(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
+        return symbol
+
+    def _array(self, schema: dict[str, Any], value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            return self.fail(path, "must be a JSON array")
+        return [self.convert(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    def _map(self, schema: dict[str, Any], value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            return self.fail(path, "must be a JSON object")
+        return {key: self.convert(schema["values"], item, _join(path, key)) for key, item in value.items()}
+
+    def _null(self, _schema: Any, value: Any, path: str) -> Any:
+        return None if value is None else self.fail(path, "must be null")
+
+    def _boolean(self, _schema: Any, value: Any, path: str) -> Any:
+        return value if isinstance(value, bool) else self.fail(path, "must be true or false")
+
+    def _int(self, _schema: Any, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return self.fail(path, "must be a whole number")
+        if not -(2**31) <= value < 2**31:
+            return self.fail(path, "is outside the 32-bit range")
+        return value
+
+    def _long(self, _schema: Any, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return self.fail(path, "must be a whole number")
+        return value
+
+    def _double(self, _schema: Any, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return self.fail(path, "must be a number")
+        return float(value)
+
+    _float = _double
+
+    def _string(self, _schema: Any, value: Any, path: str) -> Any:
+        return value if isinstance(value, str) else self.fail(path, "must be a string")
+
+    def _decimal(self, schema: dict[str, Any], value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return self.fail(path, 'must be a decimal number, preferably as a string such as "1250.00"')
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            return self.fail(path, f"{value!r} is not a decimal number")
+        scale, precision = schema.get("scale", 0), schema["precision"]
+        if not amount.is_finite() or amount != amount.quantize(Decimal(1).scaleb(-scale)):
+            return self.fail(path, f"must have at most {scale} decimal places")
+        amount = amount.quantize(Decimal(1).scaleb(-scale))
+        if len(amount.as_tuple().digits) > precision:
+            return self.fail(path, f"has more than {precision} digits")
+        return amount
+
+
+def _named_types(schema: Any, names: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Named types by name, so references by name resolve during conversion."""
+    names = {} if names is None else names
+    if isinstance(schema, list):
+        for branch in schema:
+            _named_types(branch, names)
+    elif isinstance(schema, dict):
+        if schema.get("type") in ("record", "enum", "fixed"):
+            names[schema["name"]] = schema
+        for field in schema.get("fields", []):
+            _named_types(field["type"], names)
+        for key in ("items", "values"):
+            if key in schema:
+                _named_types(schema[key], names)
+    return names
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class EventPreparer:
+    """Turns one agency's JSON events into validated records; one instance per publishing agency."""
+
+    def __init__(self, catalogue: Catalogue, schemas: dict[str, SchemaVersion], agency: Agency) -> None:
+        self.catalogue = catalogue
+        self.schemas = schemas
+        self.agency = agency
+        self._names = {event_type: _named_types(schema.definition) for event_type, schema in schemas.items()}
+
+    def prepare_batch(self, event_type: str, bodies: list[Any], *, first_index: int = 0) -> list[PreparedEvent]:
+        """All events prepared, or InvalidEvents with every error; never a part of the batch."""
+        self.check_event_type(event_type)
+        prepared: list[PreparedEvent] = []
+        errors: list[FieldError] = []
+        seen_ids: dict[str, int] = {}
+        now = now_millis()
+        for offset, body in enumerate(bodies):
+            index = first_index + offset
+            try:
+                event = self.prepare(event_type, body, index=index, now_ms=now)
+            except InvalidEvents as invalid:
+                errors.extend(invalid.errors)
+                continue
+            earlier = seen_ids.setdefault(event.event_id, index)
+            if earlier != index:
+                errors.append(FieldError(index, "event_id", f"repeats the event_id of event {earlier} in this request"))
+            prepared.append(event)
+        if errors:
+            raise InvalidEvents(errors)
+        return prepared
+
+    def check_event_type(self, event_type: str) -> None:
+        if event_type not in self.schemas:
+            raise InvalidEvents(
+                [
+                    FieldError(
+                        None,
+                        "event_type",
+                        f"unknown event type {event_type!r}; known: {', '.join(sorted(self.schemas))}",
+                        "unknown_event_type",
+                    )
+                ]
+            )
+        if event_type not in self.agency.publishes:
+            raise InvalidEvents(
+                [
+                    FieldError(
+                        None,
+                        "event_type",
+                        f"agency {self.agency.code} may not publish {event_type}; "
+                        f"it may publish {', '.join(self.agency.publishes)}",
+                        "event_type_not_allowed",
+                    )
+                ]
+            )
+
+    def prepare(self, event_type: str, body: Any, *, index: int | None = None, now_ms: int | None = None) -> PreparedEvent:
+        now = now_millis() if now_ms is None else now_ms
+        if not isinstance(body, dict):
+            raise InvalidEvents([FieldError(index, "event", "must be a JSON object")])
+        body = dict(body)
+        errors: list[FieldError] = []
+        claimed = body.setdefault("agency", self.agency.code)
+        if claimed != self.agency.code:
+            errors.append(
+                FieldError(
+                    index,
+                    "agency",
+                    f"is {claimed!r} but this service publishes for {self.agency.code!r}; "
+                    "an agency publishes only its own events",
+                    "provenance_mismatch",
+                )
+            )
+        body.setdefault("event_id", str(uuid.uuid4()))
+        body.setdefault("reported_at", now)
+        subject_ids = self._normalise_subjects(body, index, errors)
+        self._resolve_subject_refs(body, subject_ids, index, errors)
+
+        definition = self.schemas[event_type].definition
+        converter = _Converter(self._names[event_type], index)
+        record = converter.convert(definition, body, "")
+        errors.extend(converter.errors)
+        if not errors:
+            errors.extend(self._check_meaning(event_type, record, index, now))
+        if errors:
+            raise InvalidEvents(errors)
+        first = record["subjects"][0]
+        return PreparedEvent(event_type, record, identifiers.subject_key(first["kind"], first["id"]))
+
+    def _normalise_subjects(self, body: dict[str, Any], index: int | None, errors: list[FieldError]) -> list[str | None]:
+        """Canonicalise each subject in place; returns the canonical ids (None where one failed)."""
+        subjects = body.get("subjects")
+        if not isinstance(subjects, list) or not subjects:
+            errors.append(FieldError(index, "subjects", "must be a non-empty array: every event names at least one subject"))
+            body.pop("subjects", None)
+            return []
+        canonical_ids: list[str | None] = []
+        cleaned = []
+        for position, subject in enumerate(subjects):
+            path = f"subjects[{position}]"
+            if not isinstance(subject, dict):
+                errors.append(FieldError(index, path, "must be a JSON object with kind and id"))
+                canonical_ids.append(None)
+                continue
+            subject = dict(subject)
+            country = subject.pop("country", None)
+            try:
+                subject["id"] = identifiers.normalise(subject.get("kind", ""), subject.get("id", "") or "", country)
+            except identifiers.IdentifierError as error:
+                errors.append(FieldError(index, f"{path}.{error.field}", error.reason, "invalid_identifier"))
+                canonical_ids.append(None)
+                continue
+            canonical_ids.append(subject["id"])
+            cleaned.append(subject)
+        body["subjects"] = cleaned
+        return canonical_ids
+
+    @staticmethod
+    def _resolve_subject_refs(
+        body: dict[str, Any], subject_ids: list[str | None], index: int | None, errors: list[FieldError]
+    ) -> None:
+        """``subject_index`` in subject_roles / counterparties becomes the canonical ``subject_id``."""
+        for list_name in ("subject_roles", "counterparties"):
+            entries = body.get(list_name)
+            if not isinstance(entries, list):
+                continue
+            for position, entry in enumerate(entries):
+                if not isinstance(entry, dict) or "subject_index" not in entry:
+                    continue
+                entry = entries[position] = dict(entry)
+                ref = entry.pop("subject_index")
+                path = f"{list_name}[{position}].subject_index"
+                if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(subject_ids):
+                    errors.append(FieldError(index, path, f"must index into subjects (0..{len(subject_ids) - 1})"))
+                # a placeholder keeps the schema check from reporting the same problem twice
+                entry["subject_id"] = subject_ids[ref] if not errors and subject_ids[ref] is not None else ""
+
+    def _check_meaning(self, event_type: str, record: dict[str, Any], index: int | None, now: int) -> list[FieldError]:
+        """Rules the schema cannot express."""
+        errors: list[FieldError] = []
+
+        def check(ok: bool, field: str, reason: str) -> None:
+            if not ok:
+                errors.append(FieldError(index, field, reason))
+
+        check(record["occurred_at"] <= now + MAX_CLOCK_SKEW_MS, "occurred_at", "is in the future")
+        check(record["occurred_at"] <= record["reported_at"] + MAX_CLOCK_SKEW_MS, "occurred_at", "is after reported_at")
+        check(bool(record["source_system"].strip()), "source_system", "must not be empty")
+        location = record.get("location")
+        if location is not None:
+            check(
+                bool(_COUNTRY.match(location["country"])), "location.country", "must be an ISO 3166-1 alpha-2 code in upper case"
+            )
+            point = location.get("border_point")
+            check(
+                point is None or point in self.catalogue.border_points, "location.border_point", f"unknown border point {point!r}"
+            )
+            lat, lon = location.get("latitude"), location.get("longitude")
+            check((lat is None) == (lon is None), "location", "latitude and longitude come together")
+            check(lat is None or -90 <= lat <= 90, "location.latitude", "must be between -90 and 90")
+            check(lon is None or -180 <= lon <= 180, "location.longitude", "must be between -180 and 180")
+        subject_ids = {subject["id"] for subject in record["subjects"]}
+        if event_type == "sighting":
+            check(0.0 <= record["confidence"] <= 1.0, "confidence", "must be between 0.0 and 1.0")
+            check(location is not None, "location", "a sighting must say where it happened")
+            check(record.get("headcount") is None or record["headcount"] >= 0, "headcount", "must not be negative")
+        elif event_type == "finance-flag":
+            check(record["amount"] > 0, "amount", "must be positive")
+            check(bool(_CURRENCY.match(record["currency"])), "currency", "must be an ISO 4217 code such as USD")
+            check(0 <= record["risk_score"] <= 100, "risk_score", "must be between 0 and 100")
+            for position, typology in enumerate(record["typologies"]):
+                check(bool(_TYPOLOGY.match(typology)), f"typologies[{position}]", "must be UPPER_SNAKE_CASE")
+            for position, party in enumerate(record["counterparties"]):
+                ref = party.get("subject_id")
+                check(
+                    ref is None or ref in subject_ids,
+                    f"counterparties[{position}].subject_id",
+                    "must be the id of one of this event's subjects",
+                )
+        elif event_type == "case-update":
+            for position, role in enumerate(record["subject_roles"]):
+                check(
+                    role["subject_id"] in subject_ids,
+                    f"subject_roles[{position}].subject_id",
+                    "must be the id of one of this event's subjects",
+                )
+            needs_warrant = record["status"] in ("WARRANT_ISSUED", "WARRANT_WITHDRAWN")
+            check(
+                not needs_warrant or bool(record.get("warrant_ref")),
+                "warrant_ref",
+                f"is required when status is {record['status']}",
+            )
+            check(
+                bool(_COUNTRY.match(record["jurisdiction"])), "jurisdiction", "must be an ISO 3166-1 alpha-2 code in upper case"
+            )
+        elif event_type == "platform-report":
+            check(
+                record["platform"] in self.agency.platforms,
+                "platform",
+                f"{self.agency.code} reports for {', '.join(self.agency.platforms) or 'no platform'}",
+            )
+        return errors

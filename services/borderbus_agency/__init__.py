@@ -1,0 +1,1 @@
+"""The agency microservice: one instance per agency publishes that agency's events to its own ingest topics."""

@@ -1,0 +1,30 @@
+"""Metrics of the agency publisher (one process per agency, so ``agency`` has a handful of values)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_ACCEPTED = Counter(
+    "borderbus_agency_events_accepted_total",
+    "Events acknowledged by Kafka and reported back to the agency as accepted.",
+    ["agency", "event_type"],
+)
+EVENTS_REJECTED = Counter(
+    "borderbus_agency_events_rejected_total",
+    "Events refused, by reason (invalid_field, invalid_identifier, provenance_mismatch, broker_unavailable, ...).",
+    ["agency", "event_type", "reason"],
+)
+PRODUCE_LATENCY = Histogram(
+    "borderbus_agency_produce_latency_seconds",
+    "Time from the start of a publish transaction to Kafka's acknowledgement of all its events.",
+    ["agency"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+REQUESTS_IN_FLIGHT = Gauge(
+    "borderbus_agency_requests_in_flight",
+    "Publish requests being validated or waiting for Kafka.",
+    ["agency"],
+)
+LAST_ACCEPTED = Gauge(
+    "borderbus_agency_last_accepted_timestamp_seconds",
+    "Unix time of the agency's last accepted event, so a silent agency shows.",
+    ["agency"],
+)

@@ -1,0 +1,49 @@
+"""Shared fixtures: one real Kafka broker for the session, and a topic namespace per session.
+
+The broker comes from :func:`local_kafka.session_bootstrap` (``KAFKA_BOOTSTRAP_SERVERS``, else
+testcontainers where Docker runs, else the project's local broker). Every session applies the
+catalogue under a fresh topic prefix, so tests never see the demo's topics or an earlier run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from borderbus.bus import Bus
+from borderbus.config import Settings
+from borderbus.topics import apply_topics
+from local_kafka import session_bootstrap
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    bootstrap, cleanup = session_bootstrap()
+    try:
+        yield bootstrap
+    finally:
+        cleanup()
+
+
+@pytest.fixture(scope="session")
+def bus(kafka_bootstrap: str) -> Bus:
+    """The catalogue applied to the real broker under a prefix unique to this test session."""
+    settings = dataclasses.replace(
+        Settings.from_env({}), bootstrap_servers=kafka_bootstrap, topic_prefix=f"test-{uuid.uuid4().hex[:8]}."
+    )
+    bus = Bus.from_settings(settings)
+    apply_topics(AdminClient(settings.kafka_client_config()), bus.catalogue.topic_specs())
+    return bus
+
+
+@pytest.fixture(scope="session")
+def offline_bus() -> Bus:
+    """Catalogue and schemas without a broker, for pure-logic tests."""
+    return Bus.from_settings(Settings.from_env({}))

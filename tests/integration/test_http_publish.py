@@ -1,0 +1,103 @@
+"""The agency's HTTP API on a real port against the real broker: 202 only after Kafka, 4xx publishes nothing."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_publish_and_read import SAMPLES
+
+from borderbus.bus import Bus
+from borderbus_agency.http_api import build_app
+from borderbus_agency.publisher import AgencyPublisher
+from http_server import request, serve_in_thread
+from kafka_reading import end_offsets, read_all
+
+pytestmark = pytest.mark.broker
+
+GOOD = SAMPLES[("uk-bf", "sighting")]
+
+
+@pytest.fixture(scope="module")
+def uk_bf_url(bus: Bus) -> Iterator[str]:
+    with serve_in_thread(build_app(AgencyPublisher(bus, "uk-bf", instance_id="http-test"))) as url:
+        yield url
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(GOOD)
+    body.update(changes)
+    return body
+
+
+def test_202_means_the_events_are_already_readable(bus: Bus, uk_bf_url: str) -> None:
+    status, answer = request("POST", f"{uk_bf_url}/v1/events/sighting", [GOOD, _with(confidence=0.5)])
+    assert status == 202, answer
+    assert answer["accepted"] == 2
+    topic = bus.catalogue.ingest_topic("uk-bf", "sighting")
+    assert answer["topic"] == topic
+    # no waiting: the consumer is created after the 202 and must find both events committed
+    ids = {m.value() for m in read_all(bus.settings, topic)}
+    assert len(ids) >= 2
+    from borderbus import codec
+    from borderbus.schema_registry import SchemaRegistry
+
+    registry = SchemaRegistry(bus.settings)
+    decoded = {str(codec.decode(v, bus.schemas.latest("sighting"), registry.lookup)["event_id"]) for v in ids}
+    assert set(answer["event_ids"]) <= decoded
+
+
+BAD_REQUESTS = [
+    pytest.param("sighting", b"{not json", 400, "invalid_json", "body", id="invalid-json"),
+    pytest.param("sighting", [GOOD, _with(method=None)], 422, "invalid_events", "method", id="wrong-type-in-batch"),
+    pytest.param("sighting", [_with(source_system=None)], 422, "invalid_events", "source_system", id="null-required"),
+    pytest.param("sighting", [{k: v for k, v in GOOD.items() if k != "tlp"}], 422, "invalid_events", "tlp", id="missing-field"),
+    pytest.param(
+        "sighting",
+        [_with(subjects=[{"kind": "PHONE", "id": "555", "country": "GB"}])],
+        422,
+        "invalid_events",
+        "subjects[0].id",
+        id="bad-identifier",
+    ),
+    pytest.param("sighting", [_with(agency="iq-bgc")], 422, "invalid_events", "agency", id="provenance"),
+    pytest.param("weather-report", [GOOD], 404, "invalid_events", "event_type", id="unknown-type"),
+    pytest.param("finance-flag", [GOOD], 403, "invalid_events", "event_type", id="type-not-allowed"),
+    pytest.param("sighting", [], 400, "empty_batch", "body", id="empty-batch"),
+    pytest.param("sighting", [GOOD] * 1001, 413, "batch_too_large", "body", id="batch-too-large"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "body", "status", "error", "field"), BAD_REQUESTS)
+def test_bad_input_is_refused_clearly_and_publishes_nothing(
+    bus: Bus, uk_bf_url: str, event_type: str, body: Any, status: int, error: str, field: str
+) -> None:
+    topics = [bus.catalogue.ingest_topic("uk-bf", "sighting"), bus.catalogue.ingest_topic("iq-bgc", "sighting")]
+    before = {topic: end_offsets(bus.settings, topic) for topic in topics}
+    raw = body if isinstance(body, bytes) else None
+    got_status, answer = request("POST", f"{uk_bf_url}/v1/events/{event_type}", None if raw else body, raw=raw)
+    assert got_status == status, answer
+    assert answer["error"] == error
+    assert field in {item["field"] for item in answer["errors"]}
+    assert all(item["reason"] for item in answer["errors"])
+    assert {topic: end_offsets(bus.settings, topic) for topic in topics} == before
+
+
+def test_batch_errors_name_the_bad_item(uk_bf_url: str) -> None:
+    status, answer = request("POST", f"{uk_bf_url}/v1/events/sighting", [GOOD, GOOD, _with(confidence=7)])
+    assert status == 422
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(2, "confidence")]
+
+
+def test_health_readiness_and_metrics(uk_bf_url: str) -> None:
+    assert request("GET", f"{uk_bf_url}/healthz")[0] == 200
+    assert request("GET", f"{uk_bf_url}/readyz") == (200, {"status": "ready"})
+    request("POST", f"{uk_bf_url}/v1/events/sighting", [_with(agency="iq-bgc")])
+    status, text = request("GET", f"{uk_bf_url}/metrics")
+    assert status == 200
+    assert 'borderbus_agency_events_accepted_total{agency="uk-bf",event_type="sighting"}' in text
+    assert 'borderbus_agency_events_rejected_total{agency="uk-bf",event_type="sighting",reason="provenance_mismatch"}' in text
+    assert "borderbus_agency_produce_latency_seconds_bucket" in text
+    assert 'borderbus_agency_requests_in_flight{agency="uk-bf"}' in text

@@ -1,0 +1,43 @@
+"""Test helpers that read topics directly with a plain confluent-kafka consumer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from borderbus.config import Settings
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """High watermark of each partition (committed and aborted records both count)."""
+    consumer = Consumer(settings.consumer_config(f"offsets-{uuid.uuid4()}"))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    finally:
+        consumer.close()
+
+
+def read_all(settings: Settings, topic: str, *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:
+    """Every committed record of ``topic`` (read_committed), waiting for ``expect`` of them if given."""
+    consumer = Consumer(settings.consumer_config(f"reader-{uuid.uuid4()}"))
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout
+    idle_until = time.monotonic() + 3.0
+    try:
+        while time.monotonic() < deadline:
+            batch = [m for m in consumer.consume(100, 0.5) if m.error() is None]
+            messages.extend(batch)
+            if expect is not None and len(messages) >= expect:
+                break
+            if expect is None:
+                if batch:
+                    idle_until = time.monotonic() + 2.0
+                elif time.monotonic() > idle_until:
+                    break
+    finally:
+        consumer.close()
+    return messages

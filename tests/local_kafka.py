@@ -1,0 +1,175 @@
+"""Real Apache Kafka brokers for the tests, without requiring Docker.
+
+``LocalKafkaBroker`` drives ``ops/kafka/kafka.sh`` (a KRaft single-node broker run from Maven Central
+jars with the machine's Java 17+); ``session_bootstrap()`` is the one policy that decides which broker a
+test session talks to. Standard library only (the optional Docker branch imports ``docker`` and
+``testcontainers`` lazily), so importing this module never needs a broker, Docker or pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KAFKA_SH = REPO_ROOT / "ops" / "kafka" / "kafka.sh"
+DEFAULT_INSTANCE_DIR = REPO_ROOT / ".local" / "kafka" / "instance"
+DEFAULT_PORT = 9092
+
+# `up` may fetch the jars with Maven first (a few seconds with a warm ~/.m2, longer when cold) and then
+# waits up to 90 s for the broker itself.
+_START_TIMEOUT_S = 300
+_STOP_TIMEOUT_S = 60
+
+
+class LocalKafkaBroker:
+    """One broker instance of ``ops/kafka/kafka.sh``: its own folder (config, data, logs, pid file) and
+    its own client and controller ports on 127.0.0.1.
+
+    ``start()`` is idempotent (a running instance is left alone) and returns once the broker serves
+    requests; ``stop()`` stops only this instance's process and is harmless when it is not running.
+    """
+
+    def __init__(
+        self,
+        instance_dir: str | os.PathLike[str] = DEFAULT_INSTANCE_DIR,
+        port: int = DEFAULT_PORT,
+        controller_port: int | None = None,
+        heap: str | None = None,
+    ) -> None:
+        self.instance_dir = Path(instance_dir)
+        self.port = int(port)
+        self.controller_port = int(controller_port) if controller_port is not None else self.port + 1
+        self.heap = heap
+
+    def __repr__(self) -> str:
+        return f"LocalKafkaBroker({str(self.instance_dir)!r}, port={self.port}, controller_port={self.controller_port})"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.instance_dir / "kafka.pid"
+
+    @property
+    def server_log(self) -> Path:
+        return self.instance_dir / "logs" / "server.log"
+
+    def pid(self) -> int | None:
+        """The pid recorded in the pid file (the process may be dead: see ``is_running``)."""
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KAFKA_INSTANCE_DIR"] = str(self.instance_dir)
+        env["KAFKA_PORT"] = str(self.port)
+        env["KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
+        if self.heap:
+            env["KAFKA_HEAP"] = self.heap
+        return env
+
+    def run(self, *args: str, timeout: float = _START_TIMEOUT_S, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``kafka.sh ARGS`` for this instance; on failure raise with its output."""
+        proc = subprocess.run(
+            ["bash", str(KAFKA_SH), *args],
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"kafka.sh {' '.join(args)} failed (exit {proc.returncode}) for {self!r}\n"
+                f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+            )
+        return proc
+
+    def start(self) -> None:
+        self.run("up", timeout=_START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self.run("down", timeout=_STOP_TIMEOUT_S)
+
+    def reset(self) -> None:
+        """Stop the broker and delete the instance folder (data included)."""
+        self.run("reset", timeout=_STOP_TIMEOUT_S)
+
+    def is_running(self) -> bool:
+        return self.run("status", timeout=30, check=False).returncode == 0
+
+    def __enter__(self) -> LocalKafkaBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (``docker.from_env().ping()``); False on any error, including
+    the ``docker`` package not being installed."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def _noop() -> None:
+    pass
+
+
+def session_bootstrap() -> tuple[str, Callable[[], None]]:
+    """Pick the Kafka broker for a test session; return ``(bootstrap_servers, cleanup)``.
+
+    Call ``cleanup()`` once at the end of the session. The branches, in order:
+
+    1. ``KAFKA_BOOTSTRAP_SERVERS`` is set: use that broker (a developer's or CI's own). Nothing is
+       started, and ``cleanup`` does nothing.
+    2. A Docker engine answers (``docker_available()``): start a ``testcontainers`` ``KafkaContainer`` in
+       KRaft mode (image from ``BORDERBUS_TEST_KAFKA_IMAGE`` if set, else testcontainers' default);
+       ``cleanup`` stops the container.
+    3. Otherwise (the usual case here: no Docker): the local broker of ``ops/kafka/kafka.sh``, on
+       ``127.0.0.1:9092`` (or ``BORDERBUS_TEST_KAFKA_PORT``, controller on that port + 1) in the default
+       instance ``.local/kafka/instance`` (a non-default port gets its own ``.local/kafka/instance-PORT``).
+       If that broker was already running (e.g. ``make kafka-up``) it is reused and ``cleanup`` leaves
+       it running; if this call started it, ``cleanup`` stops it (its data stays; ``kafka.sh reset``
+       deletes it).
+    """
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        return external, _noop
+
+    if docker_available():
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+        except ImportError:  # older testcontainers
+            from testcontainers.kafka import KafkaContainer
+
+        image = os.environ.get("BORDERBUS_TEST_KAFKA_IMAGE")
+        container = KafkaContainer(image) if image else KafkaContainer()
+        if hasattr(container, "with_kraft"):
+            container = container.with_kraft()
+        container.start()
+        return container.get_bootstrap_server(), container.stop
+
+    port = int(os.environ.get("BORDERBUS_TEST_KAFKA_PORT", DEFAULT_PORT))
+    instance_dir = DEFAULT_INSTANCE_DIR if port == DEFAULT_PORT else DEFAULT_INSTANCE_DIR.with_name(f"instance-{port}")
+    broker = LocalKafkaBroker(instance_dir, port)
+    if broker.is_running():
+        return broker.bootstrap, _noop
+    broker.start()
+    return broker.bootstrap, broker.stop
