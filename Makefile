@@ -44,3 +44,10 @@ topics: $(STAMP) kafka-up ## Create or update topics on the local broker
 
 clean: kafka-down ## Stop the broker and delete generated data (keeps downloaded jars)
 	rm -rf .local/kafka/instance .local/*.json .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP) kafka-up ## Benchmarks (not tests): print figures and write .local/bench/*.json
+	@mkdir -p .local/bench
+	@for script in tests/bench/bench_*.py; do \
+	  name=$$(basename $$script .py); echo "== $$name"; \
+	  $(BIN)/python $$script --out .local/bench/$${name#bench_}.json || exit 1; \
+	done

@@ -20,10 +20,10 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_all(settings: Settings, topic: str, *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:
-    """Every committed record of ``topic`` (read_committed), waiting for ``expect`` of them if given."""
+def read_all(settings: Settings, topic: str | list[str], *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:
+    """Every committed record of ``topic`` (or topics; read_committed), waiting for ``expect`` of them if given."""
     consumer = Consumer(settings.consumer_config(f"reader-{uuid.uuid4()}"))
-    consumer.subscribe([topic])
+    consumer.subscribe([topic] if isinstance(topic, str) else topic)
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
     idle_until = time.monotonic() + 3.0

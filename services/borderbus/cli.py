@@ -91,6 +91,13 @@ def _agency_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _correlator_run(args: argparse.Namespace) -> int:
+    from borderbus_correlator.app import run_worker
+
+    run_worker(Bus.from_env(), web_port=args.web_port, store=args.store, loglevel="info" if args.verbose else "warning")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from borderbus_simulator.driver import run_simulation
 
@@ -150,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--instance-id", default="http-1")
+
+    correlator = commands.add_parser("correlator", help="the stream processors").add_subparsers(dest="action", required=True)
+    worker = command("run", _correlator_run, "run one correlator worker (several form one consumer group)", correlator)
+    worker.add_argument("--web-port", type=int, default=6066, help="serves /metrics and /healthz")
+    worker.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
 
     simulate = command("simulate", _simulate, "drive the agency services with a realistic smuggling scenario")
     simulate.add_argument("--seed", type=int, default=7)

@@ -22,6 +22,20 @@ HEADER_SOURCE_OFFSET = "dlq.source.offset"
 HEADER_SERVICE = "dlq.service"
 
 
+def dead_letter_headers(
+    *, reason: str, detail: str, source_topic: str, partition: int, offset: int, service: str
+) -> dict[str, str | bytes | None]:
+    """The headers every dead letter carries, whichever client writes it."""
+    return {
+        HEADER_REASON: reason,
+        HEADER_DETAIL: detail[:1000],
+        HEADER_SOURCE_TOPIC: source_topic,
+        HEADER_SOURCE_PARTITION: str(partition),
+        HEADER_SOURCE_OFFSET: str(offset),
+        HEADER_SERVICE: service,
+    }
+
+
 class DeadLetters:
     """Send the original bytes of an unprocessable record to the dead-letter topic.
 
@@ -46,14 +60,9 @@ class DeadLetters:
         reason: str,
         detail: str,
     ) -> None:
-        headers: dict[str, str | bytes | None] = {
-            HEADER_REASON: reason,
-            HEADER_DETAIL: detail[:1000],
-            HEADER_SOURCE_TOPIC: source_topic,
-            HEADER_SOURCE_PARTITION: str(partition),
-            HEADER_SOURCE_OFFSET: str(offset),
-            HEADER_SERVICE: self.service,
-        }
+        headers = dead_letter_headers(
+            reason=reason, detail=detail, source_topic=source_topic, partition=partition, offset=offset, service=self.service
+        )
         self._producer.produce(self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
         DEAD_LETTERS.labels(self.service, reason).inc()
 

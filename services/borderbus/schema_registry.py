@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from borderbus.catalogue import SCHEMA_TOPIC
 from borderbus.config import Settings
-from borderbus.schemas import SchemaVersion, fingerprint
+from borderbus.schemas import SchemaCatalogue, SchemaVersion, fingerprint
 
 REFRESH_INTERVAL_SECONDS = 0.5
 
@@ -26,11 +26,12 @@ REFRESH_INTERVAL_SECONDS = 0.5
 class SchemaRegistry:
     """Register writer schemas and resolve fingerprints through the schema topic."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+    def __init__(self, settings: Settings, *, timeout: float = 10.0, known: SchemaCatalogue | None = None) -> None:
+        """``known``: this build's own schemas, resolved locally without reading the topic."""
         self._settings = settings
         self._topic = settings.topic_prefix + SCHEMA_TOPIC
         self._timeout = timeout
-        self._schemas: dict[bytes, dict[str, Any]] = {}
+        self._schemas: dict[bytes, dict[str, Any]] = {v.fingerprint: v.parsed for v in known or ()}
         self._registered: set[bytes] = set()
         self._next_offset = 0
         self._last_refresh = 0.0
@@ -102,4 +103,4 @@ class SchemaRegistry:
         except (ValueError, fastavro.schema.SchemaParseException):
             return
         if fp.hex().encode() == key:
-            self._schemas[fp] = cast(dict[str, Any], fastavro.parse_schema(definition, _write_hint=False))
+            self._schemas[fp] = cast(dict[str, Any], fastavro.parse_schema(definition))

@@ -42,7 +42,7 @@ class SchemaVersion:
     @cached_property
     def parsed(self) -> dict[str, Any]:
         """fastavro's parsed form, ready for encoding and decoding."""
-        return cast(dict[str, Any], fastavro.parse_schema(self.definition, _write_hint=False))
+        return cast(dict[str, Any], fastavro.parse_schema(self.definition))
 
     @cached_property
     def fingerprint(self) -> bytes:

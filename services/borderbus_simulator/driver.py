@@ -80,9 +80,18 @@ class HttpSender:
         pass
 
 
-def send_scenario(events: list[PlannedEvent], send: Send, rate: float, stop: threading.Event | None = None) -> SendReport:
-    """Send ``events`` in order at ``rate`` events/s, batching per agency and type within each tick."""
-    report = SendReport()
+def send_scenario(
+    events: list[PlannedEvent],
+    send: Send,
+    rate: float,
+    stop: threading.Event | None = None,
+    report: SendReport | None = None,
+) -> SendReport:
+    """Send ``events`` in order at ``rate`` events/s, batching per agency and type within each tick.
+
+    ``report`` is updated as batches are acknowledged, so another thread can show progress.
+    """
+    report = report if report is not None else SendReport()
     per_tick = max(1, round(rate * TICK_SECONDS))
     started = time.monotonic()
     for tick, start in enumerate(range(0, len(events), per_tick)):

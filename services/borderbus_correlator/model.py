@@ -1,0 +1,113 @@
+"""The correlator's plain data: what rules read and what they decide. No Kafka, no Faust.
+
+An :class:`Observation` is one agency event reduced to what correlation needs. A subject's
+:class:`SubjectHistory` holds the observations that named it (direct) and those of subjects it
+is linked to (linked, one hop). Rules turn a history into :class:`AlertDecision` objects; the
+alert book (keyed by ``alert_id``) merges decisions from every perspective into alert versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+TLP_ORDER = ("CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One agency event as correlation sees it.
+
+    ``subjects`` are subject keys (``KIND:canonical-id``, see ``borderbus.identifiers.subject_key``),
+    the primary subject first. ``facts`` holds the type-specific fields rules use:
+
+    - sighting: ``method`` (DOCUMENT_SCAN, ANPR_CAMERA, DRONE, PATROL, MARITIME)
+    - finance-flag: ``risk_score`` (int 0-100), ``channel``, ``amount`` (str), ``currency``
+    - case-update: ``case_id``, ``status`` (OPENED, SUBJECT_ADDED, WARRANT_ISSUED, WARRANT_WITHDRAWN,
+      CHARGED, CLOSED), ``network_id`` (str or None), ``warrant_ref`` (str or None),
+      ``roles`` (mapping subject key -> role)
+    - platform-report: ``platform``, ``content_kind``, ``content_ref``
+    """
+
+    event_id: str
+    agency: str
+    event_type: str
+    occurred_at_ms: int
+    reported_at_ms: int
+    tlp: str
+    subjects: tuple[str, ...]
+    border_point: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "agency": self.agency,
+            "event_type": self.event_type,
+            "occurred_at_ms": self.occurred_at_ms,
+            "reported_at_ms": self.reported_at_ms,
+            "tlp": self.tlp,
+            "subjects": list(self.subjects),
+            "border_point": self.border_point,
+            "facts": dict(self.facts),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Observation:
+        return cls(
+            event_id=data["event_id"],
+            agency=data["agency"],
+            event_type=data["event_type"],
+            occurred_at_ms=int(data["occurred_at_ms"]),
+            reported_at_ms=int(data["reported_at_ms"]),
+            tlp=data["tlp"],
+            subjects=tuple(data["subjects"]),
+            border_point=data.get("border_point"),
+            facts=dict(data.get("facts") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    """A rule's finding. Every perspective that finds the same thing must produce the same ``alert_key``.
+
+    ``alert_key`` is built only from the evidence's contents (rule, event ids, subject keys,
+    case ids, border points, time buckets), never from which subject's history found it, so the
+    alert book can merge findings from several partitions into one alert.
+    """
+
+    rule: str
+    alert_key: str
+    severity: str
+    score: float
+    subjects: tuple[str, ...]
+    evidence: tuple[Observation, ...]
+    border_point: str | None
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "alert_key": self.alert_key,
+            "severity": self.severity,
+            "score": self.score,
+            "subjects": list(self.subjects),
+            "evidence": [observation.to_json() for observation in self.evidence],
+            "border_point": self.border_point,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertDecision:
+        return cls(
+            rule=data["rule"],
+            alert_key=data["alert_key"],
+            severity=data["severity"],
+            score=float(data["score"]),
+            subjects=tuple(data["subjects"]),
+            evidence=tuple(Observation.from_json(item) for item in data["evidence"]),
+            border_point=data.get("border_point"),
+            summary=data["summary"],
+        )

@@ -1,0 +1,132 @@
+"""Run the bus on one machine: an HTTP service per agency, the simulator driving them, and a live view.
+
+Each service runs as its own process, as it would in production, and logs to ``.local/demo/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from borderbus.bus import Bus
+from borderbus.config import REPO_ROOT
+from borderbus_demo.tally import Tally
+from borderbus_simulator.driver import HttpSender, SendReport, make_scenario, send_scenario
+from borderbus_simulator.scenario import write_ground_truth
+
+LOG_DIR = REPO_ROOT / ".local" / "demo"
+STATUS_EVERY_SECONDS = 5.0
+OPEN_ENDED_SECONDS = 3600.0
+
+
+class Services:
+    """Child processes of the demo, stopped together however the demo ends."""
+
+    def __init__(self) -> None:
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, *args: str) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = (LOG_DIR / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "borderbus.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
+        self.processes.append((name, process))
+
+    def check_alive(self) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {LOG_DIR / (name + '.log')}")
+
+    def stop(self) -> None:
+        for _name, process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _name, process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_ready(urls: dict[str, str], services: Services, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    while pending:
+        services.check_alive()
+        for name, url in list(pending.items()):
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        del pending[name]
+            except OSError:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+        time.sleep(0.3)
+
+
+def print_table(title: str, sent: Counter[tuple[str, str]], read: Counter[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    print(f"  {'agency':<15} {'event type':<16} {'accepted':>9} {'on the bus':>11}")
+    for key in sorted(set(sent) | set(read)):
+        print(f"  {key[0]:<15} {key[1]:<16} {sent[key]:>9} {read[key]:>11}")
+    print(f"  {'total':<32} {sum(sent.values()):>9} {sum(read.values()):>11}", flush=True)
+
+
+def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_port: int) -> int:
+    """``make demo``: start everything, send the scenario, show counts until the time is up or Ctrl-C."""
+    duration = seconds or OPEN_ENDED_SECONDS
+    services = Services()
+    urls = {code: f"http://127.0.0.1:{base_port + i}" for i, code in enumerate(bus.catalogue.agencies)}
+    tally: Tally | None = None
+    report = SendReport()
+    stop = threading.Event()
+    try:
+        for code, url in urls.items():
+            services.start(f"agency-{code}", "agency", "serve", "--agency", code, "--port", url.rsplit(":", 1)[1])
+        print(f"starting {len(urls)} agency services (logs in {LOG_DIR}) ...", flush=True)
+        wait_ready(urls, services)
+        for code, url in urls.items():
+            print(f"  {code:<15} {url}/v1/events/<type>   {bus.catalogue.agency(code).name}")
+        tally = Tally(bus).start()
+
+        scenario = make_scenario(bus, seed=seed, rate=rate, duration=duration)
+        ground_truth = REPO_ROOT / ".local" / "demo" / "ground-truth.json"
+        write_ground_truth(scenario, ground_truth)
+        print(
+            f"\nsimulator: seed {seed}, {rate:.0f} events/s, {len(scenario.events)} events planned; ground truth in {ground_truth}"
+        )
+
+        sender = threading.Thread(
+            target=send_scenario, args=(scenario.events, HttpSender(urls), rate, stop, report), name="simulator", daemon=True
+        )
+        started = time.monotonic()
+        sender.start()
+        next_status = started + STATUS_EVERY_SECONDS
+        while sender.is_alive() and time.monotonic() - started < duration:
+            time.sleep(0.2)
+            services.check_alive()
+            if time.monotonic() >= next_status:
+                print_table(f"after {time.monotonic() - started:.0f} s", report.accepted, tally.counts)
+                next_status += STATUS_EVERY_SECONDS
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+    finally:
+        stop.set()
+        time.sleep(2.0)  # let the last acknowledged events reach the tally
+        if tally is not None:
+            tally.stop()
+        services.stop()
+    if tally is not None:
+        print_table("summary", report.accepted, tally.counts)
+        refused = sum(report.refused.values())
+        print(f"  refused by the agency services: {refused}" + (f" (first: {report.errors[0]})" if report.errors else ""))
+    return 0

@@ -1,0 +1,139 @@
+"""Run correlator workers as real processes (so a test can SIGKILL one) and read what they publish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from borderbus import codec
+from borderbus.bus import Bus
+from borderbus.schema_registry import SchemaRegistry
+from kafka_reading import read_all
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class CorrelatorWorker:
+    """``borderbus correlator run`` in a child process, logging to a file."""
+
+    def __init__(self, bus: Bus, log_dir: Path, name: str = "worker") -> None:
+        self.bus = bus
+        self.port = free_port()
+        self.log_path = log_dir / f"{name}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CorrelatorWorker:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
+            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
+        }
+        log = self.log_path.open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "borderbus.cli",
+            "correlator",
+            "run",
+            "--web-port",
+            str(self.port),
+            "--store",
+            "memory://",
+        ]
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"worker did not serve /healthz:\n{self.log_path.read_text()[-3000:]}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to commit, flush or say goodbye."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@dataclass(frozen=True)
+class AlertVersion:
+    alert_id: str
+    version: int
+    rule: str
+    severity: str
+    evidence: frozenset[str]
+    subjects: frozenset[str]
+    tlp: str
+    allowed_agencies: frozenset[str]
+
+
+def read_alert_versions(bus: Bus, *, timeout: float = 10.0) -> list[AlertVersion]:
+    """Every alert version on the alerts topic (committed ones only), decoded."""
+    registry = SchemaRegistry(bus.settings, known=bus.schemas)
+    schema = bus.schemas.latest("alert")
+    versions = []
+    for message in read_all(bus.settings, bus.catalogue.topic("alerts.shared"), timeout=timeout):
+        record = codec.decode(message.value(), schema, registry.lookup)
+        versions.append(
+            AlertVersion(
+                alert_id=record["alert_id"],
+                version=record["version"],
+                rule=record["rule"],
+                severity=record["severity"],
+                evidence=frozenset(item["event_id"] for item in record["evidence"]),
+                subjects=frozenset(f"{s['kind']}:{s['id']}" for s in record["subjects"]),
+                tlp=record["tlp"],
+                allowed_agencies=frozenset(record["allowed_agencies"]),
+            )
+        )
+    return versions
+
+
+def latest_versions(versions: list[AlertVersion]) -> dict[str, AlertVersion]:
+    latest: dict[str, AlertVersion] = {}
+    for version in versions:
+        if version.alert_id not in latest or version.version > latest[version.alert_id].version:
+            latest[version.alert_id] = version
+    return latest
+
+
+def wait_for_quiet_alerts(bus: Bus, *, settle: float = 8.0, timeout: float = 180.0, minimum: int = 1) -> list[AlertVersion]:
+    """Poll the alerts topic until at least ``minimum`` versions exist and no new one came for ``settle`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_count, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        versions = read_alert_versions(bus, timeout=3.0)
+        if len(versions) != last_count:
+            last_count, last_change = len(versions), time.monotonic()
+        elif len(versions) >= minimum and time.monotonic() - last_change >= settle:
+            return versions
+        time.sleep(1.0)
+    raise AssertionError(f"alerts did not settle within {timeout} s (last count {last_count})")

@@ -1,0 +1,189 @@
+"""The correlator end to end on the real broker: ground truth recovered, crash-safe, scalable."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from borderbus.bus import Bus
+from borderbus.dead_letter import HEADER_REASON, HEADER_SERVICE
+from borderbus.topics import apply_topics
+from borderbus_simulator.driver import LibrarySender, send_scenario
+from borderbus_simulator.scenario import Scenario, build_scenario
+from correlator_worker import AlertVersion, CorrelatorWorker, latest_versions, read_alert_versions, wait_for_quiet_alerts
+from kafka_reading import read_all
+
+pytestmark = pytest.mark.broker
+
+SEED = 11
+EVENT_COUNT = 400
+END_MS = int(time.time() * 1000) - 60_000  # fixed for the whole session, so every run sends identical events
+
+
+@pytest.fixture
+def fresh_bus(bus: Bus) -> Bus:
+    """A topic namespace of its own, so each run's alerts come from its own events only."""
+    settings = dataclasses.replace(bus.settings, topic_prefix=f"corr-{uuid.uuid4().hex[:8]}.")
+    fresh = Bus.from_settings(settings)
+    apply_topics(AdminClient(settings.kafka_client_config()), fresh.catalogue.topic_specs())
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def scenario(offline_bus: Bus) -> Scenario:
+    config_dir = offline_bus.settings.config_dir
+    return build_scenario(
+        seed=SEED,
+        event_count=EVENT_COUNT,
+        end_ms=END_MS,
+        agencies_path=config_dir / "agencies.yaml",
+        border_points_path=config_dir / "border_points.yaml",
+    )
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[Bus, str], CorrelatorWorker]]:
+    started: list[CorrelatorWorker] = []
+
+    def start(bus: Bus, name: str = "worker") -> CorrelatorWorker:
+        worker = CorrelatorWorker(bus, tmp_path, name).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def publish(bus: Bus, scenario: Scenario) -> None:
+    sender = LibrarySender(bus, instance_id="correlator-test")
+    try:
+        report = send_scenario(scenario.events, sender, rate=1_000_000)
+    finally:
+        sender.close()
+    assert not report.refused, report.errors[:3]
+
+
+def final_state(versions: list[AlertVersion]) -> dict[str, tuple[str, str, frozenset[str]]]:
+    return {alert_id: (v.rule, v.severity, v.evidence) for alert_id, v in latest_versions(versions).items()}
+
+
+def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
+    """No alert version twice, and each alert's versions are 1..n without gaps."""
+    pairs = [(v.alert_id, v.version) for v in versions]
+    assert len(pairs) == len(set(pairs)), "an alert version was published twice"
+    by_alert: dict[str, list[int]] = {}
+    for alert_id, version in pairs:
+        by_alert.setdefault(alert_id, []).append(version)
+    for alert_id, numbers in by_alert.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{alert_id} has versions {sorted(numbers)}"
+
+
+def match_ground_truth(truth: dict[str, Any], alerts: dict[str, AlertVersion]) -> tuple[list[dict[str, Any]], list[AlertVersion]]:
+    """(expected alerts not found, alerts that match no expected alert)."""
+    missing = [
+        expected
+        for expected in truth["expected_alerts"]
+        if not any(a.rule == expected["rule"] and set(expected["event_ids"]) <= a.evidence for a in alerts.values())
+    ]
+    unexpected = [
+        alert
+        for alert in alerts.values()
+        if not any(alert.rule == e["rule"] and alert.evidence & set(e["event_ids"]) for e in truth["expected_alerts"])
+    ]
+    return missing, unexpected
+
+
+def test_ground_truth_is_recovered_with_nothing_outside_it(fresh_bus: Bus, scenario: Scenario, workers: Any) -> None:
+    worker = workers(fresh_bus)
+    publish(fresh_bus, scenario)
+    versions = wait_for_quiet_alerts(fresh_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
+    alerts = latest_versions(versions)
+    missing, unexpected = match_ground_truth(scenario.ground_truth, alerts)
+    assert missing == [], json.dumps(missing, indent=1)[:3000]
+    assert unexpected == [], unexpected[:5]
+    assert_exactly_once_shape(versions)
+    for alert in alerts.values():
+        assert alert.allowed_agencies, alert
+
+    metrics = worker.metrics()
+    assert "borderbus_correlator_events_consumed_total{" in metrics
+    assert f"borderbus_correlator_event_to_alert_latency_seconds_count {float(len(versions))}" in metrics
+    for rule in {a.rule for a in alerts.values()}:
+        assert f'borderbus_correlator_alert_versions_emitted_total{{rule="{rule}"' in metrics
+
+
+def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, scenario: Scenario, workers: Any) -> None:
+    runs = {}
+    for mode in ("uninterrupted", "killed"):
+        settings = dataclasses.replace(bus.settings, topic_prefix=f"kill-{mode}-{uuid.uuid4().hex[:6]}.")
+        run_bus = Bus.from_settings(settings)
+        apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
+        publish(run_bus, scenario)
+        worker = workers(run_bus, mode)
+        if mode == "killed":
+            deadline = time.monotonic() + 120
+            while not read_alert_versions(run_bus, timeout=1.0):
+                assert time.monotonic() < deadline, "no alert before the kill"
+                time.sleep(0.2)
+            worker.kill()
+            workers(run_bus, "restarted")
+        runs[mode] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
+    assert_exactly_once_shape(runs["killed"])
+    assert final_state(runs["killed"]) == final_state(runs["uninterrupted"])
+
+
+def test_two_workers_give_the_same_alerts_as_one(bus: Bus, scenario: Scenario, workers: Any) -> None:
+    results = {}
+    for count in (1, 2):
+        settings = dataclasses.replace(bus.settings, topic_prefix=f"scale{count}-{uuid.uuid4().hex[:6]}.")
+        run_bus = Bus.from_settings(settings)
+        apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
+        started = [workers(run_bus, f"w{i}") for i in range(count)]
+        publish(run_bus, scenario)
+        results[count] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
+        if count == 2:
+            consumed = [m for m in (w.metrics() for w in started) if "borderbus_correlator_events_consumed_total{" in m]
+            assert len(consumed) == 2, "both workers should have processed part of the stream"
+    assert_exactly_once_shape(results[2])
+    assert final_state(results[2]) == final_state(results[1])
+
+
+def test_bad_and_late_records_are_dead_lettered_and_counted(fresh_bus: Bus, scenario: Scenario, workers: Any) -> None:
+    worker = workers(fresh_bus)
+    publish(fresh_bus, scenario)
+    wait_for_quiet_alerts(fresh_bus, minimum=1)
+    sighting = next(e for e in scenario.events if e.event_type == "sighting")
+    late = {
+        **sighting.body,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": sighting.occurred_at_ms - 3 * 24 * 3600 * 1000,  # far behind that subject's watermark
+    }
+    sender = LibrarySender(fresh_bus, instance_id="late-test")
+    try:
+        sender(sighting.agency, "sighting", [late])
+    finally:
+        sender.close()
+    producer = Producer(fresh_bus.settings.producer_config())
+    producer.produce(fresh_bus.catalogue.ingest_topic("uk-bf", "sighting"), key=b"garbage", value=b"not avro at all")
+    assert producer.flush(10) == 0
+
+    deadline = time.monotonic() + 60
+    reasons: set[str] = set()
+    while time.monotonic() < deadline and not {"bad_marker", "late_event"} <= reasons:
+        letters = read_all(fresh_bus.settings, fresh_bus.catalogue.topic("borderbus.deadletter"), timeout=5)
+        headers = [{k: v.decode() for k, v in m.headers() or []} for m in letters]
+        reasons = {h[HEADER_REASON] for h in headers if h.get(HEADER_SERVICE) == "correlator"}
+    assert {"bad_marker", "late_event"} <= reasons
+    metrics = worker.metrics()
+    assert 'borderbus_correlator_late_events_total{event_type="sighting"}' in metrics
+    assert 'borderbus_dead_letter_records_total{reason="bad_marker",service="correlator"}' in metrics
