@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -62,6 +63,10 @@ class CorrelatorWorker:
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"worker did not serve /healthz:\n{self.log_path.read_text()[-3000:]}")
+
+    def assigned_partitions(self) -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/assignment", timeout=5) as response:
+            return int(json.loads(response.read())["partitions"])
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
@@ -137,3 +142,24 @@ def wait_for_quiet_alerts(bus: Bus, *, settle: float = 8.0, timeout: float = 180
             return versions
         time.sleep(1.0)
     raise AssertionError(f"alerts did not settle within {timeout} s (last count {last_count})")
+
+
+def wait_for_settled_group(workers: list[CorrelatorWorker], total: int, timeout: float = 90.0) -> None:
+    """Until the workers together hold all ``total`` source partitions, each holding some, for 3 s."""
+    deadline = time.monotonic() + timeout
+    stable_since: float | None = None
+    while time.monotonic() < deadline:
+        counts = []
+        for worker in workers:
+            try:
+                counts.append(worker.assigned_partitions())
+            except OSError:
+                counts.append(0)
+        if sum(counts) == total and all(counts):
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since >= 3.0:
+                return
+        else:
+            stable_since = None
+        time.sleep(0.5)
+    raise AssertionError(f"consumer group did not settle: {counts} of {total}")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -94,7 +96,14 @@ def _agency_serve(args: argparse.Namespace) -> int:
 def _correlator_run(args: argparse.Namespace) -> int:
     from borderbus_correlator.app import run_worker
 
-    run_worker(Bus.from_env(), web_port=args.web_port, store=args.store, loglevel="info" if args.verbose else "warning")
+    instance_id = args.instance_id or f"{socket.gethostname()}-{args.web_port}"
+    run_worker(
+        Bus.from_env(),
+        web_port=args.web_port,
+        store=args.store,
+        instance_id=instance_id,
+        loglevel="info" if args.verbose else "warning",
+    )
     return 0
 
 
@@ -115,7 +124,8 @@ def _events_tail(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from borderbus_demo.runner import run_demo
 
-    result: int = run_demo(Bus.from_env(), seconds=args.seconds, seed=args.seed, rate=args.rate, base_port=args.base_port)
+    seed = args.seed if args.seed is not None else int(time.time()) % 100_000
+    result: int = run_demo(Bus.from_env(), seconds=args.seconds, seed=seed, rate=args.rate, base_port=args.base_port)
     return result
 
 
@@ -162,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = command("run", _correlator_run, "run one correlator worker (several form one consumer group)", correlator)
     worker.add_argument("--web-port", type=int, default=6066, help="serves /metrics and /healthz")
     worker.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
+    worker.add_argument(
+        "--instance-id", help="stable per worker, so a restarted worker fences its predecessor (default: host-port)"
+    )
 
     simulate = command("simulate", _simulate, "drive the agency services with a realistic smuggling scenario")
     simulate.add_argument("--seed", type=int, default=7)
@@ -180,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command("demo", _demo, "run the whole bus and show events and alerts flowing")
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--seed", type=int, default=None, help="default: a new world each run")
     demo.add_argument("--rate", type=float, default=40.0)
     demo.add_argument("--base-port", type=int, default=8100)
     return parser

@@ -24,9 +24,9 @@ HEADER_SERVICE = "dlq.service"
 
 def dead_letter_headers(
     *, reason: str, detail: str, source_topic: str, partition: int, offset: int, service: str
-) -> dict[str, str | bytes | None]:
+) -> dict[str, bytes]:
     """The headers every dead letter carries, whichever client writes it."""
-    return {
+    values = {
         HEADER_REASON: reason,
         HEADER_DETAIL: detail[:1000],
         HEADER_SOURCE_TOPIC: source_topic,
@@ -34,6 +34,7 @@ def dead_letter_headers(
         HEADER_SOURCE_OFFSET: str(offset),
         HEADER_SERVICE: service,
     }
+    return {name: value.encode() for name, value in values.items()}
 
 
 class DeadLetters:
@@ -63,7 +64,7 @@ class DeadLetters:
         headers = dead_letter_headers(
             reason=reason, detail=detail, source_topic=source_topic, partition=partition, offset=offset, service=self.service
         )
-        self._producer.produce(self.topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
+        self._producer.produce(self.topic, key=key, value=value, headers=dict(headers), on_delivery=self._on_delivery)
         DEAD_LETTERS.labels(self.service, reason).inc()
 
     def _on_delivery(self, error: object, _message: object) -> None:

@@ -361,6 +361,7 @@ class EventPreparer:
             entries = body.get(list_name)
             if not isinstance(entries, list):
                 continue
+            entries = body[list_name] = list(entries)  # the caller's list stays as it was
             for position, entry in enumerate(entries):
                 if not isinstance(entry, dict) or "subject_index" not in entry:
                     continue

@@ -9,9 +9,9 @@ full re-evaluation of the rules give the same decisions whatever the order Kafka
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from borderbus_correlator.model import Observation
 from borderbus_correlator.rule_config import RuleConfig
@@ -25,12 +25,25 @@ def event_order(observation: Observation) -> tuple[int, str]:
     return observation.occurred_at_ms, observation.event_id
 
 
-def _linked_order(entry: tuple[str, Observation]) -> tuple[int, str]:
+def _linked_order(entry: tuple[str | None, Observation]) -> tuple[int, str]:
     return event_order(entry[1])
+
+
+class Seen(NamedTuple):
+    """An observation as a history holds it: ``via`` is the linked subject it came through, None when direct."""
+
+    via: str | None
+    observation: Observation
 
 
 @dataclass
 class SubjectHistory:
+    """``direct``: events naming ``subject``; ``linked``: (via, event) of its links' events; both in event order.
+
+    ``links`` maps each subject named together with this one to the last event time they were;
+    ``max_seen_ms`` is this subject's event-time watermark. Change it only through its methods.
+    """
+
     subject: str
     direct: list[Observation] = field(default_factory=list)
     linked: list[tuple[str, Observation]] = field(default_factory=list)
@@ -38,6 +51,7 @@ class SubjectHistory:
     max_seen_ms: int = 0
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
+    _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.direct.sort(key=event_order)
@@ -45,8 +59,24 @@ class SubjectHistory:
         self._reindex()
 
     def _reindex(self) -> None:
+        self._by_type = None
         self._direct_ids = {observation.event_id for observation in self.direct}
         self._linked_via = {observation.event_id: via for via, observation in self.linked}
+
+    def seen(self, *event_types: str) -> Sequence[Seen]:
+        """Direct and linked observations of these types in event order.
+
+        Every rule reads the history this way, so the merge is done once per change, not once per rule.
+        """
+        if self._by_type is None:
+            self._by_type = {}
+            merged: list[Seen] = [Seen(None, o) for o in self.direct] + [Seen(via, o) for via, o in self.linked]
+            merged.sort(key=_linked_order)
+            for entry in merged:
+                self._by_type.setdefault(entry.observation.event_type, []).append(entry)
+        if len(event_types) == 1:
+            return self._by_type.get(event_types[0], [])
+        return sorted((entry for t in event_types for entry in self._by_type.get(t, [])), key=_linked_order)
 
     def new_links(self, observation: Observation) -> list[str]:
         """Subjects this observation would link for the first time (ask before :meth:`add_direct`)."""
@@ -65,6 +95,7 @@ class SubjectHistory:
             self._remove_linked(observation.event_id)
         insort(self.direct, observation, key=event_order)
         self._direct_ids.add(observation.event_id)
+        self._by_type = None
         for other in observation.subjects:
             if other != self.subject:
                 self.links[other] = max(self.links.get(other, observation.occurred_at_ms), observation.occurred_at_ms)
@@ -90,6 +121,7 @@ class SubjectHistory:
             self._remove_linked(event_id)
         insort(self.linked, (via, observation), key=_linked_order)
         self._linked_via[event_id] = via
+        self._by_type = None
         self.max_seen_ms = max(self.max_seen_ms, observation.occurred_at_ms)
         return "added"
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from heapq import merge
+from functools import lru_cache
 
 from borderbus.catalogue import BorderPoint
-from borderbus_correlator.history import SubjectHistory, event_order
+from borderbus_correlator.history import Seen, SubjectHistory, event_order
 from borderbus_correlator.model import SEVERITIES, AlertDecision, Observation
 from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig
 
@@ -27,30 +27,15 @@ Points = Mapping[str, BorderPoint]
 Rule = Callable[[SubjectHistory, RuleConfig, Points], list[AlertDecision]]
 
 CONTACT_KINDS = frozenset({"PHONE", "PLATFORM_ACCOUNT", "CRYPTO_WALLET"})
-BODY_KINDS = frozenset({"PERSON_DOCUMENT", "VEHICLE_PLATE", "VESSEL"})
-"""Subjects that physically cross a border; a phone in a sighting is one a traveller declared."""
+PERSON_KINDS = frozenset({"PERSON_DOCUMENT"})
+CONVEYANCE_KINDS = frozenset({"VEHICLE_PLATE", "VESSEL"})
 WARRANT_ENDS = frozenset({"WARRANT_WITHDRAWN", "CLOSED"})
 BYSTANDER_ROLES = frozenset({"VICTIM", "WITNESS"})
 """Roles a case names without implicating: nobody is wanted, or a network member, as a victim or witness."""
 
 
-@dataclass(frozen=True)
-class Seen:
-    """An observation as a history holds it: ``via`` is the linked subject it came through, None if direct."""
-
-    observation: Observation
-    via: str | None
-
-
 def kind_of(subject: str) -> str:
     return subject.split(":", 1)[0]
-
-
-def _seen(history: SubjectHistory, *event_types: str) -> list[Seen]:
-    """Direct and linked observations of the given types, in event order (both lists are already sorted)."""
-    direct = (Seen(o, None) for o in history.direct if o.event_type in event_types)
-    linked = (Seen(o, via) for via, o in history.linked if o.event_type in event_types)
-    return list(merge(direct, linked, key=lambda seen: event_order(seen.observation)))
 
 
 def _evidence(observations: Iterable[Observation]) -> tuple[Observation, ...]:
@@ -75,7 +60,7 @@ def _place(code: str | None, points: Points) -> str:
 
 
 def _hours(ms: int) -> str:
-    return f"{ms / HOUR_MS:.1f} h"
+    return f"{ms / HOUR_MS:.1f} h" if ms >= HOUR_MS else f"{ms / 60_000:.0f} min"
 
 
 def _latest_point(observations: Iterable[Observation]) -> str | None:
@@ -110,20 +95,28 @@ def _decision(
 
 
 def wanted_subject_sighted(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """A subject under an open warrant is sighted: the sighting must name the wanted subject itself."""
-    updates = [seen.observation for seen in _seen(history, "case-update")]
+    """A subject under an open warrant is sighted: the sighting must name the wanted subject itself.
+
+    A sighting counts for the first subject of the warrant (primary first) whose warrant it falls
+    under, so a person scanned with the phone the same warrant names raises one alert, not two.
+    """
+    updates = [seen.observation for seen in history.seen("case-update")]
+    warrants = [update for update in updates if update.facts.get("status") == "WARRANT_ISSUED"]
+    if not warrants:
+        return []
     ends = _warrant_ends(updates)
-    sightings = _sightings_by_subject(_seen(history, "sighting"))
+    sightings = _sightings_by_subject(history.seen("sighting"), {s for w in warrants for s in _implicated(w)})
     found: dict[str, tuple[list[Observation], list[Observation], str]] = {}
-    for warrant in updates:
-        if warrant.facts.get("status") != "WARRANT_ISSUED":
-            continue
+    for warrant in warrants:
+        case_id, ref = warrant.facts["case_id"], warrant.facts.get("warrant_ref") or warrant.event_id
+        attributed: set[str] = set()
         for subject in _implicated(warrant):
-            matches = _under_warrant(warrant, subject, sightings.get(subject, []), ends)
+            under = _under_warrant(warrant, subject, sightings.get(subject, []), ends)
+            matches = [s for s in under if s.event_id not in attributed]
+            attributed.update(s.event_id for s in matches)
             if matches:
-                case_id, ref = warrant.facts["case_id"], warrant.facts.get("warrant_ref") or warrant.event_id
-                warrants, seen, _ = found.setdefault(f"{case_id}|{ref}|{subject}", ([], [], subject))
-                warrants.append(warrant)
+                issued, seen, _ = found.setdefault(f"{case_id}|{ref}|{subject}", ([], [], subject))
+                issued.append(warrant)
                 seen.extend(matches)
     return [_wanted_decision(key, *found[key], points) for key in sorted(found)]
 
@@ -138,11 +131,12 @@ def _warrant_ends(updates: list[Observation]) -> dict[tuple[str, str], list[int]
     return ends
 
 
-def _sightings_by_subject(sightings: list[Seen]) -> dict[str, list[Observation]]:
+def _sightings_by_subject(sightings: Sequence[Seen], wanted: set[str]) -> dict[str, list[Observation]]:
     by_subject: dict[str, list[Observation]] = defaultdict(list)
     for seen in sightings:
         for subject in seen.observation.subjects:
-            by_subject[subject].append(seen.observation)
+            if subject in wanted:
+                by_subject[subject].append(seen.observation)
     return by_subject
 
 
@@ -184,14 +178,17 @@ def _wanted_decision(
 
 def flagged_money_meets_border(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
     """A high-risk finance flag on F, and a sighting of F or of a subject linked to F, close in time (either order)."""
-    sightings = _seen(history, "sighting")
+    flags = [
+        f for f in history.seen("finance-flag") if int(f.observation.facts.get("risk_score", 0)) >= cfg.finance_risk_threshold
+    ]
+    if not flags:
+        return []
+    sightings = history.seen("sighting")
     times = [seen.observation.occurred_at_ms for seen in sightings]
     window = cfg.finance_border_window_ms
     decisions = []
-    for flag in _seen(history, "finance-flag"):
+    for flag in flags:
         at = flag.observation.occurred_at_ms
-        if int(flag.observation.facts.get("risk_score", 0)) < cfg.finance_risk_threshold:
-            continue
         nearby = sightings[bisect_left(times, at - window) : bisect_right(times, at + window)]
         matches = [seen.observation for seen in nearby if _connects(flag, seen)]
         if matches:
@@ -213,12 +210,16 @@ def _connects(flag: Seen, sighting: Seen) -> bool:
 
 def _money_decision(flag: Observation, sightings: list[Observation], cfg: RuleConfig, points: Points) -> AlertDecision:
     risk = int(flag.facts.get("risk_score", 0))
-    closest = min(sightings, key=lambda s: (abs(s.occurred_at_ms - flag.occurred_at_ms), event_order(s)))
+    flagged = set(flag.subjects)
+    closest = min(
+        sightings,
+        key=lambda s: (flagged.isdisjoint(s.subjects), abs(s.occurred_at_ms - flag.occurred_at_ms), event_order(s)),
+    )
     gap = closest.occurred_at_ms - flag.occurred_at_ms
     amount = " ".join(str(flag.facts[k]) for k in ("amount", "currency") if flag.facts.get(k))
-    channel = flag.facts.get("channel", "")
+    transfer = " ".join(filter(None, (flag.facts.get("channel"), "transfer", f"of {amount}" if amount else "")))
     summary = (
-        f"{flag.agency} flagged a {channel} transfer{f' of {amount}' if amount else ''} naming "
+        f"{flag.agency} flagged a {transfer} naming "
         f"{', '.join(flag.subjects)} with risk score {risk} on {_utc(flag.occurred_at_ms)}. "
         f"{closest.subjects[0]} was sighted by {closest.agency} at {_place(closest.border_point, points)} on "
         f"{_utc(closest.occurred_at_ms)}, {_hours(abs(gap))} {'after' if gap >= 0 else 'before'} the flag"
@@ -241,14 +242,16 @@ def _money_decision(flag: Observation, sightings: list[Observation], cfg: RuleCo
 
 def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
     """Two or more distinct members of one case or network sighted at one border point within the window."""
-    updates = [seen.observation for seen in _seen(history, "case-update")]
+    updates = [seen.observation for seen in history.seen("case-update")]
+    if not updates:
+        return []
     groups = _case_groups(updates)
     member_of: dict[str, set[str]] = defaultdict(set)
     for group, members in groups.items():
         for member in members:
             member_of[member].add(group)
     buckets: dict[tuple[str, str], list[Observation]] = defaultdict(list)
-    for seen in _seen(history, "sighting"):
+    for seen in history.seen("sighting"):
         sighting = seen.observation
         if sighting.border_point is None:
             continue
@@ -256,10 +259,10 @@ def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points
             buckets[(group, sighting.border_point)].append(sighting)
     decisions = []
     for (group, point), sightings in sorted(buckets.items()):
+        members = groups[group]
         for cluster in _clusters(sightings, cfg.convergence_window_ms):
-            members = groups[group]
-            entities = _distinct_entities(cluster, members)
-            if entities >= 2:
+            named = {s for sighting in cluster for s in sighting.subjects if s in members}
+            if len(named) >= 2 and (entities := _distinct_entities(cluster, members)) >= 2:
                 decisions.append(_convergence_decision(group, point, cluster, members, entities, updates, points))
     return decisions
 
@@ -288,10 +291,11 @@ def _clusters(sightings: list[Observation], window_ms: int) -> list[list[Observa
 
 
 def _distinct_entities(cluster: list[Observation], members: set[str]) -> int:
-    """How many different members a cluster shows, counting a traveller and the phone they declared once.
+    """How many different members a cluster shows, counting a traveller with their phone and vehicle once.
 
-    A non-crossing subject (phone, account) named in a sighting with exactly one crossing subject
-    (person, vehicle, vessel) is that one's; two people named in one sighting stay two.
+    In a sighting of exactly one person, every other subject (the phone they declared, the car they
+    drove) is theirs; with no person, the same holds for a sole vehicle or vessel. Two people named
+    in one sighting stay two.
     """
     parent: dict[str, str] = {}
 
@@ -303,12 +307,20 @@ def _distinct_entities(cluster: list[Observation], members: set[str]) -> int:
         return subject
 
     for sighting in cluster:
-        bodies = [s for s in sighting.subjects if kind_of(s) in BODY_KINDS]
+        anchor = _sole_traveller(sighting.subjects)
         for subject in sighting.subjects:
             root(subject)
-            if len(bodies) == 1 and subject not in bodies:
-                parent[root(subject)] = root(bodies[0])
+            if anchor is not None:
+                parent[root(subject)] = root(anchor)
     return len({root(s) for sighting in cluster for s in sighting.subjects if s in members})
+
+
+def _sole_traveller(subjects: Sequence[str]) -> str | None:
+    for kinds in (PERSON_KINDS, CONVEYANCE_KINDS):
+        named = [s for s in subjects if kind_of(s) in kinds]
+        if named:
+            return named[0] if len(named) == 1 else None
+    return None
 
 
 def _convergence_decision(
@@ -353,7 +365,7 @@ class _Offence:
     last: int
     speed_kmh: float = 0.0
     km: float = 0.0
-    points: tuple[str, ...] = ()
+    distinct_points: int = 0
 
 
 def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
@@ -370,6 +382,11 @@ def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Point
     ]
 
 
+@lru_cache(maxsize=4096)
+def _km(start: BorderPoint, end: BorderPoint) -> float:
+    return start.distance_km(end)
+
+
 def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points) -> list[_Offence]:
     offences = []
     for index in range(len(sightings) - 1):
@@ -377,7 +394,7 @@ def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points) ->
         start, end = points.get(a.border_point or ""), points.get(b.border_point or "")
         if start is None or end is None or start.code == end.code:
             continue
-        km, hours = start.distance_km(end), (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
+        km, hours = _km(start, end), (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
         speed = km / hours if hours > 0 else float("inf")
         if speed > limit_kmh:
             offences.append(_Offence(index, index + 1, speed_kmh=speed, km=km))
@@ -398,8 +415,7 @@ def _too_many_points(sightings: list[Observation], threshold: int) -> list[_Offe
                 del counts[left]
             start += 1
         if len(counts) >= threshold:
-            window = sightings[start : end + 1]
-            offences.append(_Offence(start, end, points=tuple(dict.fromkeys(o.border_point or "" for o in window))))
+            offences.append(_Offence(start, end, distinct_points=len(counts)))
     return offences
 
 
@@ -429,22 +445,24 @@ def _movement_decision(
         a, b = sightings[fastest.first], sightings[fastest.last]
         speed = "instantly" if fastest.speed_kmh == float("inf") else f"at {fastest.speed_kmh:.0f} km/h"
         facts.append(
-            f"{subject} was seen at {_place(a.border_point, points)} on {_utc(a.occurred_at_ms)} and at "
-            f"{_place(b.border_point, points)} on {_utc(b.occurred_at_ms)}: {fastest.km:.0f} km in "
+            f"{subject} was seen by {a.agency} at {_place(a.border_point, points)} on {_utc(a.occurred_at_ms)} and by "
+            f"{b.agency} at {_place(b.border_point, points)} on {_utc(b.occurred_at_ms)}: {fastest.km:.0f} km in "
             f"{_hours(b.occurred_at_ms - a.occurred_at_ms)}, {speed} (limit {limit:.0f} km/h)."
         )
         score = min(1.0, fastest.speed_kmh / limit / 2)
-    widest = max((o for o in episode if o.points), key=lambda o: (len(o.points), -o.first), default=None)
+    widest = max((o for o in episode if o.distinct_points), key=lambda o: (o.distinct_points, -o.first), default=None)
     if widest is not None:
-        span = sightings[widest.last].occurred_at_ms - sightings[widest.first].occurred_at_ms
+        window = sightings[widest.first : widest.last + 1]
+        visited = dict.fromkeys(o.border_point for o in window)
         facts.append(
-            f"{subject} was seen at {len(widest.points)} distinct border points ({', '.join(widest.points)}) within "
-            f"{_hours(span)}, from {_utc(sightings[widest.first].occurred_at_ms)} (threshold {per_day} a day)."
+            f"{'It' if facts else subject} was seen at {len(visited)} distinct border points "
+            f"({', '.join(map(str, visited))}) within {_hours(window[-1].occurred_at_ms - window[0].occurred_at_ms)} "
+            f"from {_utc(window[0].occurred_at_ms)}, by {', '.join(sorted({o.agency for o in window}))} "
+            f"(threshold {per_day} a day)."
         )
-        score = max(score, min(1.0, len(widest.points) / per_day / 2))
+        score = max(score, min(1.0, len(visited) / per_day / 2))
     day = datetime.fromtimestamp(observed[0].occurred_at_ms / 1000, UTC).date().isoformat()
-    agencies = sorted({o.agency for o in observed})
-    summary = " ".join(facts) + f" Reported by {', '.join(agencies)}."
+    summary = " ".join(facts)
     return _decision(
         "implausible_movement",
         f"{subject}|{day}",
@@ -472,7 +490,7 @@ def advert_to_action(history: SubjectHistory, cfg: RuleConfig, points: Points) -
     reports = [o for o in history.direct if o.event_type == "platform-report" and contact in o.subjects]
     if not reports:
         return []
-    actions = _seen(history, "sighting", "finance-flag")
+    actions = history.seen("sighting", "finance-flag")
     times = [seen.observation.occurred_at_ms for seen in actions]
     decisions = []
     for report in reports:
@@ -498,15 +516,16 @@ def _advert_decision(
 ) -> AlertDecision:
     first = actions[0]
     gap = first.occurred_at_ms - report.occurred_at_ms
+    later = f"on {_utc(first.occurred_at_ms)}, {gap / DAY_MS:.1f} days later"
     if first.event_type == "sighting":
-        what = f"sighted by {first.agency} at {_place(first.border_point, points)}"
+        what = f"{', '.join(first.subjects)} sighted by {first.agency} at {_place(first.border_point, points)} {later}"
     else:
-        what = f"named in a finance flag by {first.agency} (risk score {first.facts.get('risk_score')})"
+        risk = first.facts.get("risk_score")
+        what = f"{first.agency} flagged a transfer naming {', '.join(first.subjects)} (risk score {risk}) {later}"
     facts = report.facts
     summary = (
         f"{contact} appeared in a {facts.get('platform', '')} {str(facts.get('content_kind', 'report')).lower()} "
-        f"{facts.get('content_ref', '')} reported by {report.agency} on {_utc(report.occurred_at_ms)}. "
-        f"{first.subjects[0]} was {what} on {_utc(first.occurred_at_ms)}, {gap / DAY_MS:.1f} days later"
+        f"{facts.get('content_ref', '')} reported by {report.agency} on {_utc(report.occurred_at_ms)}; then {what}"
         + (f" ({len(actions)} later events)." if len(actions) > 1 else ".")
     )
     return _decision(

@@ -13,10 +13,10 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 from borderbus.bus import Bus
 from borderbus.config import REPO_ROOT
+from borderbus_demo.alert_view import AlertWatch, alert_in_full
 from borderbus_demo.tally import Tally
 from borderbus_simulator.driver import HttpSender, SendReport, make_scenario, send_scenario
 from borderbus_simulator.scenario import write_ground_truth
@@ -24,6 +24,7 @@ from borderbus_simulator.scenario import write_ground_truth
 LOG_DIR = REPO_ROOT / ".local" / "demo"
 STATUS_EVERY_SECONDS = 5.0
 OPEN_ENDED_SECONDS = 3600.0
+CORRELATOR_PORT = 6066
 
 
 class Services:
@@ -56,14 +57,14 @@ class Services:
                 process.kill()
 
 
-def wait_ready(urls: dict[str, str], services: Services, timeout: float = 60.0) -> None:
+def wait_ready(urls: dict[str, str], services: Services, timeout: float = 60.0, path: str = "/readyz") -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
     while pending:
         services.check_alive()
         for name, url in list(pending.items()):
             try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:
                     if response.status == 200:
                         del pending[name]
             except OSError:
@@ -81,12 +82,23 @@ def print_table(title: str, sent: Counter[tuple[str, str]], read: Counter[tuple[
     print(f"  {'total':<32} {sum(sent.values()):>9} {sum(read.values()):>11}", flush=True)
 
 
+def print_alert_summary(alerts: AlertWatch) -> None:
+    counts = alerts.by_rule_and_severity()
+    print(f"\nalerts: {len(alerts.latest)} alerts in {alerts.versions} versions")
+    for (rule, severity), count in sorted(counts.items()):
+        print(f"  {rule:<28} {severity:<9} {count:>4}")
+    example = alerts.most_severe()
+    if example is not None:
+        print("\none alert in full:\n" + alert_in_full(example))
+
+
 def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_port: int) -> int:
     """``make demo``: start everything, send the scenario, show counts until the time is up or Ctrl-C."""
     duration = seconds or OPEN_ENDED_SECONDS
     services = Services()
     urls = {code: f"http://127.0.0.1:{base_port + i}" for i, code in enumerate(bus.catalogue.agencies)}
     tally: Tally | None = None
+    alerts: AlertWatch | None = None
     report = SendReport()
     stop = threading.Event()
     try:
@@ -96,13 +108,18 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
         wait_ready(urls, services)
         for code, url in urls.items():
             print(f"  {code:<15} {url}/v1/events/<type>   {bus.catalogue.agency(code).name}")
+        services.start("correlator", "correlator", "run", "--web-port", str(CORRELATOR_PORT))
+        wait_ready({"correlator": f"http://127.0.0.1:{CORRELATOR_PORT}"}, services, path="/healthz")
+        print(f"  correlator      http://127.0.0.1:{CORRELATOR_PORT}/metrics")
         tally = Tally(bus).start()
+        alerts = AlertWatch(bus).start()
 
         scenario = make_scenario(bus, seed=seed, rate=rate, duration=duration)
         ground_truth = REPO_ROOT / ".local" / "demo" / "ground-truth.json"
         write_ground_truth(scenario, ground_truth)
         print(
-            f"\nsimulator: seed {seed}, {rate:.0f} events/s, {len(scenario.events)} events planned; ground truth in {ground_truth}"
+            f"\nsimulator: seed {seed}, {rate:.0f} events/s, {len(scenario.events)} events planned;"
+            f" ground truth in {ground_truth}"
         )
 
         sender = threading.Thread(
@@ -122,11 +139,15 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
     finally:
         stop.set()
         time.sleep(2.0)  # let the last acknowledged events reach the tally
-        if tally is not None:
-            tally.stop()
+        time.sleep(3.0 if alerts is not None else 0.0)  # the correlator's last alerts
+        for watcher in (tally, alerts):
+            if watcher is not None:
+                watcher.stop()
         services.stop()
     if tally is not None:
         print_table("summary", report.accepted, tally.counts)
         refused = sum(report.refused.values())
         print(f"  refused by the agency services: {refused}" + (f" (first: {report.errors[0]})" if report.errors else ""))
+    if alerts is not None:
+        print_alert_summary(alerts)
     return 0

@@ -19,11 +19,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from borderbus_simulator.scenario import PlannedEvent, Scenario, build_scenario, write_ground_truth
-
 from borderbus.bus import Bus
 from borderbus.events import InvalidEvents
 from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+from borderbus_simulator.scenario import PlannedEvent, Scenario, build_scenario, write_ground_truth
 
 TICK_SECONDS = 0.2
 
@@ -98,8 +97,8 @@ def send_scenario(
         if stop is not None and stop.is_set():
             break
         chunk = events[start : start + per_tick]
-        ordered = sorted(chunk, key=lambda e: (e.agency, e.event_type))  # stable: time order kept within a group
-        for (agency, event_type), group in groupby(ordered, key=lambda e: (e.agency, e.event_type)):
+        # consecutive events of one agency and type share a transaction; time order is kept
+        for (agency, event_type), group in groupby(chunk, key=lambda e: (e.agency, e.event_type)):
             bodies = [e.body for e in group]
             try:
                 send(agency, event_type, bodies)

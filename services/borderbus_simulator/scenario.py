@@ -413,7 +413,9 @@ class NetworkPlanter:
 
     def start_for(self, duration_ms: int) -> int:
         """A random start that leaves ``duration_ms`` before the window ends."""
-        latest = max(self.earliest_ms, self.end_ms - duration_ms - HOUR_MS // 4)
+        latest = self.end_ms - duration_ms - HOUR_MS // 4
+        if latest < self.earliest_ms:
+            raise ValueError(f"span_ms is too short for a planted pattern lasting {duration_ms / HOUR_MS:.1f} h")
         return self.rng.randint(self.earliest_ms, latest)
 
     def scan(self, person: Person, point: BorderPoint, at_ms: int, *, phone: bool = False) -> PlannedEvent:
@@ -459,8 +461,8 @@ class NetworkPlanter:
         self.warrants_issued += 1
         return f"W-{self.net.case_ids[agency]}-{self.warrants_issued:02d}"
 
-    def any_point(self, *, avoid: set[str] | None = None) -> BorderPoint:
-        return self.rng.choice([p for p in self.config.sighting_points if p.code not in (avoid or set())])
+    def any_point(self) -> BorderPoint:
+        return self.rng.choice(self.config.sighting_points)
 
     # ----------------------------------------------------------------- the case
 

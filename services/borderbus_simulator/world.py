@@ -250,6 +250,9 @@ NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "DE": (("Lukas", "Anna", "Jonas", "Lea", "Felix"), ("Muller", "Schmidt", "Schneider", "Fischer", "Weber")),
     "ER": (("Yonas", "Selam", "Tesfay", "Helen"), ("Tesfamariam", "Ghebre", "Haile", "Kidane")),
     "SD": (("Mohamed", "Amna", "Osman", "Hiba"), ("Abdelrahman", "Elamin", "Idris", "Babiker")),
+    "FR": (("Lucas", "Camille", "Hugo", "Chloe", "Nicolas"), ("Martin", "Bernard", "Dubois", "Moreau", "Laurent")),
+    "EG": (("Mahmoud", "Mona", "Tarek", "Yasmin", "Amr"), ("Abdelaziz", "Mansour", "Fahmy", "Soliman", "Hegazy")),
+    "PK": (("Imran", "Ayesha", "Bilal", "Sana", "Usman"), ("Qureshi", "Malik", "Chaudhry", "Butt", "Raza")),
 }
 
 
@@ -408,8 +411,17 @@ class IdentityFactory:
 
         return self._issue("PLATFORM_ACCOUNT", draw)
 
-    def person(self, nationality: str, *, phone_country: str | None = None, with_phone: bool = True) -> Person:
+    def person(self, nationality: str, *, phone_country: str | None = None, with_phone: bool = True,
+               avoid_names: set[str] | None = None) -> Person:
+        """A traveller with a passport and usually a phone; ``avoid_names`` keeps the people of one
+        network distinguishable by name in the ground truth (ids stay the real key)."""
         name = self.name(nationality)
+        for _ in range(50):
+            if avoid_names is None or name not in avoid_names:
+                break
+            name = self.name(nationality)
+        if avoid_names is not None:
+            avoid_names.add(name)
         phone = self.phone(phone_country or phone_country_for(nationality)) if with_phone else None
         return Person(name, nationality, self.passport(nationality, name), phone)
 
@@ -498,9 +510,10 @@ def build_network(factory: IdentityFactory, config: WorldConfig, index: int, yea
         for agency in config.publishers("case-update")
     }
     accounts: dict[str, Ident] = {}
+    names: set[str] = set()
 
     def member(nationality: str = ORIGIN, phone_country: str | None = None, account_country: str | None = None) -> Person:
-        person = factory.person(nationality, phone_country=phone_country)
+        person = factory.person(nationality, phone_country=phone_country, avoid_names=names)
         if account_country is not None:
             accounts[person.passport.id] = factory.iban(account_country)
         return person

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,14 @@ from borderbus.dead_letter import HEADER_REASON, HEADER_SERVICE
 from borderbus.topics import apply_topics
 from borderbus_simulator.driver import LibrarySender, send_scenario
 from borderbus_simulator.scenario import Scenario, build_scenario
-from correlator_worker import AlertVersion, CorrelatorWorker, latest_versions, read_alert_versions, wait_for_quiet_alerts
+from correlator_worker import (
+    AlertVersion,
+    CorrelatorWorker,
+    latest_versions,
+    read_alert_versions,
+    wait_for_quiet_alerts,
+    wait_for_settled_group,
+)
 from kafka_reading import read_all
 
 pytestmark = pytest.mark.broker
@@ -64,10 +72,14 @@ def workers(tmp_path: Path) -> Iterator[Callable[[Bus, str], CorrelatorWorker]]:
         worker.stop()
 
 
-def publish(bus: Bus, scenario: Scenario) -> None:
+STREAM_RATE = 50.0  # events/s: two days of border activity in 8 s, an hour of event time in 170 ms
+
+
+def publish(bus: Bus, scenario: Scenario, rate: float = STREAM_RATE) -> None:
+    """Send the scenario in event-time order, as agencies would report it live."""
     sender = LibrarySender(bus, instance_id="correlator-test")
     try:
-        report = send_scenario(scenario.events, sender, rate=1_000_000)
+        report = send_scenario(scenario.events, sender, rate=rate)
     finally:
         sender.close()
     assert not report.refused, report.errors[:3]
@@ -128,15 +140,17 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, scenario: Sce
         settings = dataclasses.replace(bus.settings, topic_prefix=f"kill-{mode}-{uuid.uuid4().hex[:6]}.")
         run_bus = Bus.from_settings(settings)
         apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
-        publish(run_bus, scenario)
         worker = workers(run_bus, mode)
+        stream = threading.Thread(target=publish, args=(run_bus, scenario))
+        stream.start()
         if mode == "killed":
             deadline = time.monotonic() + 120
-            while not read_alert_versions(run_bus, timeout=1.0):
+            while not read_alert_versions(run_bus, timeout=1.0):  # mid-stream: some alerts out, more to come
                 assert time.monotonic() < deadline, "no alert before the kill"
                 time.sleep(0.2)
             worker.kill()
-            workers(run_bus, "restarted")
+            worker.start()  # same port, same instance id: it fences what the killed one left open
+        stream.join()
         runs[mode] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
     assert_exactly_once_shape(runs["killed"])
     assert final_state(runs["killed"]) == final_state(runs["uninterrupted"])
@@ -149,6 +163,8 @@ def test_two_workers_give_the_same_alerts_as_one(bus: Bus, scenario: Scenario, w
         run_bus = Bus.from_settings(settings)
         apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
         started = [workers(run_bus, f"w{i}") for i in range(count)]
+        sources = len(run_bus.catalogue.ingest_topics()) * 6 + 6  # ingest and by-subject partitions
+        wait_for_settled_group(started, sources)
         publish(run_bus, scenario)
         results[count] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
         if count == 2:
@@ -160,13 +176,13 @@ def test_two_workers_give_the_same_alerts_as_one(bus: Bus, scenario: Scenario, w
 
 def test_bad_and_late_records_are_dead_lettered_and_counted(fresh_bus: Bus, scenario: Scenario, workers: Any) -> None:
     worker = workers(fresh_bus)
-    publish(fresh_bus, scenario)
+    publish(fresh_bus, scenario, rate=400)
     wait_for_quiet_alerts(fresh_bus, minimum=1)
     sighting = next(e for e in scenario.events if e.event_type == "sighting")
     late = {
         **sighting.body,
         "event_id": str(uuid.uuid4()),
-        "occurred_at": sighting.occurred_at_ms - 3 * 24 * 3600 * 1000,  # far behind that subject's watermark
+        "occurred_at": sighting.occurred_at_ms - 10 * 24 * 3600 * 1000,  # beyond the 7-day allowed lateness
     }
     sender = LibrarySender(fresh_bus, instance_id="late-test")
     try:

@@ -8,6 +8,7 @@ what a correlator would actually see, not against the generator's intentions.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import math
@@ -109,10 +110,19 @@ def canonical(subject: dict[str, Any]) -> Key:
     return subject["kind"], identifiers.normalise(subject["kind"], subject["id"], subject.get("country"))
 
 
+_VIEWS: dict[int, tuple[Scenario, dict[str, Seen]]] = {}
+
+
 def view(scenario: Scenario) -> dict[str, Seen]:
-    return {e.event_id: Seen(e, tuple(canonical(s) for s in e.body["subjects"])) for e in scenario.events}
+    """Events by id with canonical subjects; cached, since normalising every subject is the slow part."""
+    cached = _VIEWS.get(id(scenario))
+    if cached is None or cached[0] is not scenario:
+        seen = {e.event_id: Seen(e, tuple(canonical(s) for s in e.body["subjects"])) for e in scenario.events}
+        cached = _VIEWS[id(scenario)] = (scenario, seen)
+    return cached[1]
 
 
+@functools.cache
 def points() -> dict[str, dict[str, Any]]:
     return {p["code"]: p for p in yaml.safe_load(POINTS.read_text())["border_points"]}
 
@@ -149,26 +159,34 @@ def firings(scenario: Scenario) -> dict[str, list[frozenset[str]]]:
     for s in seen:
         if s.type == "case-update" and s.body["status"] == "WARRANT_WITHDRAWN":
             withdrawn[s.body["warrant_ref"]].append(s.t)
+    by_subject: dict[Key, list[Seen]] = defaultdict(list)
+    for s in sightings:
+        for key in s.subjects:
+            by_subject[key].append(s)
+
+    def sighted(event: Seen) -> list[Seen]:
+        return list({s.id: s for key in event.subjects for s in by_subject[key]}.values())
+
     for w in (s for s in seen if s.type == "case-update" and s.body["status"] == "WARRANT_ISSUED"):
-        for s in sightings:
+        for s in sighted(w):
             cleared = any(w.t < t < s.t for t in withdrawn[w.body["warrant_ref"]])
             if s.t > w.t and set(w.subjects) & set(s.subjects) and not cleared:
                 found["wanted_subject_sighted"].append(frozenset({w.id, s.id}))
 
     window = DEFAULTS["finance_border_window_hours"] * HOUR_MS
     for f in (s for s in seen if s.type == "finance-flag" and s.body["risk_score"] >= DEFAULTS["finance_risk_threshold"]):
-        for s in sightings:
+        for s in sighted(f):
             if set(f.subjects) & set(s.subjects) and abs(s.t - f.t) <= window:
                 found["flagged_money_meets_border"].append(frozenset({f.id, s.id}))
 
     window = DEFAULTS["convergence_window_hours"] * HOUR_MS
     for members in case_named(seen).values():
-        for s in sightings:
-            if len(set(s.subjects) & members) >= 2:
+        present = [(s, set(s.subjects) & members) for s in sightings if set(s.subjects) & members]
+        for s, mine in present:
+            if len(mine) >= 2:
                 found["network_convergence"].append(frozenset({s.id}))
-        for a, b in itertools.combinations(sightings, 2):
-            ma, mb = set(a.subjects) & members, set(b.subjects) & members
-            if a.point == b.point and abs(a.t - b.t) <= window and ma and mb and len(ma | mb) >= 2:
+        for (a, ma), (b, mb) in itertools.combinations(present, 2):
+            if a.point == b.point and abs(a.t - b.t) <= window and len(ma | mb) >= 2:
                 found["network_convergence"].append(frozenset({a.id, b.id}))
 
     reads: dict[Key, list[Seen]] = defaultdict(list)
@@ -186,9 +204,13 @@ def firings(scenario: Scenario) -> dict[str, list[frozenset[str]]]:
                 found["implausible_movement"].append(frozenset(r.id for r in day))
 
     window = DEFAULTS["advert_window_days"] * 24 * HOUR_MS
+    named_by: dict[Key, list[Seen]] = defaultdict(list)
+    for s in seen:
+        for key in set(s.subjects):
+            named_by[key].append(s)
     for ad in (s for s in seen if s.type == "platform-report" and s.body["content_kind"] == "ADVERT"):
         phones = {k for k in ad.subjects if k[0] == "PHONE"}
-        for s in seen:
+        for s in (s for phone in phones for s in named_by[phone]):
             if s.type in ("sighting", "finance-flag") and phones & set(s.subjects) and 0 < s.t - ad.t <= window:
                 found["advert_to_action"].append(frozenset({ad.id, s.id}))
     return found

@@ -1,0 +1,293 @@
+"""The alert book: one alert's state, and when a rule decision makes a new version of it.
+
+Pure code, no Kafka and no Faust. Decisions for one alert arrive keyed by :func:`alert_id` from
+every subject's perspective, possibly several times and in any order; :meth:`AlertBook.merge`
+folds them into an :class:`AlertState` so that the same set of decisions always ends with the
+same evidence, subjects, severity and handling, and a version is published only when the alert
+learns something (new evidence, new subjects, or a higher base severity).
+
+Handling (TLP 2.0) is part of the product, so the sharing policy lives here, in one place:
+
+- the alert's ``tlp`` is the most restrictive marking among its evidence; an unknown marking
+  counts as RED, so a marking this code does not understand can only narrow sharing;
+- CLEAR and GREEN: every agency on the bus may see the alert;
+- AMBER: the contributing agencies, the agencies operating the border points in the evidence
+  (they act on it), and agencies of the same country as a contributing agency (the contributor's
+  own national community, as TLP:AMBER allows sharing within the recipient's organisation and
+  its clients);
+- AMBER_STRICT (TLP:AMBER+STRICT): only the contributing agencies and the operators of the
+  evidence's border points;
+- RED: only the contributing agencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from borderbus.catalogue import Agency, BorderPoint
+from borderbus_correlator.history import event_order
+from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, Observation
+
+_OPEN_MARKINGS = frozenset({"CLEAR", "GREEN"})
+_OPERATOR_MARKINGS = frozenset({"AMBER", "AMBER_STRICT"})
+
+
+def alert_id(decision_rule: str, alert_key: str) -> str:
+    """Deterministic: 'AL-' + first 20 hex chars of sha256(rule + '|' + alert_key). Reprocessing can never mint a second id."""
+    return "AL-" + hashlib.sha256(f"{decision_rule}|{alert_key}".encode()).hexdigest()[:20]
+
+
+@dataclass
+class AlertState:
+    """What the book remembers of one alert between decisions (the ``alert-state`` table's value)."""
+
+    alert_id: str
+    rule: str
+    version: int
+    severity: str
+    base_severity: str
+    score: float
+    created_at_ms: int
+    updated_at_ms: int
+    subjects: list[str]
+    evidence: dict[str, Observation]
+    border_point: str | None
+    summary: str
+
+    @property
+    def agencies(self) -> list[str]:
+        """The distinct agencies that contributed evidence, sorted."""
+        return sorted({observation.agency for observation in self.evidence.values()})
+
+    @property
+    def tlp(self) -> str:
+        """The most restrictive marking among the evidence; RED when there is none to judge by."""
+        ranks = [_tlp_rank(observation.tlp) for observation in self.evidence.values()]
+        return TLP_ORDER[max(ranks, default=len(TLP_ORDER) - 1)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule,
+            "version": self.version,
+            "severity": self.severity,
+            "base_severity": self.base_severity,
+            "score": self.score,
+            "created_at_ms": self.created_at_ms,
+            "updated_at_ms": self.updated_at_ms,
+            "subjects": list(self.subjects),
+            "evidence": [observation.to_json() for observation in _ordered(self.evidence.values())],
+            "border_point": self.border_point,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertState:
+        observations = (Observation.from_json(item) for item in data["evidence"])
+        return cls(
+            alert_id=data["alert_id"],
+            rule=data["rule"],
+            version=int(data["version"]),
+            severity=data["severity"],
+            base_severity=data["base_severity"],
+            score=float(data["score"]),
+            created_at_ms=int(data["created_at_ms"]),
+            updated_at_ms=int(data["updated_at_ms"]),
+            subjects=list(data["subjects"]),
+            evidence={observation.event_id: observation for observation in observations},
+            border_point=data.get("border_point"),
+            summary=data["summary"],
+        )
+
+
+class AlertBook:
+    """Merges decisions into alert states and renders them as Avro ``Alert`` records."""
+
+    def __init__(self, agencies: Mapping[str, Agency], points: Mapping[str, BorderPoint]) -> None:
+        self._agencies = agencies
+        self._points = points
+
+    def merge(self, state: AlertState | None, decision: AlertDecision, now_ms: int) -> AlertState | None:
+        """The new state if this decision changes the alert, else None (nothing to publish).
+
+        First sight gives version 1; new evidence event ids, new subjects or a higher base
+        severity give version + 1. A re-found alert, a duplicate event, or another perspective
+        seeing a subset of the evidence adds nothing, so it publishes nothing; in particular a
+        different score alone is not news.
+        """
+        key = alert_id(decision.rule, decision.alert_key)
+        if state is None:
+            return _build(key, decision, now_ms, previous=None)
+        if state.alert_id != key:
+            raise ValueError(f"decision for {key} merged into alert {state.alert_id}")
+        if not _adds_to(state, decision):
+            return None
+        return _build(key, decision, now_ms, previous=state)
+
+    def allowed_agencies(self, state: AlertState) -> list[str]:
+        """Agency codes whose officers may see the alert, by its TLP (policy in the module docstring)."""
+        contributors = set(state.agencies)
+        tlp = state.tlp
+        if tlp in _OPEN_MARKINGS:
+            return sorted(set(self._agencies) | contributors)
+        allowed = set(contributors)
+        if tlp in _OPERATOR_MARKINGS:
+            allowed |= self._operators(state.evidence.values())
+        if tlp == "AMBER":
+            allowed |= self._compatriots(contributors)
+        return sorted(allowed)
+
+    def to_record(self, state: AlertState) -> dict[str, Any]:
+        """The Avro Alert record, in the value types fastavro writes (millis as int, enums as symbols)."""
+        observations = _ordered(state.evidence.values())
+        times = [observation.occurred_at_ms for observation in observations] or [state.created_at_ms]
+        return {
+            "alert_id": state.alert_id,
+            "version": state.version,
+            "rule": state.rule,
+            "severity": state.severity,
+            "score": float(state.score),
+            "created_at": state.created_at_ms,
+            "updated_at": state.updated_at_ms,
+            "tlp": state.tlp,
+            "allowed_agencies": self.allowed_agencies(state),
+            "subjects": [_subject_record(key) for key in state.subjects],
+            "border_point": state.border_point,
+            "window_start": min(times),
+            "window_end": max(times),
+            "evidence": [_evidence_record(observation) for observation in observations],
+            "summary": state.summary,
+        }
+
+    def _operators(self, observations: Iterable[Observation]) -> set[str]:
+        codes = {observation.border_point for observation in observations}
+        return {self._points[code].operated_by for code in codes if code is not None and code in self._points}
+
+    def _compatriots(self, contributors: set[str]) -> set[str]:
+        countries = {self._agencies[code].country for code in contributors if code in self._agencies}
+        return {code for code, agency in self._agencies.items() if agency.country in countries}
+
+
+def _adds_to(state: AlertState, decision: AlertDecision) -> bool:
+    return (
+        any(observation.event_id not in state.evidence for observation in decision.evidence)
+        or not set(decision.subjects) <= set(state.subjects)
+        or _severity_rank(decision.severity) > _severity_rank(state.base_severity)
+    )
+
+
+def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState | None) -> AlertState:
+    """The state after ``decision``: unions and maxima, so the result does not depend on arrival order."""
+    evidence = dict(previous.evidence) if previous else {}
+    for observation in decision.evidence:
+        evidence.setdefault(observation.event_id, observation)
+    base = decision.severity if previous is None else max(previous.base_severity, decision.severity, key=_severity_rank)
+    agencies = sorted({observation.agency for observation in evidence.values()})
+    border_point = decision.border_point if decision.border_point is not None or previous is None else previous.border_point
+    return AlertState(
+        alert_id=key,
+        rule=decision.rule,
+        version=previous.version + 1 if previous else 1,
+        severity=_corroborated(base, agencies),
+        base_severity=base,
+        score=decision.score if previous is None else max(previous.score, decision.score),
+        created_at_ms=previous.created_at_ms if previous else now_ms,
+        updated_at_ms=now_ms,
+        subjects=sorted(set(previous.subjects if previous else ()) | set(decision.subjects)),
+        evidence=evidence,
+        border_point=border_point,
+        summary=_summary(decision.summary, agencies),
+    )
+
+
+def _corroborated(base: str, agencies: list[str]) -> str:
+    """Several agencies seeing the same thing independently make it one step more urgent."""
+    rank = _severity_rank(base) + (1 if len(agencies) >= 2 else 0)
+    return SEVERITIES[min(rank, len(SEVERITIES) - 1)]
+
+
+def _summary(decision_summary: str, agencies: list[str]) -> str:
+    if len(agencies) < 2:
+        return decision_summary
+    return f"{decision_summary} Corroborated by {len(agencies)} agencies: {', '.join(agencies)}.".strip()
+
+
+def _severity_rank(severity: str) -> int:
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError:
+        raise ValueError(f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}") from None
+
+
+def _tlp_rank(tlp: str) -> int:
+    """Unknown markings rank as RED: failing closed is the only safe reading of a marking we cannot parse."""
+    return TLP_ORDER.index(tlp) if tlp in TLP_ORDER else len(TLP_ORDER) - 1
+
+
+def _ordered(observations: Iterable[Observation]) -> list[Observation]:
+    return sorted(observations, key=event_order)
+
+
+def _subject_record(key: str) -> dict[str, Any]:
+    kind, _, canonical_id = key.partition(":")
+    return {"kind": kind, "id": canonical_id, "display_name": None}
+
+
+def _evidence_record(observation: Observation) -> dict[str, Any]:
+    return {
+        "event_id": observation.event_id,
+        "agency": observation.agency,
+        "event_type": observation.event_type,
+        "occurred_at": observation.occurred_at_ms,
+        "border_point": observation.border_point,
+        "summary": evidence_summary(observation),
+    }
+
+
+def evidence_summary(observation: Observation) -> str:
+    """One line saying what an event contributes, from whichever documented ``facts`` it carries."""
+    describe = _DESCRIBERS.get(observation.event_type, _other)
+    place = f"at {observation.border_point}" if observation.border_point else None
+    return _words(observation.agency, *describe(observation), place)
+
+
+def _sighting(observation: Observation) -> list[str | None]:
+    method = observation.facts.get("method")
+    return ["sighting", f"({method})" if method else None]
+
+
+def _finance_flag(observation: Observation) -> list[str | None]:
+    facts = observation.facts
+    risk = facts.get("risk_score")
+    payment = _words(facts.get("channel"), facts.get("amount"), facts.get("currency"))
+    return ["finance flag", f"risk {risk}" if risk is not None else None, f"({payment})" if payment else None]
+
+
+def _case_update(observation: Observation) -> list[str | None]:
+    facts = observation.facts
+    warrant = facts.get("warrant_ref")
+    return ["case", facts.get("case_id"), facts.get("status"), f"(warrant {warrant})" if warrant else None]
+
+
+def _platform_report(observation: Observation) -> list[str | None]:
+    facts = observation.facts
+    return ["report of", facts.get("platform"), facts.get("content_kind"), facts.get("content_ref")]
+
+
+def _other(observation: Observation) -> list[str | None]:
+    return [observation.event_type]
+
+
+_DESCRIBERS: dict[str, Callable[[Observation], list[str | None]]] = {
+    "sighting": _sighting,
+    "finance-flag": _finance_flag,
+    "case-update": _case_update,
+    "platform-report": _platform_report,
+}
+
+
+def _words(*parts: Any) -> str:
+    return " ".join(str(part) for part in parts if part not in (None, ""))
