@@ -42,6 +42,7 @@ from borderbus_correlator.metrics import (
     CONSUMER_LAG,
     EVENTS_CONSUMED,
     LATE_EVENTS,
+    ROUTES_PROCESSED,
     TABLE_ENTRIES,
 )
 from borderbus_correlator.observation import observe
@@ -145,6 +146,7 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
         async for event in stream.events():
             route = Route.from_json(event.key, event.value)
             result = correlate(histories.get(route.target), route, rule_config, points)
+            ROUTES_PROCESSED.labels(route.mode, result.outcome).inc()
             if result.outcome == "late":
                 LATE_EVENTS.labels(route.observation.event_type).inc()
                 detail = f"{route.observation.event_id} is older than {route.target}'s watermark minus the allowed lateness"

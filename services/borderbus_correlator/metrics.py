@@ -32,3 +32,8 @@ CONSUMER_LAG = Gauge(
     "Records not yet processed on this worker's assigned partitions, by topic.",
     ["topic"],
 )
+ROUTES_PROCESSED = Counter(
+    "borderbus_correlator_routes_processed_total",
+    "Messages of the by-subject topic processed: an event delivered to one subject's history, directly or through a link.",
+    ["mode", "outcome"],
+)

@@ -41,7 +41,8 @@ def alert_in_full(alert: dict[str, Any]) -> str:
 class AlertWatch:
     """Background consumer of alerts.shared keeping the latest version of each alert."""
 
-    def __init__(self, bus: Bus, *, echo: bool = True) -> None:
+    def __init__(self, bus: Bus, *, echo: bool = True, only: set[str] | None = None) -> None:
+        """``only``: show just alerts with evidence among these event ids (the demo's own run)."""
         self.schema = bus.schemas.latest("alert")
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
         self.consumer = Consumer(bus.settings.consumer_config(f"borderbus-alert-watch-{uuid.uuid4().hex[:8]}"))
@@ -49,6 +50,7 @@ class AlertWatch:
         self.latest: dict[str, dict[str, Any]] = {}
         self.versions = 0
         self.echo = echo
+        self.only = only
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-watch", daemon=True)
 
@@ -65,6 +67,8 @@ class AlertWatch:
                 try:
                     alert = codec.decode(value, self.schema, self.registry.lookup)
                 except DecodeError:
+                    continue
+                if self.only is not None and not any(item["event_id"] in self.only for item in alert["evidence"]):
                     continue
                 self.versions += 1
                 known = self.latest.get(alert["alert_id"])

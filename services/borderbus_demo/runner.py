@@ -111,10 +111,11 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
         services.start("correlator", "correlator", "run", "--web-port", str(CORRELATOR_PORT))
         wait_ready({"correlator": f"http://127.0.0.1:{CORRELATOR_PORT}"}, services, path="/healthz")
         print(f"  correlator      http://127.0.0.1:{CORRELATOR_PORT}/metrics")
-        tally = Tally(bus).start()
-        alerts = AlertWatch(bus).start()
-
         scenario = make_scenario(bus, seed=seed, rate=rate, duration=duration)
+        this_run = {planned.body["event_id"] for planned in scenario.events}
+        tally = Tally(bus, only=this_run).start()
+        alerts = AlertWatch(bus, only=this_run).start()
+
         ground_truth = REPO_ROOT / ".local" / "demo" / "ground-truth.json"
         write_ground_truth(scenario, ground_truth)
         print(

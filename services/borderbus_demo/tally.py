@@ -22,7 +22,8 @@ def describe(event: IngestEvent) -> str:
 class Tally:
     """A background reader that counts decoded events per (agency, event type)."""
 
-    def __init__(self, bus: Bus, *, group_id: str | None = None, echo: bool = False) -> None:
+    def __init__(self, bus: Bus, *, group_id: str | None = None, echo: bool = False, only: set[str] | None = None) -> None:
+        """``only``: count just these event ids (the demo's own run, not earlier ones on the same topics)."""
         registry = SchemaRegistry(bus.settings)
         self.reader = IngestReader(
             bus.catalogue,
@@ -33,6 +34,7 @@ class Tally:
         )
         self.counts: Counter[tuple[str, str]] = Counter()
         self.echo = echo
+        self.only = only
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tally", daemon=True)
 
@@ -43,6 +45,8 @@ class Tally:
     def _run(self) -> None:
         while not self._stop.is_set():
             for event in self.reader.poll(timeout=0.5):
+                if self.only is not None and str(event.record["event_id"]) not in self.only:
+                    continue
                 self.counts[(event.agency, event.event_type)] += 1
                 if self.echo:
                     print(describe(event), flush=True)
