@@ -64,7 +64,38 @@ class TopicSpec:
     purpose: str
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def parse_agencies(entries: list[dict[str, Any]]) -> dict[str, Agency]:
+    """The ``agencies`` list of ``agencies.yaml``, checked."""
+    agencies: dict[str, Agency] = {}
+    for raw in entries:
+        agency = Agency(
+            code=raw["code"],
+            name=raw["name"],
+            country=raw["country"],
+            publishes=tuple(raw["publishes"]),
+            expected_interval_seconds=int(raw["expected_interval_seconds"]),
+            platforms=tuple(raw.get("platforms", ())),
+        )
+        unknown = set(agency.publishes) - set(EVENT_TYPES)
+        if unknown:
+            raise CatalogueError(f"agency {agency.code}: unknown event types {sorted(unknown)}")
+        if agency.code in agencies:
+            raise CatalogueError(f"agency {agency.code} is declared twice")
+        agencies[agency.code] = agency
+    return agencies
+
+
+def parse_border_points(entries: list[dict[str, Any]]) -> dict[str, BorderPoint]:
+    """The ``border_points`` list of ``border_points.yaml``."""
+    return {
+        raw["code"]: BorderPoint(
+            raw["code"], raw["name"], raw["country"], float(raw["latitude"]), float(raw["longitude"]), raw["operated_by"]
+        )
+        for raw in entries
+    }
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict):
@@ -79,33 +110,17 @@ class Catalogue:
         self.settings = settings
         self.prefix = settings.topic_prefix
         config_dir = settings.config_dir
-        self._agencies_raw = _read_yaml(config_dir / "agencies.yaml")["agencies"]
-        self._points_raw = _read_yaml(config_dir / "border_points.yaml")["border_points"]
-        self._topics_raw = _read_yaml(config_dir / "topics.yaml")
+        self._agencies_raw = read_yaml(config_dir / "agencies.yaml")["agencies"]
+        self._points_raw = read_yaml(config_dir / "border_points.yaml")["border_points"]
+        self._topics_raw = read_yaml(config_dir / "topics.yaml")
 
     @cached_property
     def agencies(self) -> dict[str, Agency]:
-        agencies: dict[str, Agency] = {}
-        for raw in self._agencies_raw:
-            agency = Agency(
-                code=raw["code"],
-                name=raw["name"],
-                country=raw["country"],
-                publishes=tuple(raw["publishes"]),
-                expected_interval_seconds=int(raw["expected_interval_seconds"]),
-                platforms=tuple(raw.get("platforms", ())),
-            )
-            unknown = set(agency.publishes) - set(EVENT_TYPES)
-            if unknown:
-                raise CatalogueError(f"agency {agency.code}: unknown event types {sorted(unknown)}")
-            if agency.code in agencies:
-                raise CatalogueError(f"agency {agency.code} is declared twice")
-            agencies[agency.code] = agency
-        return agencies
+        return parse_agencies(self._agencies_raw)
 
     @cached_property
     def border_points(self) -> dict[str, BorderPoint]:
-        return {raw["code"]: BorderPoint(**raw) for raw in self._points_raw}
+        return parse_border_points(self._points_raw)
 
     def agency(self, code: str) -> Agency:
         try:

@@ -123,14 +123,21 @@ class AgencyPublisher:
         return self._producer
 
     def _abandon_transaction(self) -> None:
-        """Abort; if even that fails, drop the producer: the next one's init fences and aborts it on the broker."""
-        if self._producer is None:
+        """Abort, then start over with a new producer.
+
+        After a failure the old producer's sequence numbers may no longer match what the broker
+        kept (seen as OUT_OF_ORDER_SEQUENCE_NUMBER after a broker restart); the next producer's
+        ``init_transactions`` fences this one, aborts anything it left open, and starts clean.
+        """
+        producer, self._producer = self._producer, None
+        if producer is None:
             return
         try:
-            self._producer.abort_transaction(self.timeout)
+            producer.abort_transaction(min(self.timeout, 5.0))
         except KafkaException as error:
-            log.warning("abort failed (%s); the producer will be replaced", error)
-            self._producer = None
+            log.warning("abort failed (%s); the next producer's init fences it on the broker", error)
+        producer.purge(in_queue=True, in_flight=True, blocking=False)
+        producer.flush(0)
 
     def _count_rejections(self, event_type: str, errors: list[FieldError], batch_size: int) -> None:
         """Every event of a refused request is counted once: by its first error, or as refused with its batch."""

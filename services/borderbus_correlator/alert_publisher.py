@@ -22,7 +22,7 @@ from borderbus.bus import Bus
 from borderbus.catalogue import ALERTS_TOPIC
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_correlator.alert_book import AlertBook, AlertState
-from borderbus_correlator.metrics import ALERTS_EMITTED, EVENT_TO_ALERT_LATENCY
+from borderbus_correlator.metrics import ALERTS_EMITTED, EVENT_TO_ALERT_LATENCY, TABLE_ENTRIES
 from borderbus_correlator.model import AlertDecision
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class AlertPublisher:
             self.producer.abort_transaction(30)
             self._rewind()
             return
+        TABLE_ENTRIES.labels("alert-state").set(sum(len(states) for states in self.states.values()))
         for state, decision in (item for item in published if item is not None):
             ALERTS_EMITTED.labels(state.rule, state.severity).inc()
             newest = max(observation.reported_at_ms for observation in decision.evidence)

@@ -8,7 +8,7 @@ so background traffic can never collide with a planted subject by accident.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import random
 import re
 import string
@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from borderbus import identifiers
+from borderbus import catalogue, identifiers
+from borderbus.catalogue import Agency
 
 # The planted smuggling route runs from the origin country through the transit country to the
 # destination country; border points are placed on it by the country of the agency operating them
@@ -34,21 +33,8 @@ _SEA = re.compile(r"\b(port|coast|harbour|harbor|marina)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class Agency:
-    code: str
-    country: str
-    publishes: tuple[str, ...]
-    platforms: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BorderPoint:
-    code: str
-    name: str
-    country: str
-    latitude: float
-    longitude: float
-    operated_by: str
+class BorderPoint(catalogue.BorderPoint):
+    """A catalogue border point with what the scenario needs to know about it."""
 
     @property
     def kind(self) -> str:
@@ -62,12 +48,6 @@ class BorderPoint:
     def short(self) -> str:
         """'ibk' for 'IQ-IBK', used in source-system names such as 'anpr-ibk-2'."""
         return self.code.rsplit("-", 1)[-1].lower()
-
-    def distance_km(self, other: BorderPoint) -> float:
-        """Great-circle distance, the measure the correlator uses to judge a journey."""
-        lat1, lon1, lat2, lon2 = map(math.radians, (self.latitude, self.longitude, other.latitude, other.longitude))
-        h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-        return 2 * 6371.0 * math.asin(math.sqrt(h))
 
     def location(self) -> dict[str, Any]:
         return {"border_point": self.code, "country": self.country, "latitude": self.latitude, "longitude": self.longitude}
@@ -101,27 +81,9 @@ class WorldConfig:
 
 def load_config(agencies_path: Path, border_points_path: Path) -> WorldConfig:
     """Read the two YAML files the bus itself runs on, so the scenario matches the deployment."""
-    agencies_raw = _read_yaml(agencies_path)["agencies"]
-    points_raw = _read_yaml(border_points_path)["border_points"]
-    agencies = {
-        raw["code"]: Agency(raw["code"], raw["country"], tuple(raw["publishes"]), tuple(raw.get("platforms", ())))
-        for raw in agencies_raw
-    }
-    points = {
-        raw["code"]: BorderPoint(
-            raw["code"], raw["name"], raw["country"], float(raw["latitude"]), float(raw["longitude"]), raw["operated_by"]
-        )
-        for raw in points_raw
-    }
-    return WorldConfig(agencies, points)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    return data
+    agencies = catalogue.parse_agencies(catalogue.read_yaml(agencies_path)["agencies"])
+    points = catalogue.parse_border_points(catalogue.read_yaml(border_points_path)["border_points"])
+    return WorldConfig(agencies, {code: BorderPoint(**dataclasses.asdict(point)) for code, point in points.items()})
 
 
 # --------------------------------------------------------------------------- identifiers

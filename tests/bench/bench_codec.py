@@ -12,11 +12,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import avro.io
 import avro.schema
+from report import write_report
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -90,12 +90,7 @@ def main() -> None:
         "avro_encode_us": per_call_us(avro_encode),
         "avro_decode_us": per_call_us(lambda: reader.read(avro.io.BinaryDecoder(io.BytesIO(body)))),
     }
-    for name, value in results.items():
-        print(f"{name:<22} {value:10.1f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out}")
+    write_report(results, args.out)
 
 
 if __name__ == "__main__":

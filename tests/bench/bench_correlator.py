@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import write_report
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -179,11 +180,7 @@ def main() -> None:
         "event_to_alert_latency_seconds": latency,
         "worker_peak_rss_mb": round(rss, 1),
     }
-    print(json.dumps(results, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out}")
+    write_report(results, args.out)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
+
+from report import write_report
 
 from borderbus.catalogue import Catalogue
 from borderbus.config import Settings
@@ -227,12 +228,7 @@ def main() -> None:
         "largest_history_json_bytes": len(json.dumps(largest.to_json())),
         "seconds": round(elapsed, 2),
     }
-    for name, value in results.items():
-        print(f"{name:<36} {value:>12}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out}")
+    write_report(results, args.out)
 
 
 if __name__ == "__main__":
