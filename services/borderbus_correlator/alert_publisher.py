@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DECISIONS_TOPIC = "correlator.decisions"
 ALERT_STATE_TOPIC = "correlator.alert-state"
 TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction can hold readers back
+SESSION_TIMEOUT_MS = 10_000  # how long a killed worker keeps its partitions from the others
 
 
 class AlertPublisher:
@@ -46,7 +47,7 @@ class AlertPublisher:
         self.registry = SchemaRegistry(settings, known=bus.schemas)
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.states: dict[int, dict[str, AlertState]] = {}
-        self.consumer = Consumer(settings.consumer_config(group_id, **{"isolation.level": "read_committed"}))
+        self.consumer = Consumer(settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS}))
         self.producer = Producer(
             {
                 **settings.producer_config(transactional_id=f"{group_id}-{instance_id}"),

@@ -53,6 +53,7 @@ SERVICE = "correlator"
 BY_SUBJECT_TOPIC = "correlator.by-subject"
 STATE_PARTITIONS = 6
 HOUSEKEEPING_SECONDS = 30.0
+GROUP_SESSION_TIMEOUT_SECONDS = 10.0  # a killed worker's partitions move to the others after this long, not Faust's 60 s
 
 
 def faust_broker(settings: Settings) -> tuple[str, Any]:
@@ -99,6 +100,7 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
         broker_commit_every=100,
         broker_commit_interval=0.5,
         table_cleanup_interval=HOUSEKEEPING_SECONDS,
+        broker_session_timeout=GROUP_SESSION_TIMEOUT_SECONDS,
         agent_supervisor=mode.CrashingSupervisor,  # a crashed agent takes the worker down, to be restarted, not left half-alive
     )
     rule_config = load_rule_config(settings.config_dir / "rules.yaml")

@@ -150,8 +150,10 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, scenario: Sce
                 time.sleep(0.2)
             worker.kill()
             worker.start()  # same port, same instance id: it fences what the killed one left open
+            sources = len(run_bus.catalogue.ingest_topics()) * 6 + 6
+            wait_for_settled_group([worker], sources)  # the dead member's session has to expire first
         stream.join()
-        runs[mode] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
+        runs[mode] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0)
     assert_exactly_once_shape(runs["killed"])
     assert final_state(runs["killed"]) == final_state(runs["uninterrupted"])
 

@@ -311,3 +311,10 @@ def test_a_decision_for_another_alert_is_refused(book: AlertBook) -> None:
 def test_an_unknown_severity_is_refused(book: AlertBook) -> None:
     with pytest.raises(ValueError, match="unknown severity"):
         book.merge(None, decision(sighting("s-1"), severity="URGENT"), T0)
+
+
+def test_evidence_from_one_agency_only_is_not_corroboration(book: AlertBook) -> None:
+    state = merged(book, decision(sighting("s-1"), sighting("s-2", at=60_000)))
+    assert state.agencies == ["uk-bf"]
+    assert state.severity == state.base_severity
+    assert "Corroborated" not in state.summary
