@@ -169,3 +169,4 @@ class AgencyPublisher:
             if self._producer is not None:
                 self._producer.flush(self.timeout)
                 self._producer = None
+            self._admin = None  # its threads would otherwise keep dialling a broker that is gone
