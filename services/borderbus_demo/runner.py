@@ -5,6 +5,7 @@ Each service runs as its own process, as it would in production, and logs to ``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -23,7 +24,9 @@ from borderbus_simulator.scenario import write_ground_truth
 
 LOG_DIR = REPO_ROOT / ".local" / "demo"
 STATUS_EVERY_SECONDS = 5.0
-OPEN_ENDED_SECONDS = 3600.0
+OPEN_ENDED_SECONDS = 7 * 24 * 3600.0
+ROUND_SECONDS = 60.0  # each minute a new world unfolds, so alerts keep coming
+MIN_ROUND_EVENTS = 100  # a world needs room for its planted patterns
 CORRELATOR_PORT = 6066
 
 
@@ -111,21 +114,28 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
         services.start("correlator", "correlator", "run", "--web-port", str(CORRELATOR_PORT))
         wait_ready({"correlator": f"http://127.0.0.1:{CORRELATOR_PORT}"}, services, path="/healthz")
         print(f"  correlator      http://127.0.0.1:{CORRELATOR_PORT}/metrics")
-        scenario = make_scenario(bus, seed=seed, rate=rate, duration=duration)
-        this_run = {planned.body["event_id"] for planned in scenario.events}
+        this_run: set[str] = set()
         tally = Tally(bus, only=this_run).start()
         alerts = AlertWatch(bus, only=this_run).start()
-
         ground_truth = REPO_ROOT / ".local" / "demo" / "ground-truth.json"
-        write_ground_truth(scenario, ground_truth)
-        print(
-            f"\nsimulator: seed {seed}, {rate:.0f} events/s, {len(scenario.events)} events planned;"
-            f" ground truth in {ground_truth}"
-        )
 
-        sender = threading.Thread(
-            target=send_scenario, args=(scenario.events, HttpSender(urls), rate, stop, report), name="simulator", daemon=True
-        )
+        def simulate() -> None:
+            """One scenario per round (a new world each), so an open-ended demo never runs dry."""
+            for round_number in itertools.count():
+                remaining = duration - (time.monotonic() - started)
+                if stop.is_set() or remaining * rate < MIN_ROUND_EVENTS:
+                    return
+                scenario = make_scenario(bus, seed=seed + round_number, rate=rate, duration=min(ROUND_SECONDS, remaining))
+                this_run.update(planned.body["event_id"] for planned in scenario.events)
+                write_ground_truth(scenario, ground_truth)
+                print(
+                    f"\nsimulator: seed {seed + round_number}, {rate:.0f} events/s, {len(scenario.events)} events planned;"
+                    f" ground truth in {ground_truth}",
+                    flush=True,
+                )
+                send_scenario(scenario.events, HttpSender(urls), rate, stop, report)
+
+        sender = threading.Thread(target=simulate, name="simulator", daemon=True)
         started = time.monotonic()
         sender.start()
         next_status = started + STATUS_EVERY_SECONDS
