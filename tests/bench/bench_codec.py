@@ -8,15 +8,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import avro.io
 import avro.schema
-from report import write_report
+from benchkit import per_call_us, write_report
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -43,18 +41,6 @@ def sample_sighting() -> dict[str, Any]:
         "headcount": 3,
         "evidence_uri": None,
     }
-
-
-def per_call_us(function: Callable[[], object], seconds: float = 1.0) -> float:
-    """Mean microseconds per call over batches lasting about ``seconds`` in total."""
-    for _ in range(200):
-        function()
-    calls, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        for _ in range(500):
-            function()
-        calls += 500
-    return (time.perf_counter() - started) / calls * 1e6
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from report import write_report
+from benchkit import write_report
 
 from borderbus import codec
 from borderbus.bus import Bus

@@ -14,10 +14,10 @@ import random
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from report import write_report
+from benchkit import per_call_us, write_report
 
 from borderbus.catalogue import Catalogue
 from borderbus.config import Settings
@@ -176,15 +176,6 @@ class Processor:
 def percentile(values: list[int], fraction: float) -> float:
     ordered = sorted(values)
     return float(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))])
-
-
-def per_call_us(function: Callable[[], object], seconds: float = 0.5) -> float:
-    """Mean microseconds per call over at least one call and about ``seconds``."""
-    calls, started = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - started < seconds:
-        function()
-        calls += 1
-    return (time.perf_counter() - started) / calls * 1e6
 
 
 def main() -> None:
