@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv demo test test-unit lint schemas-check topics bench clean
+.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,11 +22,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install borderbus with its test tools
 
-demo: $(STAMP) kafka-up ## Run the whole bus and show events flowing (DEMO_SECONDS=N stops after N seconds)
+tools: system-packages helm ## Everything outside Python the tests use
+
+system-packages: ## Debian packages: prometheus, promtool, chromium, kcat (apt-get, first time only)
+	@bash ops/setup/system-packages.sh
+
+helm: ## helm, built from its Go module into .local/bin (first time only)
+	@bash ops/setup/install-helm.sh
+
+demo: $(STAMP) system-packages kafka-up ## Run the whole bus and show events flowing (DEMO_SECONDS=N stops after N seconds)
 	@$(BIN)/borderbus topics apply
 	@$(BIN)/borderbus demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
-test: $(STAMP) kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker
+test: $(STAMP) tools kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Only the broker-free tests

@@ -143,6 +143,11 @@ class Catalogue:
         match = _INGEST_PATTERN.match(topic[len(self.prefix) :])
         return (match["agency"], match["event_type"]) if match else None
 
+    def agency_alert_topic(self, agency: str) -> str:
+        """The topic holding only the alert versions ``agency`` may see."""
+        template: str = self._topics_raw["agency_alerts"]["name"]
+        return self.prefix + template.format(agency=agency)
+
     def ingest_topic_pattern(self) -> str:
         """A regex subscription (librdkafka's ``^`` form) matching every ingest topic."""
         return "^" + re.escape(self.prefix) + r"ingest\..*"
@@ -172,6 +177,11 @@ class Catalogue:
         ingest = self._topics_raw["ingest"]
         specs = [
             spec(topic, {**ingest, "purpose": f"events published by {topic.split('.')[-2]}"}) for topic in self.ingest_topics()
+        ]
+        agency_alerts = self._topics_raw["agency_alerts"]
+        specs += [
+            spec(self.agency_alert_topic(code), {**agency_alerts, "purpose": f"alert versions {code} may see"})
+            for code in self.agencies
         ]
         specs += [spec(self.topic(raw["name"]), raw) for raw in self._topics_raw["topics"]]
         return specs
