@@ -107,6 +107,98 @@ def _correlator_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _desk_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from borderbus_desk.desk import DutyDesk
+    from borderbus_desk.desk_config import DeskConfig
+    from borderbus_desk.http_api import serve
+    from borderbus_desk.officers import OfficerDirectory
+
+    bus = Bus.from_env()
+    agencies = set(bus.catalogue.agencies)
+    officers_file = args.officers or os.environ.get("BORDERBUS_OFFICERS_FILE") or bus.settings.config_dir / "officers.yaml"
+    officers = OfficerDirectory.load(Path(officers_file), agencies)
+    config = DeskConfig.load(Path(args.config) if args.config else bus.settings.config_dir / "desk.yaml", agencies)
+    instance_id = args.instance_id or f"{socket.gethostname()}-{args.port}"
+    desk = DutyDesk(bus, officers, config, instance_id=instance_id, route_agency_topics=not args.no_router)
+    logging.getLogger(__name__).info("duty desk on http://%s:%d (%d officers)", args.host, args.port, len(officers))
+    serve(desk, args.host, args.port)
+    return 0
+
+
+def _desk_token(args: argparse.Namespace) -> int:
+    import yaml
+
+    from borderbus_desk.officers import new_token, officer_entry
+
+    Bus.from_env().catalogue.agency(args.agency)
+    token = new_token()
+    print(f"token for {args.officer} ({args.agency}), shown once: {token}", file=sys.stderr)
+    print(yaml.safe_dump([officer_entry(args.officer, args.agency, token)], sort_keys=False).rstrip())
+    return 0
+
+
+def _desk_client(args: argparse.Namespace) -> object:
+    import os
+
+    from borderbus_desk.client import DEFAULT_DESK_URL, DeskClient
+
+    return DeskClient(
+        args.desk or os.environ.get("BORDERBUS_DESK_URL", DEFAULT_DESK_URL), args.token or os.environ.get("BORDERBUS_TOKEN", "")
+    )
+
+
+def _filters(args: argparse.Namespace) -> dict[str, str]:
+    names = ("min_severity", "status", "rule", "border_point", "subject", "since", "until")
+    return {name: str(getattr(args, name)) for name in names if getattr(args, name, None)}
+
+
+def _alerts_tail(args: argparse.Namespace) -> int:
+    from borderbus_desk.client import DeskClient, DeskClientError, tail
+
+    try:
+        client = _desk_client(args)
+        assert isinstance(client, DeskClient)
+        return tail(client, _filters(args), as_json=args.json)
+    except DeskClientError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _alerts_list(args: argparse.Namespace) -> int:
+    import json
+
+    from borderbus_desk.client import DeskClient, DeskClientError, alert_change_line
+
+    try:
+        client = _desk_client(args)
+        assert isinstance(client, DeskClient)
+        alerts = client.list(_filters(args))
+    except DeskClientError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for view in alerts:
+        print(json.dumps(view, separators=(",", ":")) if args.json else alert_change_line(view))
+    return 0
+
+
+def _alerts_act(args: argparse.Namespace) -> int:
+    from borderbus_desk.client import DeskClient, DeskClientError, alert_change_line
+
+    try:
+        client = _desk_client(args)
+        assert isinstance(client, DeskClient)
+        result = client.act(args.alert_id, args.action, args.note)
+    except DeskClientError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(alert_change_line(result) if "alert_id" in result else result.get("message", result))
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from borderbus_simulator.driver import run_simulation
 
@@ -175,6 +267,47 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--instance-id", help="stable per worker, so a restarted worker fences its predecessor (default: host-port)"
     )
+
+    desk = commands.add_parser("desk", help="the duty desk").add_subparsers(dest="action", required=True)
+    desk_serve = command("serve", _desk_serve, "serve the duty desk: alert API, live stream, console, escalation", desk)
+    desk_serve.add_argument("--host", default="127.0.0.1")
+    desk_serve.add_argument("--port", type=int, default=8300)
+    desk_serve.add_argument("--officers", help="officers file (default: $BORDERBUS_OFFICERS_FILE or ops/config/officers.yaml)")
+    desk_serve.add_argument("--config", help="desk settings (default: ops/config/desk.yaml)")
+    desk_serve.add_argument("--instance-id", help="stable per desk, fences its predecessor's router (default: host-port)")
+    desk_serve.add_argument("--no-router", action="store_true", help="do not fill the per-agency alert topics")
+    token = command("token", _desk_token, "make an officer token; prints the officers-file entry (only the hash)", desk)
+    token.add_argument("--officer", required=True)
+    token.add_argument("--agency", required=True)
+
+    alerts = commands.add_parser("alerts", help="alerts through the duty desk").add_subparsers(dest="action", required=True)
+
+    def desk_options(sub: argparse.ArgumentParser, filters: bool) -> argparse.ArgumentParser:
+        sub.add_argument("--desk", help="desk URL (default: $BORDERBUS_DESK_URL or http://127.0.0.1:8300)")
+        sub.add_argument("--token", help="officer token (default: $BORDERBUS_TOKEN)")
+        if filters:
+            sub.add_argument("--min-severity", dest="min_severity", choices=("LOW", "MEDIUM", "HIGH", "CRITICAL"))
+            sub.add_argument("--status", help="comma-separated: new,acknowledged,escalated,resolved,false_positive")
+            sub.add_argument("--rule")
+            sub.add_argument("--border-point", dest="border_point")
+            sub.add_argument("--subject", help="kind:id or id")
+            sub.add_argument("--since", help="ISO-8601 or epoch ms (alert last updated at or after)")
+            sub.add_argument("--until")
+            sub.add_argument("--json", action="store_true", help="one JSON object per line")
+        return sub
+
+    desk_options(command("tail", _alerts_tail, "follow alert changes live, one line each", alerts), True)
+    desk_options(command("list", _alerts_list, "list the alerts you may see", alerts), True)
+    for name, action in (
+        ("ack", "ACKNOWLEDGE"),
+        ("escalate", "ESCALATE"),
+        ("resolve", "RESOLVE"),
+        ("false-positive", "FALSE_POSITIVE"),
+    ):
+        act = desk_options(command(name, _alerts_act, f"{action.lower().replace('_', ' ')} an alert", alerts), False)
+        act.set_defaults(action=action)
+        act.add_argument("alert_id")
+        act.add_argument("--note")
 
     simulate = command("simulate", _simulate, "drive the agency services with a realistic smuggling scenario")
     simulate.add_argument("--seed", type=int, default=7)

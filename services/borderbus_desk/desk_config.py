@@ -1,0 +1,61 @@
+"""``desk.yaml``: acknowledgement deadlines, notes required, webhook subscriptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from borderbus.catalogue import CatalogueError, read_yaml
+from borderbus_desk.state import ACTIONS, SEVERITIES, AlertFilter
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    name: str
+    agency: str
+    url: str
+    secret_env: str
+    filter: AlertFilter
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    deadlines_s: dict[str, float | None]
+    note_required: frozenset[str]
+    webhooks: tuple[WebhookSubscription, ...]
+
+    @classmethod
+    def load(cls, path: Path, known_agencies: set[str]) -> DeskConfig:
+        raw = read_yaml(path)
+        deadlines: dict[str, float | None] = {}
+        for severity, seconds in (raw.get("acknowledgement_deadlines_seconds") or {}).items():
+            if severity not in SEVERITIES:
+                raise CatalogueError(f"{path}: acknowledgement_deadlines_seconds.{severity}: not a severity")
+            if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
+                raise CatalogueError(f"{path}: acknowledgement_deadlines_seconds.{severity}: expected seconds > 0 or null")
+            deadlines[severity] = None if seconds is None else float(seconds)
+        notes = frozenset(raw.get("note_required") or ())
+        if notes - set(ACTIONS):
+            raise CatalogueError(f"{path}: note_required: unknown actions {sorted(notes - set(ACTIONS))}")
+        webhooks = tuple(_webhook(path, index, item, known_agencies) for index, item in enumerate(raw.get("webhooks") or []))
+        return cls(deadlines, notes, webhooks)
+
+
+def _webhook(path: Path, index: int, item: dict[str, Any], known_agencies: set[str]) -> WebhookSubscription:
+    where = f"{path}: webhooks[{index}]"
+    for key in ("name", "agency", "url", "secret_env"):
+        if not item.get(key):
+            raise CatalogueError(f"{where}.{key}: missing")
+    if item["agency"] not in known_agencies:
+        raise CatalogueError(f"{where}.agency: unknown agency {item['agency']!r}")
+    query = {"min_severity": item.get("min_severity") or "", "rule": ",".join(item.get("rules") or [])}
+    return WebhookSubscription(
+        name=item["name"],
+        agency=item["agency"],
+        url=item["url"],
+        secret_env=item["secret_env"],
+        filter=AlertFilter.from_query(query),
+        max_attempts=int(item.get("max_attempts", 8)),
+    )

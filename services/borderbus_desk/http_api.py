@@ -1,0 +1,180 @@
+"""The desk's HTTP face: JSON API, a Server-Sent-Events stream, the web console, health and metrics.
+
+Every ``/api/`` request carries ``Authorization: Bearer <officer token>``. An alert an officer may
+not see answers 404 exactly like one that does not exist, so the API is no existence oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from borderbus_desk.desk import DeskError, DutyDesk, Subscriber
+from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, SUBSCRIBERS
+from borderbus_desk.officers import Officer
+from borderbus_desk.state import AlertFilter, FilterError
+
+DESK_KEY = web.AppKey("desk", DutyDesk)
+OFFICER_KEY = "officer"
+CONSOLE_DIR = Path(str(resources.files("borderbus_desk") / "console"))
+KEEPALIVE_S = 15.0
+MAX_LIST = 1000
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, message: str, field_name: str | None = None) -> web.Response:
+    return web.json_response({"error": code, "field": field_name, "message": message}, status=status)
+
+
+@web.middleware
+async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/api/"):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        officer = request.app[DESK_KEY].authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if officer is None:
+            return _error(401, "unauthorized", "send 'Authorization: Bearer <officer token>'")
+        request[OFFICER_KEY] = officer
+    try:
+        return await handler(request)
+    except DeskError as error:
+        return _error(error.status, error.code, str(error), error.field)
+    except FilterError as error:
+        return _error(422, "invalid_filter", str(error), error.field)
+
+
+def _officer(request: web.Request) -> Officer:
+    officer: Officer = request[OFFICER_KEY]
+    return officer
+
+
+async def me(request: web.Request) -> web.Response:
+    officer = _officer(request)
+    return web.json_response({"officer": officer.officer_id, "agency": officer.agency, "name": officer.name})
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    alert_filter = AlertFilter.from_query(request.query)
+    limit_text = request.query.get("limit", str(MAX_LIST))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+        raise DeskError(422, "invalid_filter", f"limit: expected 1..{MAX_LIST}", "limit")
+    alerts = request.app[DESK_KEY].matching(_officer(request), alert_filter, int(limit_text))
+    return web.json_response({"alerts": alerts, "count": len(alerts)})
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DESK_KEY].get(_officer(request), request.match_info["alert_id"]))
+
+
+async def post_action(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.read())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DeskError(400, "invalid_json", f"body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise DeskError(422, "invalid_action", "body must be an object with 'action' and optional 'note'", "action")
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise DeskError(422, "invalid_note", "note must be a string", "note")
+    action = str(body.get("action", "")).strip().upper()
+    status, payload = await request.app[DESK_KEY].act(_officer(request), request.match_info["alert_id"], action, note)
+    return web.json_response(payload, status=status)
+
+
+def _sse(seq_cursor: str, view: dict[str, Any]) -> bytes:
+    return f"id: {seq_cursor}\nevent: alert\ndata: {json.dumps(view, separators=(',', ':'))}\n\n".encode()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    desk = request.app[DESK_KEY]
+    subscriber = Subscriber(_officer(request), AlertFilter.from_query(request.query))
+    last_event_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    desk.subscribers.add(subscriber)  # before the backlog, so no change falls between the two
+    SUBSCRIBERS.inc()
+    sent: dict[str, int] = {}
+    try:
+        await response.write(b"retry: 2000\n\n")
+        for seq, view in desk.backlog(subscriber, last_event_id):
+            sent[view["alert_id"]] = seq
+            await response.write(_sse(desk.cursor(seq), view))
+        while not subscriber.overflowed:
+            try:
+                change = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            found = desk.view_for(subscriber, change.alert_id)
+            if found is None or found[0] <= sent.get(change.alert_id, 0):
+                continue
+            seq, view = found
+            sent[change.alert_id] = seq
+            await response.write(_sse(desk.cursor(seq), view))
+            if change.kind == "version":
+                ALERT_DELIVERY_LATENCY.observe(max(0.0, time.time() - change.published_ms / 1000))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        desk.subscribers.discard(subscriber)
+        SUBSCRIBERS.dec()
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    desk = request.app[DESK_KEY]
+    if not desk.caught_up:
+        return web.json_response({"status": "catching up with alerts and actions"}, status=503)
+    return web.json_response({"status": "ready", "alerts": len(desk.state.alerts), "officers": len(desk.officers)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+async def console(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(CONSOLE_DIR / "index.html")
+
+
+def build_app(desk: DutyDesk) -> web.Application:
+    app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024)
+    app[DESK_KEY] = desk
+
+    async def lifecycle(app: web.Application) -> Any:
+        await desk.start()
+        yield
+        await desk.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/", console)
+    app.router.add_static("/console/", CONSOLE_DIR)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/me", me)
+    app.router.add_get("/api/v1/alerts", list_alerts)
+    app.router.add_get("/api/v1/alerts/{alert_id}", get_alert)
+    app.router.add_post("/api/v1/alerts/{alert_id}/actions", post_action)
+    app.router.add_get("/api/v1/stream", stream)
+    return app
+
+
+def serve(desk: DutyDesk, host: str, port: int) -> None:
+    web.run_app(build_app(desk), host=host, port=port, print=None, access_log=None, shutdown_timeout=5)
