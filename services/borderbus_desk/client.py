@@ -63,7 +63,7 @@ class DeskClient:
             request = urllib.request.Request(self.base_url + "/api/v1/stream?" + urllib.parse.urlencode(query), headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
-                    for event_id, data in _sse_events(response):
+                    for event_id, data in sse_events(response):
                         last_id = event_id or last_id
                         yield json.loads(data)
             except urllib.error.HTTPError as error:
@@ -75,7 +75,7 @@ class DeskClient:
             time.sleep(1.0)
 
 
-def _sse_events(lines: Any) -> Iterator[tuple[str | None, str]]:
+def sse_events(lines: Any) -> Iterator[tuple[str | None, str]]:
     event_id: str | None = None
     data: list[str] = []
     for raw in lines:

@@ -1,0 +1,238 @@
+"""Run the duty desk as a real process for tests, with officers and settings made for the test.
+
+Also the small pieces every desk test needs: an officers file with fresh tokens, publishing an
+Alert record straight to ``alerts.shared`` (as the correlator would), and an SSE reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import Producer
+
+from borderbus import codec
+from borderbus.bus import Bus
+from borderbus.schema_registry import SchemaRegistry
+from borderbus_desk.client import sse_events
+from borderbus_desk.officers import new_token, officer_entry
+from correlator_worker import free_port
+
+TEST_DESK_CONFIG = {
+    "acknowledgement_deadlines_seconds": {"CRITICAL": 600, "HIGH": 600, "MEDIUM": 600, "LOW": None},
+    "note_required": ["RESOLVE", "FALSE_POSITIVE", "ESCALATE"],
+    "webhooks": [],
+}
+
+
+def write_officers(path: Path, officers: Mapping[str, str]) -> dict[str, str]:
+    """``{officer_id: agency}`` -> officers file at ``path``; returns ``{officer_id: token}``."""
+    tokens = {officer: new_token() for officer in officers}
+    entries = [officer_entry(officer, agency, tokens[officer]) for officer, agency in officers.items()]
+    path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
+    return tokens
+
+
+class DeskProcess:
+    """``borderbus desk serve`` in a child process on a free port, logging to a file."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        work_dir: Path,
+        officers: Mapping[str, str],
+        config: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        name: str = "desk",
+    ) -> None:
+        self.bus, self.work_dir, self.name = bus, work_dir, name
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.tokens = write_officers(work_dir / f"{name}-officers.yaml", officers)
+        (work_dir / f"{name}-desk.yaml").write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
+        self.extra_env = dict(env or {})
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / f"{self.name}-{self.port}.log"
+
+    def start(self, timeout: float = 90) -> DeskProcess:
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
+            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
+        }
+        command = [
+            sys.executable, "-m", "borderbus.cli", "-v", "desk", "serve", "--port", str(self.port),
+            "--officers", str(self.work_dir / f"{self.name}-officers.yaml"),
+            "--config", str(self.work_dir / f"{self.name}-desk.yaml"),
+            "--instance-id", self.name,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"desk exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"desk not ready within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def request(self, officer: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Authorization": f"Bearer {self.tokens[officer]}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def stream(self, officer: str, query: str = "", last_event_id: str | None = None) -> SseReader:
+        return SseReader(self.url + "/api/v1/stream" + (f"?{query}" if query else ""), self.tokens[officer], last_event_id)
+
+
+class SseReader:
+    """Reads an SSE stream in a thread; ``events`` receives ``(id, alert view)`` as they arrive."""
+
+    def __init__(self, url: str, token: str, last_event_id: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self.response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120)
+        self.events: queue.Queue[tuple[str | None, dict[str, Any]]] = queue.Queue()
+        self.received: list[tuple[str | None, dict[str, Any]]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event_id, data in sse_events(self.response):
+                self.events.put((event_id, json.loads(data)))
+        except (OSError, ValueError):
+            pass
+
+    def until(self, predicate: Any, timeout: float = 30) -> list[tuple[str | None, dict[str, Any]]]:
+        """Collect events until ``predicate(view)`` holds for one; raise on timeout, with what came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                item = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.received.append(item)
+            if predicate(item[1]):
+                return self.received
+        got = [(event_id, view["alert_id"], view["status"]) for event_id, view in self.received]
+        raise AssertionError(f"no matching event within {timeout} s; got {got}")
+
+    def drain(self, seconds: float) -> list[tuple[str | None, dict[str, Any]]]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.received.append(self.events.get(timeout=max(0.01, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return self.received
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def alert_record(
+    alert_id: str,
+    *,
+    allowed: list[str],
+    tlp: str = "AMBER",
+    severity: str = "HIGH",
+    version: int = 1,
+    rule: str = "wanted_subject_sighted",
+    created_ms: int | None = None,
+    border_point: str | None = "GR-EVR",
+) -> dict[str, Any]:
+    """An Alert record as the correlator publishes it (fastavro value types)."""
+    now = int(time.time() * 1000) if created_ms is None else created_ms
+    return {
+        "alert_id": alert_id,
+        "version": version,
+        "rule": rule,
+        "severity": severity,
+        "score": 0.9,
+        "created_at": now,
+        "updated_at": now + version,
+        "tlp": tlp,
+        "allowed_agencies": allowed,
+        "subjects": [{"kind": "PERSON_DOCUMENT", "id": f"GB:{abs(hash(alert_id)) % 10**9:09d}"}],
+        "border_point": border_point,
+        "window_start": now - 3_600_000,
+        "window_end": now,
+        "evidence": [
+            {
+                "event_id": f"00000000-0000-4000-8000-{abs(hash((alert_id, version))) % 10**12:012d}",
+                "agency": allowed[0] if allowed and allowed[0] != "*" else "uk-bf",
+                "event_type": "sighting",
+                "occurred_at": now - 60_000,
+                "border_point": border_point,
+                "summary": f"test evidence for {alert_id}",
+            }
+        ],
+        "summary": f"test alert {alert_id} v{version}",
+    }
+
+
+class AlertWriter:
+    """Publishes Alert records to ``alerts.shared`` the way the correlator does (keyed by alert id)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.schema = bus.schemas.latest("alert")
+        SchemaRegistry(bus.settings, known=bus.schemas).register(self.schema)
+        self.topic = bus.catalogue.topic("alerts.shared")
+        self.producer = Producer(bus.settings.producer_config())
+
+    def publish(self, *records: dict[str, Any]) -> None:
+        for record in records:
+            self.producer.produce(self.topic, key=record["alert_id"].encode(), value=codec.encode(self.schema, record))
+        if self.producer.flush(30):
+            raise RuntimeError("alerts not acknowledged")
