@@ -151,7 +151,7 @@ class SseReader:
         try:
             for event_id, data in sse_events(self.response):
                 self.events.put((event_id, json.loads(data)))
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: http.client after close()
             pass
 
     def until(self, predicate: Any, timeout: float = 30) -> list[tuple[str | None, dict[str, Any]]]:

@@ -17,6 +17,7 @@ How a killed worker loses and duplicates nothing:
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from collections import Counter as Tally
@@ -79,7 +80,8 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
     """A correlator worker for ``bus``; several workers with the same settings form one consumer group."""
     settings, catalogue = bus.settings, bus.catalogue
     broker, credentials = faust_broker(settings)
-    datadir = (state_dir or REPO_ROOT / ".local" / "correlator") / f"worker-{web_port}"
+    default_state_dir = Path(os.environ.get("BORDERBUS_STATE_DIR") or REPO_ROOT / ".local" / "correlator")
+    datadir = (state_dir or default_state_dir) / f"worker-{web_port}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     replication = catalogue.topic_specs()[0].replication_factor
     app = faust.App(

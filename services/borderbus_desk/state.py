@@ -244,7 +244,7 @@ class DeskState:
         """Apply an action from the log. A repeated action id is ignored; an action that is illegal in
         the alert's current status (it lost a race) is kept out of the alert's history."""
         if action.action_id in self._seen_actions:
-            return self.outcomes.get(action.action_id) or ActionOutcome(action, False, None, None, "duplicate")
+            return ActionOutcome(action, False, None, None, "duplicate")
         alert = self.alerts.get(action.alert_id)
         if alert is None:
             self._waiting_actions.setdefault(action.alert_id, []).append(action)
