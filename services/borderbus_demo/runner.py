@@ -1,4 +1,5 @@
-"""Run the bus on one machine: an HTTP service per agency, the simulator driving them, and a live view.
+"""Run the bus on one machine: an HTTP service per agency, the simulator driving them, the correlator,
+the duty desk with its console, a Prometheus scraping them all, and a live view.
 
 Each service runs as its own process, as it would in production, and logs to ``.local/demo/``.
 """
@@ -18,6 +19,7 @@ from collections import Counter
 from borderbus.bus import Bus
 from borderbus.config import REPO_ROOT
 from borderbus_demo.alert_view import AlertWatch, alert_in_full
+from borderbus_demo.prometheus import PrometheusError, PrometheusProcess
 from borderbus_demo.tally import Tally
 from borderbus_simulator.driver import HttpSender, SendReport, make_scenario, send_scenario
 from borderbus_simulator.scenario import write_ground_truth
@@ -28,6 +30,9 @@ OPEN_ENDED_SECONDS = 7 * 24 * 3600.0
 ROUND_SECONDS = 60.0  # each minute a new world unfolds, so alerts keep coming
 MIN_ROUND_EVENTS = 100  # a world needs room for its planted patterns
 CORRELATOR_PORT = 6066
+DESK_PORT = 8300
+PROMETHEUS_PORT = 9090
+BROKER_METRICS_PORT = int(os.environ.get("KAFKA_METRICS_PORT", "9404"))
 
 
 class Services:
@@ -95,6 +100,36 @@ def print_alert_summary(alerts: AlertWatch) -> None:
         print("\none alert in full:\n" + alert_in_full(example))
 
 
+def write_demo_officers(bus: Bus) -> tuple[str, dict[str, str]]:
+    """One demo officer per agency with a fresh token each run; returns the file and the tokens."""
+    import yaml
+
+    from borderbus_desk.officers import new_token, officer_entry
+
+    tokens = {code: new_token() for code in bus.catalogue.agencies}
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOG_DIR / "officers.yaml"
+    entries = [officer_entry(f"duty-{code}", code, token) for code, token in tokens.items()]
+    path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
+    (LOG_DIR / "officer-tokens.txt").write_text("".join(f"{code:<15} {token}\n" for code, token in tokens.items()))
+    return str(path), tokens
+
+
+def start_prometheus(urls: dict[str, str]) -> PrometheusProcess | None:
+    """Prometheus on :9090 scraping the whole demo; the demo goes on without it if it cannot start."""
+    targets = {
+        "borderbus-broker": [f"127.0.0.1:{BROKER_METRICS_PORT}"],
+        "borderbus-agency": [url.removeprefix("http://") for url in urls.values()],
+        "borderbus-correlator": [f"127.0.0.1:{CORRELATOR_PORT}"],
+        "borderbus-desk": [f"127.0.0.1:{DESK_PORT}"],
+    }
+    try:
+        return PrometheusProcess(targets, LOG_DIR / "prometheus", port=PROMETHEUS_PORT, scrape_interval=5.0).start()
+    except PrometheusError as error:
+        print(f"  prometheus      not started: {error}")
+        return None
+
+
 def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_port: int) -> int:
     """``make demo``: start everything, send the scenario, show counts until the time is up or Ctrl-C."""
     duration = seconds or OPEN_ENDED_SECONDS
@@ -102,6 +137,7 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
     urls = {code: f"http://127.0.0.1:{base_port + i}" for i, code in enumerate(bus.catalogue.agencies)}
     tally: Tally | None = None
     alerts: AlertWatch | None = None
+    prometheus: PrometheusProcess | None = None
     report = SendReport()
     stop = threading.Event()
     try:
@@ -114,6 +150,15 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
         services.start("correlator", "correlator", "run", "--web-port", str(CORRELATOR_PORT))
         wait_ready({"correlator": f"http://127.0.0.1:{CORRELATOR_PORT}"}, services, path="/healthz")
         print(f"  correlator      http://127.0.0.1:{CORRELATOR_PORT}/metrics")
+        officers_file, tokens = write_demo_officers(bus)
+        services.start("desk", "desk", "serve", "--port", str(DESK_PORT), "--officers", officers_file)
+        wait_ready({"desk": f"http://127.0.0.1:{DESK_PORT}"}, services, timeout=120)
+        print(f"  duty console    http://127.0.0.1:{DESK_PORT}/   demo officer token (UK Border Force): {tokens['uk-bf']}")
+        print(f"                  tokens of every agency's demo officer: {LOG_DIR / 'officer-tokens.txt'}")
+        print(f"                  terminal: BORDERBUS_TOKEN={tokens['uk-bf']} borderbus alerts tail --min-severity HIGH")
+        prometheus = start_prometheus(urls)
+        if prometheus is not None:
+            print(f"  prometheus      {prometheus.url}/graph   (targets: {prometheus.url}/targets)")
         this_run: set[str] = set()
         tally = Tally(bus, only=this_run).start()
         alerts = AlertWatch(bus, only=this_run).start()
@@ -154,11 +199,33 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
         for watcher in (tally, alerts):
             if watcher is not None:
                 watcher.stop()
+        desk_statuses = desk_status_counts()
         services.stop()
+        if prometheus is not None:
+            prometheus.stop()
     if tally is not None:
         print_table("summary", report.accepted, tally.counts)
         refused = sum(report.refused.values())
         print(f"  refused by the agency services: {refused}" + (f" (first: {report.errors[0]})" if report.errors else ""))
     if alerts is not None:
         print_alert_summary(alerts)
+    if desk_statuses:
+        print("\nduty desk (all alerts on the bus): " + ", ".join(f"{count} {status}" for status, count in desk_statuses.items()))
     return 0
+
+
+def desk_status_counts() -> dict[str, int]:
+    """Alerts by status from the desk's own metrics; empty if the desk is not up."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{DESK_PORT}/metrics", timeout=3) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {
+        sample.labels["status"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "borderbus_desk_alerts"
+        for sample in family.samples
+    }
