@@ -10,6 +10,7 @@
 #   status     exit 0 when the broker of this instance runs, 1 otherwise
 #   reset      down, then delete the instance (data, logs, rendered config)
 #   bootstrap  print the bootstrap address (127.0.0.1:PORT)
+#   metrics-url  print the URL of the broker's Prometheus metrics (JMX exporter agent)
 #   logs       print the tail of the broker's server.log
 #   topics ARGS           kafka-topics against this broker (e.g. `topics --list`)
 #   consumer-groups ARGS  kafka-consumer-groups against this broker (e.g. `consumer-groups --list`)
@@ -20,6 +21,9 @@
 #                           data/, logs/, kafka.pid
 #   KAFKA_PORT              client PLAINTEXT port on 127.0.0.1 (default 9092)
 #   KAFKA_CONTROLLER_PORT   KRaft controller port on 127.0.0.1 (default 9093)
+#   KAFKA_METRICS_PORT      port of the Prometheus JMX exporter agent on 127.0.0.1 (default KAFKA_PORT+312,
+#                           i.e. 9404 for 9092, so brokers on other ports do not clash; "off" disables it).
+#                           Rules: ops/kafka/jmx-exporter.yml
 #   KAFKA_HEAP              broker max heap (default 512m)
 #   KAFKA_START_TIMEOUT     seconds `up` waits for the broker (default 90)
 #   JAVA_HOME               Java 17+ to use (default: java on PATH)
@@ -32,15 +36,19 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 TEMPLATE="$SCRIPT_DIR/server.properties.template"
 LOG4J_CONFIG="$SCRIPT_DIR/log4j2.properties"
+JMX_EXPORTER_CONFIG="$SCRIPT_DIR/jmx-exporter.yml"
 
 LOCAL_DIR="$REPO_ROOT/.local/kafka"
 LIB_DIR="$LOCAL_DIR/lib"
 LIB_STAMP="$LOCAL_DIR/lib.stamp"
+# Java agents live in a subfolder so that `-cp lib/*` does not put them on the broker's classpath.
+AGENT_SUBDIR="agent"
 
 # Absolute, so the pid check (which matches the broker's command line) does not depend on the cwd.
 INSTANCE_DIR="$(realpath -m -- "${KAFKA_INSTANCE_DIR:-$LOCAL_DIR/instance}")"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_METRICS_PORT="${KAFKA_METRICS_PORT:-$((KAFKA_PORT + 312))}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
@@ -52,6 +60,7 @@ PID_FILE="$INSTANCE_DIR/kafka.pid"
 CONSOLE_LOG="$LOG_DIR/kafka.out"
 SERVER_LOG="$LOG_DIR/server.log"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+METRICS_URL="http://127.0.0.1:$KAFKA_METRICS_PORT/metrics"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 say() { echo "kafka.sh: $*" >&2; }
@@ -92,7 +101,14 @@ with_lock() {
 
 jars_fresh() {
     [[ -d "$LIB_DIR" && -f "$LIB_STAMP" && ! "$POM" -nt "$LIB_STAMP" ]] \
-        && compgen -G "$LIB_DIR/kafka_2.13-*.jar" >/dev/null
+        && compgen -G "$LIB_DIR/kafka_2.13-*.jar" >/dev/null \
+        && compgen -G "$LIB_DIR/$AGENT_SUBDIR/jmx_prometheus_javaagent-*.jar" >/dev/null
+}
+
+jmx_agent_jar() {
+    local jars=("$LIB_DIR/$AGENT_SUBDIR"/jmx_prometheus_javaagent-*.jar)
+    [[ -f "${jars[0]}" ]] || die "no JMX exporter agent in $LIB_DIR/$AGENT_SUBDIR (run '$0 jars')"
+    echo "${jars[0]}"
 }
 
 fetch_jars() {
@@ -111,6 +127,9 @@ fetch_jars() {
         die "maven could not fetch the Kafka jars (see above)"
     fi
     compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "maven ran but no kafka_2.13 jar was copied"
+    compgen -G "$tmp/jmx_prometheus_javaagent-*.jar" >/dev/null || die "maven ran but no jmx_prometheus_javaagent jar was copied"
+    mkdir -p "$tmp/$AGENT_SUBDIR"
+    mv "$tmp"/jmx_prometheus_javaagent-*.jar "$tmp/$AGENT_SUBDIR/"
     # Swap in whole: a version change must not leave old and new jars side by side.
     rm -rf "$LIB_DIR"
     mv "$tmp" "$LIB_DIR"
@@ -261,6 +280,7 @@ start_broker() {
         [[ "$port" == "$KAFKA_PORT" ]] \
             || die "the broker of $INSTANCE_DIR already runs (pid $pid) on port ${port:-?}, not $KAFKA_PORT: run '$0 down' first"
         say "already running (pid $pid) on $BOOTSTRAP"
+        report_metrics "$pid"
         return 0
     fi
     if [[ -f "$PID_FILE" ]]; then
@@ -271,6 +291,9 @@ start_broker() {
     for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
         port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (another broker? set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
     done
+    if metrics_enabled && port_in_use "$KAFKA_METRICS_PORT"; then
+        die "metrics port $KAFKA_METRICS_PORT on 127.0.0.1 is already in use (set KAFKA_METRICS_PORT, or KAFKA_METRICS_PORT=off)"
+    fi
     fetch_jars_locked
     java="$(java_bin)"
     render_config
@@ -281,6 +304,13 @@ start_broker() {
     local log_offset=0
     [[ -f "$SERVER_LOG" ]] && log_offset="$(stat -c %s "$SERVER_LOG")"
 
+    local agent_opts=()
+    if metrics_enabled; then
+        [[ -f "$JMX_EXPORTER_CONFIG" ]] || die "missing $JMX_EXPORTER_CONFIG"
+        # host:port:config binds the exporter to loopback only (its default is every interface).
+        agent_opts=("-javaagent:$(jmx_agent_jar)=127.0.0.1:$KAFKA_METRICS_PORT:$JMX_EXPORTER_CONFIG")
+    fi
+
     # setsid + nohup: the broker outlives the caller's terminal/process group; stdin/stdout/stderr are
     # detached so a caller capturing our output (e.g. subprocess.run) is not kept waiting, and fd 9
     # (the instance lock held by with_lock) is closed so the broker does not keep the lock.
@@ -289,6 +319,7 @@ start_broker() {
         -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
         -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
         "${JVM_COMMON_OPTS[@]}" -Dkafka.log.file=server.log \
+        "${agent_opts[@]}" \
         -cp "$LIB_DIR/*" \
         kafka.Kafka "$PROPS" \
         </dev/null >>"$CONSOLE_LOG" 2>&1 9>&- &
@@ -298,6 +329,26 @@ start_broker() {
     local t0=$SECONDS
     wait_ready "$java" "$pid" "$log_offset"
     say "broker ready on $BOOTSTRAP after $((SECONDS - t0))s"
+    report_metrics "$pid"
+}
+
+metrics_enabled() {
+    [[ "$KAFKA_METRICS_PORT" != "off" ]]
+}
+
+# Say where the broker's metrics are, or why there are none (a broker started before the agent was
+# added keeps running without it until it is restarted).
+report_metrics() {
+    local cmdline port
+    cmdline="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)"
+    port="$(sed -n 's|.*-javaagent:[^ ]*jmx_prometheus_javaagent[^ =]*=127\.0\.0\.1:\([0-9]*\):.*|\1|p' <<<"$cmdline")"
+    if [[ -n "$port" ]]; then
+        say "broker metrics (Prometheus) on http://127.0.0.1:$port/metrics"
+    elif metrics_enabled; then
+        say "this broker runs without the JMX exporter (started before it was added): '$0 down' then '$0 up' attaches it on $METRICS_URL"
+    else
+        say "broker metrics disabled (KAFKA_METRICS_PORT=off)"
+    fi
 }
 
 fetch_jars_locked() {
@@ -401,6 +452,7 @@ main() {
         status) cmd_status ;;
         reset) cmd_reset ;;
         bootstrap) echo "$BOOTSTRAP" ;;
+        metrics-url) metrics_enabled || die "broker metrics are disabled (KAFKA_METRICS_PORT=off)"; echo "$METRICS_URL" ;;
         logs) tail -n "${1:-60}" "$SERVER_LOG" ;;
         topics) cmd_admin_tool org.apache.kafka.tools.TopicCommand "$@" ;;
         consumer-groups) cmd_admin_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;

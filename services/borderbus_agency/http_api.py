@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from borderbus.events import FieldError, InvalidEvents
-from borderbus_agency.metrics import EVENTS_REJECTED, REQUESTS_IN_FLIGHT
+from borderbus_agency.metrics import EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
 from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
 
 MAX_BATCH = 1000
@@ -117,6 +117,7 @@ async def about(request: web.Request) -> web.Response:
 def build_app(publisher: AgencyPublisher) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[PUBLISHER_KEY] = publisher
+    EXPECTED_INTERVAL.labels(publisher.agency.code).set(publisher.agency.expected_interval_seconds)
     app.router.add_get("/", about)
     app.router.add_post("/v1/events/{event_type}", publish_events)
     app.router.add_get("/healthz", healthz)

@@ -28,3 +28,8 @@ LAST_ACCEPTED = Gauge(
     "Unix time of the agency's last accepted event, so a silent agency shows.",
     ["agency"],
 )
+EXPECTED_INTERVAL = Gauge(
+    "borderbus_agency_expected_interval_seconds",
+    "Longest silence expected of the agency (agencies.yaml), so the silence alert needs no hard-coded intervals.",
+    ["agency"],
+)
