@@ -19,6 +19,7 @@ from borderbus.bus import Bus
 from borderbus.config import Settings
 from borderbus.topics import apply_topics
 from local_kafka import session_bootstrap
+from topic_namespace import own_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +48,9 @@ def bus(kafka_bootstrap: str) -> Bus:
 def offline_bus() -> Bus:
     """Catalogue and schemas without a broker, for pure-logic tests."""
     return Bus.from_settings(Settings.from_env({}))
+
+
+@pytest.fixture
+def fresh_bus(bus: Bus, request: pytest.FixtureRequest) -> Bus:
+    """Topics of this test alone (prefix named after its module), e.g. so alert counts are the ones it caused."""
+    return own_topics(bus, request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-"))

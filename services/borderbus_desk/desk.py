@@ -166,11 +166,15 @@ class DutyDesk:
         with self.lock:
             return self._visible(officer, alert_id).to_json()
 
-    def view_for(self, subscriber: Subscriber, alert_id: str) -> tuple[int, dict[str, Any]] | None:
-        """``(seq, view)`` if the subscriber may see the alert and it passes their filter."""
+    def view_for(self, subscriber: Subscriber, alert_id: str, *, matching_only: bool = True) -> tuple[int, dict[str, Any]] | None:
+        """``(seq, view)`` if the subscriber may see the alert and (when ``matching_only``) it passes their
+        filter. A stream sends an alert it already showed even when it no longer matches (acknowledged
+        under a ``status=new`` filter), so the client can drop it."""
         with self.lock:
             alert = self.state.alerts.get(alert_id)
-            if alert is None or not visible_to(subscriber.officer.agency, alert.record) or not subscriber.filter.matches(alert):
+            if alert is None or not visible_to(subscriber.officer.agency, alert.record):
+                return None
+            if matching_only and not subscriber.filter.matches(alert):
                 return None
             return alert.seq, alert.to_json()
 

@@ -116,7 +116,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue
-            found = desk.view_for(subscriber, change.alert_id)
+            found = desk.view_for(subscriber, change.alert_id, matching_only=change.alert_id not in sent)
             if found is None or found[0] <= sent.get(change.alert_id, 0):
                 continue
             seq, view = found

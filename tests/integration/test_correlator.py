@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
 from borderbus.bus import Bus
 from borderbus.dead_letter import HEADER_REASON, HEADER_SERVICE
-from borderbus.topics import apply_topics
 from borderbus_simulator.driver import LibrarySender, send_scenario
 from borderbus_simulator.scenario import Scenario, build_scenario
 from correlator_worker import (
@@ -29,6 +27,7 @@ from correlator_worker import (
     wait_for_settled_group,
 )
 from kafka_reading import read_all
+from topic_namespace import own_topics
 
 pytestmark = pytest.mark.broker
 
@@ -36,14 +35,6 @@ SEED = 11
 EVENT_COUNT = 400
 END_MS = int(time.time() * 1000) - 60_000  # fixed for the whole session, so every run sends identical events
 
-
-@pytest.fixture
-def fresh_bus(bus: Bus) -> Bus:
-    """A topic namespace of its own, so each run's alerts come from its own events only."""
-    settings = dataclasses.replace(bus.settings, topic_prefix=f"corr-{uuid.uuid4().hex[:8]}.")
-    fresh = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), fresh.catalogue.topic_specs())
-    return fresh
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +148,7 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, order_insensi
     scenario = order_insensitive
     runs = {}
     for mode in ("uninterrupted", "killed"):
-        settings = dataclasses.replace(bus.settings, topic_prefix=f"kill-{mode}-{uuid.uuid4().hex[:6]}.")
-        run_bus = Bus.from_settings(settings)
-        apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
+        run_bus = own_topics(bus, f"kill-{mode}")
         worker = workers(run_bus, mode)
         stream = threading.Thread(target=publish, args=(run_bus, scenario))
         stream.start()
@@ -182,9 +171,7 @@ def test_two_workers_give_the_same_alerts_as_one(bus: Bus, order_insensitive: Sc
     scenario = order_insensitive
     results = {}
     for count in (1, 2):
-        settings = dataclasses.replace(bus.settings, topic_prefix=f"scale{count}-{uuid.uuid4().hex[:6]}.")
-        run_bus = Bus.from_settings(settings)
-        apply_topics(AdminClient(settings.kafka_client_config()), run_bus.catalogue.topic_specs())
+        run_bus = own_topics(bus, f"scale{count}")
         started = [workers(run_bus, f"w{i}") for i in range(count)]
         sources = len(run_bus.catalogue.ingest_topics()) * 6 + 6  # ingest and by-subject partitions
         wait_for_settled_group(started, sources)

@@ -3,7 +3,6 @@ once across restarts, resumable streams, signed webhooks, and the simulator's al
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -16,12 +15,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from confluent_kafka.admin import AdminClient
 
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.topics import apply_topics
 from borderbus_desk.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
 from correlator_worker import CorrelatorWorker, latest_versions, wait_for_quiet_alerts
 from desk_process import TEST_DESK_CONFIG, AlertWriter, DeskProcess, alert_record
@@ -30,13 +27,6 @@ from kafka_reading import read_all
 
 pytestmark = pytest.mark.broker
 
-
-@pytest.fixture
-def fresh_bus(bus: Bus) -> Bus:
-    settings = dataclasses.replace(bus.settings, topic_prefix=f"desk-{uuid.uuid4().hex[:8]}.")
-    fresh = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), fresh.catalogue.topic_specs())
-    return fresh
 
 
 @pytest.fixture

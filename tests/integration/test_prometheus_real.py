@@ -8,7 +8,6 @@ KAFKA_METRICS_PORT (default: the client port + 312, i.e. 9404 for 9092).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import string
@@ -16,16 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from borderbus.bus import Bus
-from borderbus.topics import apply_topics
 from borderbus_demo.prometheus import PrometheusProcess
 from correlator_worker import CorrelatorWorker, free_port, latest_versions, wait_for_quiet_alerts
 from http_server import request
@@ -85,14 +81,6 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait(10)
 
-
-@pytest.fixture
-def fresh_bus(bus: Bus) -> Bus:
-    """Topics of this test alone, so the alert counts are the ones this test caused."""
-    settings = dataclasses.replace(bus.settings, topic_prefix=f"prom-{uuid.uuid4().hex[:8]}.")
-    fresh = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), fresh.catalogue.topic_specs())
-    return fresh
 
 
 @pytest.fixture

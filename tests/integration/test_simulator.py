@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from borderbus.bus import Bus
-from borderbus.topics import apply_topics
 from kafka_reading import read_all
 
 pytestmark = pytest.mark.broker
 
 
-def test_simulate_publishes_the_scenario_and_writes_ground_truth(bus: Bus, tmp_path: Path) -> None:
-    settings = dataclasses.replace(bus.settings, topic_prefix=f"sim-{uuid.uuid4().hex[:6]}.")
-    bus = Bus.from_settings(settings)  # a namespace of its own, so exactly this run's events are counted
-    apply_topics(AdminClient(settings.kafka_client_config()), bus.catalogue.topic_specs())
+def test_simulate_publishes_the_scenario_and_writes_ground_truth(fresh_bus: Bus, tmp_path: Path) -> None:
+    bus = fresh_bus  # a namespace of its own, so exactly this run's events are counted
     truth_path = tmp_path / "truth.json"
     env = {
         **os.environ,
@@ -54,6 +48,6 @@ def test_simulate_publishes_the_scenario_and_writes_ground_truth(bus: Bus, tmp_p
     assert "400 of 400 events accepted" in result.stdout
     truth = json.loads(truth_path.read_text())
     assert truth["seed"] == 5 and truth["expected_alerts"]
-    records = read_all(settings, bus.catalogue.ingest_topics(), expect=401, timeout=10)
+    records = read_all(bus.settings, bus.catalogue.ingest_topics(), expect=401, timeout=10)
     assert len(records) == 400
     assert len({m.value() for m in records}) == 400
