@@ -144,13 +144,17 @@ class SseReader:
         self.response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120)
         self.events: queue.Queue[tuple[str | None, dict[str, Any]]] = queue.Queue()
         self.received: list[tuple[str | None, dict[str, Any]]] = []
+        self.first_seen: dict[str, float] = {}
+        """Wall-clock time each alert id first arrived (for the benchmark)."""
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         try:
             for event_id, data in sse_events(self.response):
-                self.events.put((event_id, json.loads(data)))
+                view = json.loads(data)
+                self.first_seen.setdefault(view["alert_id"], time.time())
+                self.events.put((event_id, view))
         except (OSError, ValueError, AttributeError):  # AttributeError: http.client after close()
             pass
 
