@@ -18,6 +18,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from borderbus import codec
+from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERTS_TOPIC
 from borderbus.schema_registry import SchemaRegistry
@@ -62,7 +63,7 @@ class AlertPublisher:
         self.consumer.subscribe([self.decisions_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self.stop_event.is_set():
-                messages = [m for m in self.consumer.consume(500, 0.5) if m.error() is None]
+                messages = next_batch(self.consumer, 500, 0.5)
                 if messages:
                     self._process_batch(messages)
         finally:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from borderbus import codec
+from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERT_ACTIONS_TOPIC, ALERTS_TOPIC
 from borderbus.codec import DecodeError
@@ -71,7 +72,7 @@ class AlertLogReader:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                messages = [m for m in self.consumer.consume(500, 0.2) if m.error() is None]
+                messages = next_batch(self.consumer, 500, 0.2)
                 if messages:
                     self._apply(messages)
                 if not self.caught_up.is_set():

@@ -14,6 +14,7 @@ import threading
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from borderbus import codec
+from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERTS_TOPIC
 from borderbus.codec import DecodeError
@@ -53,7 +54,7 @@ class AgencyAlertRouter:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                messages = [m for m in self.consumer.consume(500, 0.5) if m.error() is None]
+                messages = next_batch(self.consumer, 500, 0.5)
                 if messages:
                     self._route(messages)
         except Exception:
