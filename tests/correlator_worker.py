@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -17,75 +12,18 @@ from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.schema_registry import SchemaRegistry
 from kafka_reading import read_all
+from service_process import ServiceProcess
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class CorrelatorWorker:
-    """``borderbus correlator run`` in a child process, logging to a file."""
+class CorrelatorWorker(ServiceProcess):
+    """``borderbus correlator run`` in a child process (memory store), logging to a file."""
 
     def __init__(self, bus: Bus, log_dir: Path, name: str = "worker") -> None:
-        self.bus = bus
-        self.port = free_port()
-        self.log_path = log_dir / f"{name}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> CorrelatorWorker:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
-            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
-        }
-        log = self.log_path.open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            "borderbus.cli",
-            "correlator",
-            "run",
-            "--web-port",
-            str(self.port),
-            "--store",
-            "memory://",
-        ]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"worker did not serve /healthz:\n{self.log_path.read_text()[-3000:]}")
+        super().__init__(bus, log_dir, name, ["correlator", "run", "--store", "memory://"], port_option="--web-port")
 
     def assigned_partitions(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/assignment", timeout=5) as response:
+        with urllib.request.urlopen(f"{self.url}/assignment", timeout=5) as response:
             return int(json.loads(response.read())["partitions"])
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-            return response.read().decode()
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to commit, flush or say goodbye."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
 
 
 @dataclass(frozen=True)

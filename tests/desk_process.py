@@ -7,11 +7,7 @@ Alert record straight to ``alerts.shared`` (as the correlator would), and an SSE
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -28,7 +24,7 @@ from borderbus.bus import Bus
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_desk.client import sse_events
 from borderbus_desk.officers import new_token, officer_entry
-from correlator_worker import free_port
+from service_process import ServiceProcess
 
 TEST_DESK_CONFIG = {
     "acknowledgement_deadlines_seconds": {"CRITICAL": 600, "HIGH": 600, "MEDIUM": 600, "LOW": None},
@@ -45,8 +41,8 @@ def write_officers(path: Path, officers: Mapping[str, str]) -> dict[str, str]:
     return tokens
 
 
-class DeskProcess:
-    """``borderbus desk serve`` in a child process on a free port, logging to a file."""
+class DeskProcess(ServiceProcess):
+    """``borderbus desk serve`` in a child process with its own officers (fresh tokens) and settings."""
 
     def __init__(
         self,
@@ -57,63 +53,12 @@ class DeskProcess:
         env: Mapping[str, str] | None = None,
         name: str = "desk",
     ) -> None:
-        self.bus, self.work_dir, self.name = bus, work_dir, name
         work_dir.mkdir(parents=True, exist_ok=True)
-        self.tokens = write_officers(work_dir / f"{name}-officers.yaml", officers)
-        (work_dir / f"{name}-desk.yaml").write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
-        self.extra_env = dict(env or {})
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.work_dir / f"{self.name}-{self.port}.log"
-
-    def start(self, timeout: float = 90) -> DeskProcess:
-        env = {
-            **os.environ,
-            **self.extra_env,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
-            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
-        }
-        command = [
-            sys.executable, "-m", "borderbus.cli", "-v", "desk", "serve", "--port", str(self.port),
-            "--officers", str(self.work_dir / f"{self.name}-officers.yaml"),
-            "--config", str(self.work_dir / f"{self.name}-desk.yaml"),
-            "--instance-id", self.name,
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"desk exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"desk not ready within {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        officers_file, config_file = work_dir / f"{name}-officers.yaml", work_dir / f"{name}-desk.yaml"
+        self.tokens = write_officers(officers_file, officers)
+        config_file.write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
+        args = ["-v", "desk", "serve", "--officers", str(officers_file), "--config", str(config_file), "--instance-id", name]
+        super().__init__(bus, work_dir, name, args, ready_path="/readyz", env=env)
 
     def request(self, officer: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -125,10 +70,6 @@ class DeskProcess:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
-            return response.read().decode()
 
     def stream(self, officer: str, query: str = "", last_event_id: str | None = None) -> SseReader:
         return SseReader(self.url + "/api/v1/stream" + (f"?{query}" if query else ""), self.tokens[officer], last_event_id)

@@ -113,6 +113,17 @@ class LocalKafkaBroker:
         self.stop()
 
 
+METRICS_PORT_OFFSET = 312
+"""kafka.sh attaches the JMX exporter on KAFKA_METRICS_PORT, by default the client port + 312 (9404 for 9092)."""
+
+
+def broker_metrics_address(bootstrap: str) -> str:
+    """host:port of the broker's JMX exporter, by the same rule as kafka.sh."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    metrics_port = os.environ.get("KAFKA_METRICS_PORT") or str(int(port) + METRICS_PORT_OFFSET)
+    return f"{host}:{metrics_port}"
+
+
 def docker_available() -> bool:
     """True when a Docker engine answers (``docker.from_env().ping()``); False on any error, including
     the ``docker`` package not being installed."""

@@ -143,9 +143,9 @@ class DutyDesk:
         for change in changes:
             with self.lock:
                 alert = self.state.alerts.get(change.alert_id)
-                view = alert.to_json() if alert is not None else None
-            if alert is None or view is None:
-                continue
+                if alert is None:
+                    continue
+                view = alert.to_json()
             for sender in self.webhooks:
                 subscription = sender.subscription
                 if visible_to(subscription.agency, alert.record) and subscription.filter.matches(alert):

@@ -8,11 +8,8 @@ KAFKA_METRICS_PORT (default: the client port + 312, i.e. 9404 for 9092).
 
 from __future__ import annotations
 
-import os
 import random
 import string
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,64 +20,14 @@ import pytest
 
 from borderbus.bus import Bus
 from borderbus_demo.prometheus import PrometheusProcess
-from correlator_worker import CorrelatorWorker, free_port, latest_versions, wait_for_quiet_alerts
+from correlator_worker import CorrelatorWorker, latest_versions, wait_for_quiet_alerts
 from http_server import request
+from local_kafka import broker_metrics_address
+from service_process import ServiceProcess
 
 pytestmark = pytest.mark.broker
 
 AGENCY = "uk-bf"
-METRICS_PORT_OFFSET = 312  # kafka.sh: KAFKA_METRICS_PORT defaults to KAFKA_PORT + 312
-
-
-def broker_metrics_address(bootstrap: str) -> str:
-    """host:port of the broker's JMX exporter, by the same rule as kafka.sh."""
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    metrics_port = os.environ.get("KAFKA_METRICS_PORT") or str(int(port) + METRICS_PORT_OFFSET)
-    return f"{host}:{metrics_port}"
-
-
-class ServiceProcess:
-    """A ``borderbus ...`` command in a child process on a free port, ready once /healthz answers."""
-
-    def __init__(self, bus: Bus, log_dir: Path, name: str, *args: str) -> None:
-        self.port = free_port()
-        self.bus = bus
-        self.command = [sys.executable, "-m", "borderbus.cli", *args, "--host", "127.0.0.1", "--port", str(self.port)]
-        self.log_path = log_dir / f"{name}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 90.0) -> ServiceProcess:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
-            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
-        }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{self.address}/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"{self.command} did not serve /healthz within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
 
 
 @pytest.fixture
@@ -149,15 +96,15 @@ def wait_for(prometheus: PrometheusProcess, promql: str, accept: Callable[[float
 def test_prometheus_sees_the_traffic_we_caused(
     fresh_bus: Bus, broker_exporter: str, started: Callable[[Any], Any], tmp_path: Path
 ) -> None:
-    agency = started(ServiceProcess(fresh_bus, tmp_path, "agency", "agency", "serve", "--agency", AGENCY))
+    agency = started(ServiceProcess(fresh_bus, tmp_path, "agency", ["agency", "serve", "--agency", AGENCY]))
     correlator = started(CorrelatorWorker(fresh_bus, tmp_path, "correlator"))
-    desk = started(ServiceProcess(fresh_bus, tmp_path, "desk", "desk", "serve", "--instance-id", "prometheus-test"))
+    desk = started(ServiceProcess(fresh_bus, tmp_path, "desk", ["desk", "serve", "--instance-id", "prometheus-test"]))
     prometheus: PrometheusProcess = started(
         PrometheusProcess(
             {
                 "borderbus-broker": [broker_exporter],
                 "borderbus-agency": [agency.address],
-                "borderbus-correlator": [f"127.0.0.1:{correlator.port}"],
+                "borderbus-correlator": [correlator.address],
                 "borderbus-desk": [desk.address],
             },
             tmp_path / "prometheus",

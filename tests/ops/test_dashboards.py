@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +24,10 @@ import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from borderbus.bus import Bus
-from correlator_worker import CorrelatorWorker, free_port
+from correlator_worker import CorrelatorWorker
+from local_kafka import broker_metrics_address
 from metric_names import PROMETHEUS_SYNTHETIC, exposed_metric_names, fetch_exposition, promql_metric_names
+from service_process import ServiceProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO_ROOT / "ops" / "grafana" / "dashboards"
@@ -315,67 +312,11 @@ def test_every_query_is_valid_promql(path: Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------- live services
 
 
-def broker_metrics_url(bootstrap: str) -> str:
-    """Where kafka.sh attaches the JMX exporter: KAFKA_METRICS_PORT, by default the client port + 312."""
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    return f"http://{host}:{os.environ.get('KAFKA_METRICS_PORT') or int(port) + 312}/metrics"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-@contextmanager
-def borderbus_service(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``borderbus ARGS --port P`` in a child process with its own metrics registry; yields its base URL once
-    /healthz answers."""
-    port = free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "borderbus.cli", *args, "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO_ROOT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"borderbus {' '.join(args)} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"borderbus {' '.join(args)} did not serve /healthz:\n{log_path.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.3)
-        yield base_url
-    finally:
-        _stop(process)
-
-
 @pytest.fixture(scope="module")
 def live_metric_names(bus: Bus, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """Metric names by source, each read from the real process's /metrics."""
     logs = tmp_path_factory.mktemp("dashboard-services")
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bus.settings.bootstrap_servers,
-        "BORDERBUS_TOPIC_PREFIX": bus.settings.topic_prefix,
-    }
-    jmx_url = broker_metrics_url(kafka_bootstrap)
+    jmx_url = f"http://{broker_metrics_address(kafka_bootstrap)}/metrics"
     try:
         broker = fetch_exposition(jmx_url)
     except OSError as error:
@@ -385,15 +326,16 @@ def live_metric_names(bus: Bus, kafka_bootstrap: str, tmp_path_factory: pytest.T
             pytrace=False,
         )
     with ExitStack() as running:
-        agency = running.enter_context(borderbus_service(["agency", "serve", "--agency", "uk-bf"], env, logs / "agency.log"))
-        desk = running.enter_context(borderbus_service(["desk", "serve"], env, logs / "desk.log"))
-        worker = CorrelatorWorker(bus, logs, name="correlator")
-        running.callback(worker.stop)
-        worker.start()
+        services = {
+            "agency service": ServiceProcess(bus, logs, "agency", ["agency", "serve", "--agency", "uk-bf"]),
+            "correlator worker": CorrelatorWorker(bus, logs, name="correlator"),
+            "duty desk": ServiceProcess(bus, logs, "desk", ["desk", "serve"]),
+        }
+        for service in services.values():
+            running.callback(service.stop)
+            service.start()
         sources = {
-            "agency service": exposed_metric_names(fetch_exposition(f"{agency}/metrics")),
-            "correlator worker": exposed_metric_names(worker.metrics()),
-            "duty desk": exposed_metric_names(fetch_exposition(f"{desk}/metrics")),
+            **{source: exposed_metric_names(service.metrics()) for source, service in services.items()},
             "broker JMX exporter": exposed_metric_names(broker),
         }
     own_prefix = {

@@ -1,0 +1,101 @@
+"""``borderbus`` services as real child processes for tests: a free port, a log file, ready once it answers.
+
+Real processes, not threads, so a test can SIGKILL one, and each has its own metrics registry.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Self
+
+from borderbus.bus import Bus
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServiceProcess:
+    """``borderbus ARGS PORT_OPTION PORT`` on the bus's broker and topic prefix, logging to ``log_dir``.
+
+    ``start()`` may be called again after ``stop()`` or ``kill()``: the service comes back on the same port.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        log_dir: Path,
+        name: str,
+        args: Sequence[str],
+        *,
+        port_option: str = "--port",
+        ready_path: str = "/healthz",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.bus = bus
+        self.port = free_port()
+        self.command = [sys.executable, "-m", "borderbus.cli", *args, port_option, str(self.port)]
+        self.log_path = log_dir / f"{name}-{self.port}.log"
+        self.ready_path = ready_path
+        self.extra_env = dict(env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self, timeout: float = 90.0) -> Self:
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
+            "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command[3:]} exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.command[3:]} did not answer {self.ready_path} within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to commit, flush or say goodbye."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
