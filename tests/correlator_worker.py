@@ -36,6 +36,8 @@ class AlertVersion:
     subjects: frozenset[str]
     tlp: str
     allowed_agencies: frozenset[str]
+    status: str = "OPEN"
+    retraction_reason: str | None = None
 
 
 def read_alert_versions(bus: Bus, *, timeout: float = 10.0) -> list[AlertVersion]:
@@ -55,6 +57,8 @@ def read_alert_versions(bus: Bus, *, timeout: float = 10.0) -> list[AlertVersion
                 subjects=frozenset(f"{s['kind']}:{s['id']}" for s in record["subjects"]),
                 tlp=record["tlp"],
                 allowed_agencies=frozenset(record["allowed_agencies"]),
+                status=record["status"],
+                retraction_reason=(record["retraction"] or {}).get("reason"),
             )
         )
     return versions

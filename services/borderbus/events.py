@@ -356,7 +356,21 @@ class EventPreparer:
     def _resolve_subject_refs(
         body: dict[str, Any], subject_ids: list[str | None], index: int | None, errors: list[FieldError]
     ) -> None:
-        """``subject_index`` in subject_roles / counterparties becomes the canonical ``subject_id``."""
+        """``subject_index`` in subject_roles / counterparties becomes the canonical ``subject_id``, and
+        ``removed_subject_indexes`` (a case update ending subjects' part in the case) ``removed_subject_ids``."""
+        removed = body.pop("removed_subject_indexes", None)
+        if removed is not None:
+            if not isinstance(removed, list):
+                errors.append(FieldError(index, "removed_subject_indexes", "must be an array of indexes into subjects"))
+                removed = []
+            ids = []
+            for position, ref in enumerate(removed):
+                if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(subject_ids):
+                    reason = f"must index into subjects (0..{len(subject_ids) - 1})"
+                    errors.append(FieldError(index, f"removed_subject_indexes[{position}]", reason))
+                elif subject_ids[ref] is not None:
+                    ids.append(subject_ids[ref])
+            body["removed_subject_ids"] = ids
         for list_name in ("subject_roles", "counterparties"):
             entries = body.get(list_name)
             if not isinstance(entries, list):
@@ -398,6 +412,11 @@ class EventPreparer:
             check(lat is None or -90 <= lat <= 90, "location.latitude", "must be between -90 and 90")
             check(lon is None or -180 <= lon <= 180, "location.longitude", "must be between -180 and 180")
         subject_ids = {subject["id"] for subject in record["subjects"]}
+        revision = record.get("revises")
+        if revision is not None:
+            same = str(revision["event_id"]) == str(record["event_id"])
+            check(not same, "revises.event_id", "must be the id of an earlier event of this agency, not of this one")
+            check(bool(revision["reason"].strip()), "revises.reason", "must say why the event is corrected or retracted")
         if event_type == "sighting":
             check(0.0 <= record["confidence"] <= 1.0, "confidence", "must be between 0.0 and 1.0")
             check(location is not None, "location", "a sighting must say where it happened")
@@ -422,6 +441,8 @@ class EventPreparer:
                     f"subject_roles[{position}].subject_id",
                     "must be the id of one of this event's subjects",
                 )
+            for position, removed in enumerate(record.get("removed_subject_ids") or ()):
+                check(removed in subject_ids, f"removed_subject_ids[{position}]", "must be one of this event's subjects")
             needs_warrant = record["status"] in ("WARRANT_ISSUED", "WARRANT_WITHDRAWN")
             check(
                 not needs_warrant or bool(record.get("warrant_ref")),

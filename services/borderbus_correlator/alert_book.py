@@ -1,10 +1,16 @@
-"""The alert book: one alert's state, and when a rule decision makes a new version of it.
+"""The alert book: one alert's state, and when a rule finding makes a new version of it.
 
-Pure code, no Kafka and no Faust. Decisions for one alert arrive keyed by :func:`alert_id` from
-every subject's perspective, possibly several times and in any order; :meth:`AlertBook.merge`
-folds them into an :class:`AlertState` so that the same set of decisions always ends with the
+Pure code, no Kafka and no Faust. Findings for one alert arrive keyed by :func:`alert_id` from
+every subject's perspective, possibly several times and in any order; :meth:`AlertBook.apply`
+folds them into an :class:`AlertState` so that the same set of findings always ends with the
 same evidence, subjects, severity and handling, and a version is published only when the alert
-learns something (new evidence, new subjects, or a higher base severity).
+learns something (new evidence, evidence withdrawn, new subjects, a higher base severity, a
+retraction, or a re-raise after one).
+
+A retraction (the evidence no longer supports the alert) makes a RETRACTED version. Afterwards a
+finding that only restates the evidence the alert had when it was retracted changes nothing (it
+is a slower perspective catching up); one with new evidence, or one whose perspective saw the
+finding appear anew, raises the alert again.
 
 Handling (TLP 2.0) is part of the product, so the sharing policy lives here, in one place:
 
@@ -24,12 +30,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from borderbus.catalogue import Agency, BorderPoint
 from borderbus_correlator.history import event_order
-from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, Observation
+from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, AlertRetraction, Finding, Observation
 
 _OPEN_MARKINGS = frozenset({"CLEAR", "GREEN"})
 _OPERATOR_MARKINGS = frozenset({"AMBER", "AMBER_STRICT"})
@@ -56,6 +62,12 @@ class AlertState:
     evidence: dict[str, Observation]
     border_point: str | None
     summary: str
+    status: str = "OPEN"  # OPEN | RETRACTED
+    change: str = "RAISED"
+    previous_severity: str | None = None
+    retraction: dict[str, Any] | None = None  # {reason, detail, event_ids} while RETRACTED
+    withdrawn: frozenset[str] = frozenset()  # evidence taken away for good: never added back
+    support_at_retraction: frozenset[str] = frozenset()
 
     @property
     def agencies(self) -> list[str]:
@@ -82,6 +94,12 @@ class AlertState:
             "evidence": [observation.to_json() for observation in _ordered(self.evidence.values())],
             "border_point": self.border_point,
             "summary": self.summary,
+            "status": self.status,
+            "change": self.change,
+            "previous_severity": self.previous_severity,
+            "retraction": self.retraction,
+            "withdrawn": sorted(self.withdrawn),
+            "support_at_retraction": sorted(self.support_at_retraction),
         }
 
     @classmethod
@@ -100,6 +118,12 @@ class AlertState:
             evidence={observation.event_id: observation for observation in observations},
             border_point=data.get("border_point"),
             summary=data["summary"],
+            status=data.get("status", "OPEN"),
+            change=data.get("change", "RAISED"),
+            previous_severity=data.get("previous_severity"),
+            retraction=data.get("retraction"),
+            withdrawn=frozenset(data.get("withdrawn") or ()),
+            support_at_retraction=frozenset(data.get("support_at_retraction") or ()),
         )
 
 
@@ -110,22 +134,48 @@ class AlertBook:
         self._agencies = agencies
         self._points = points
 
+    def apply(self, state: AlertState | None, finding: Finding, now_ms: int) -> AlertState | None:
+        """The new state if this finding changes the alert, else None (nothing to publish)."""
+        if isinstance(finding, AlertRetraction):
+            return self.retract(state, finding, now_ms)
+        return self.merge(state, finding, now_ms)
+
     def merge(self, state: AlertState | None, decision: AlertDecision, now_ms: int) -> AlertState | None:
         """The new state if this decision changes the alert, else None (nothing to publish).
 
-        First sight gives version 1; new evidence event ids, new subjects or a higher base
-        severity give version + 1. A re-found alert, a duplicate event, or another perspective
-        seeing a subset of the evidence adds nothing, so it publishes nothing; in particular a
-        different score alone is not news.
+        First sight gives version 1; new evidence event ids, withdrawn evidence, new subjects or a
+        higher base severity give version + 1. A re-found alert, a duplicate event, or another
+        perspective seeing a subset of the evidence adds nothing, so it publishes nothing; in
+        particular a different score alone is not news.
         """
         key = alert_id(decision.rule, decision.alert_key)
         if state is None:
             return _build(key, decision, now_ms, previous=None)
         if state.alert_id != key:
             raise ValueError(f"decision for {key} merged into alert {state.alert_id}")
+        if state.status == "RETRACTED":
+            known = set(state.evidence) | state.support_at_retraction | state.withdrawn
+            if not decision.reraised and {o.event_id for o in decision.evidence} <= known:
+                return None
+            return _build(key, decision, now_ms, previous=state)
         if not _adds_to(state, decision):
             return None
         return _build(key, decision, now_ms, previous=state)
+
+    def retract(self, state: AlertState | None, retraction: AlertRetraction, now_ms: int) -> AlertState | None:
+        """A RETRACTED version of an open alert; nothing for one never raised or already retracted."""
+        if state is None or state.status == "RETRACTED":
+            return None
+        return replace(
+            state,
+            version=state.version + 1,
+            updated_at_ms=now_ms,
+            status="RETRACTED",
+            change="RETRACTED",
+            previous_severity=None,
+            retraction={"reason": retraction.reason, "detail": retraction.detail, "event_ids": list(retraction.by)},
+            support_at_retraction=frozenset(retraction.supported),
+        )
 
     def allowed_agencies(self, state: AlertState) -> list[str]:
         """Agency codes whose officers may see the alert, by its TLP (policy in the module docstring)."""
@@ -160,6 +210,10 @@ class AlertBook:
             "window_end": max(times),
             "evidence": [_evidence_record(observation) for observation in observations],
             "summary": state.summary,
+            "status": state.status,
+            "change": state.change,
+            "previous_severity": state.previous_severity,
+            "retraction": state.retraction,
         }
 
     def _operators(self, observations: Iterable[Observation]) -> set[str]:
@@ -172,34 +226,64 @@ class AlertBook:
 
 
 def _adds_to(state: AlertState, decision: AlertDecision) -> bool:
+    withdrawn = state.withdrawn | set(decision.withdrawn)
     return (
-        any(observation.event_id not in state.evidence for observation in decision.evidence)
+        any(o.event_id not in state.evidence and o.event_id not in withdrawn for o in decision.evidence)
+        or any(event_id in state.evidence for event_id in decision.withdrawn)
         or not set(decision.subjects) <= set(state.subjects)
         or _severity_rank(decision.severity) > _severity_rank(state.base_severity)
     )
 
 
+def _change(previous: AlertState | None, evidence: Mapping[str, Observation], subjects: list[str], severity: str) -> str:
+    if previous is None:
+        return "RAISED"
+    if previous.status == "RETRACTED":
+        return "RERAISED"
+    if _severity_rank(severity) > _severity_rank(previous.severity):
+        return "SEVERITY_RAISED"
+    if _severity_rank(severity) < _severity_rank(previous.severity):
+        return "SEVERITY_LOWERED"
+    if not set(previous.evidence) <= set(evidence):
+        return "EVIDENCE_WITHDRAWN"
+    if set(evidence) - set(previous.evidence):
+        return "EVIDENCE_ADDED"
+    return "SUBJECTS_ADDED" if set(subjects) - set(previous.subjects) else "EVIDENCE_ADDED"
+
+
 def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState | None) -> AlertState:
-    """The state after ``decision``: unions and maxima, so the result does not depend on arrival order."""
-    evidence = dict(previous.evidence) if previous else {}
+    """The state after ``decision``: unions and maxima, so the result does not depend on arrival order.
+
+    Withdrawn evidence is the exception, and it is sticky: once an event is taken away from an
+    alert, no perspective's finding brings it back.
+    """
+    withdrawn = (previous.withdrawn if previous else frozenset()) | frozenset(decision.withdrawn)
+    evidence = {k: o for k, o in (previous.evidence if previous else {}).items() if k not in withdrawn}
     for observation in decision.evidence:
-        evidence.setdefault(observation.event_id, observation)
+        if observation.event_id not in withdrawn:
+            evidence.setdefault(observation.event_id, observation)
     base = decision.severity if previous is None else max(previous.base_severity, decision.severity, key=_severity_rank)
     agencies = sorted({observation.agency for observation in evidence.values()})
     border_point = decision.border_point if decision.border_point is not None or previous is None else previous.border_point
+    subjects = sorted(set(previous.subjects if previous else ()) | set(decision.subjects))
+    severity = _corroborated(base, agencies)
     return AlertState(
         alert_id=key,
         rule=decision.rule,
         version=previous.version + 1 if previous else 1,
-        severity=_corroborated(base, agencies),
+        severity=severity,
         base_severity=base,
         score=decision.score if previous is None else max(previous.score, decision.score),
         created_at_ms=previous.created_at_ms if previous else now_ms,
         updated_at_ms=now_ms,
-        subjects=sorted(set(previous.subjects if previous else ()) | set(decision.subjects)),
+        subjects=subjects,
         evidence=evidence,
         border_point=border_point,
         summary=_summary(decision.summary, agencies),
+        status="OPEN",
+        change=_change(previous, evidence, subjects, severity),
+        previous_severity=previous.severity if previous and previous.severity != severity else None,
+        withdrawn=withdrawn,
     )
 
 

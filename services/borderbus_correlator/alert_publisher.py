@@ -20,14 +20,16 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from borderbus import codec
 from borderbus.batches import next_batch
 from borderbus.bus import Bus
-from borderbus.catalogue import ALERTS_TOPIC
+from borderbus.catalogue import ALERTS_TOPIC, DEAD_LETTER_TOPIC
+from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_correlator.alert_book import AlertBook, AlertState
 from borderbus_correlator.metrics import ALERTS_EMITTED, EVENT_TO_ALERT_LATENCY, TABLE_ENTRIES
-from borderbus_correlator.model import AlertDecision
+from borderbus_correlator.model import finding_from_json
 
 log = logging.getLogger(__name__)
 
+SERVICE = "correlator"
 DECISIONS_TOPIC = "correlator.decisions"
 ALERT_STATE_TOPIC = "correlator.alert-state"
 TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction can hold readers back
@@ -42,9 +44,11 @@ class AlertPublisher:
         self.decisions_topic = catalogue.topic(DECISIONS_TOPIC)
         self.state_topic = catalogue.topic(ALERT_STATE_TOPIC)
         self.alerts_topic = catalogue.topic(ALERTS_TOPIC)
+        self.dead_letter_topic = catalogue.topic(DEAD_LETTER_TOPIC)
         self.settings = settings
         self.book = AlertBook(catalogue.agencies, catalogue.border_points)
         self.schema = bus.schemas.latest("alert")
+        self.finding_schema = bus.schemas.latest("correlator-finding")
         self.registry = SchemaRegistry(settings, known=bus.schemas)
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.states: dict[int, dict[str, AlertState]] = {}
@@ -86,17 +90,23 @@ class AlertPublisher:
             self._rewind()
             return
         TABLE_ENTRIES.labels("alert-state").set(sum(len(states) for states in self.states.values()))
-        for state, decision in (item for item in published if item is not None):
+        for state in (item for item in published if item is not None):
             ALERTS_EMITTED.labels(state.rule, state.severity).inc()
-            newest = max(observation.reported_at_ms for observation in decision.evidence)
-            EVENT_TO_ALERT_LATENCY.observe(max(0.0, time.time() - newest / 1000))
+            if state.status == "OPEN" and state.evidence:
+                newest = max(observation.reported_at_ms for observation in state.evidence.values())
+                EVENT_TO_ALERT_LATENCY.observe(max(0.0, time.time() - newest / 1000))
 
-    def _apply(self, message: Message) -> tuple[AlertState, AlertDecision] | None:
+    def _apply(self, message: Message) -> AlertState | None:
         partition = message.partition() or 0
         alert_id = (message.key() or b"").decode()
-        decision = AlertDecision.from_json(json.loads(message.value() or b"{}"))
+        try:
+            record = codec.decode(message.value() or b"", self.finding_schema, self.registry.lookup)
+        except codec.DecodeError as error:
+            self._dead_letter(message, error)
+            return None
+        decision = finding_from_json(record)
         states = self.states.setdefault(partition, {})
-        state = self.book.merge(states.get(alert_id), decision, self.now_ms())
+        state = self.book.apply(states.get(alert_id), decision, self.now_ms())
         if state is None:
             return None
         states[alert_id] = state
@@ -106,7 +116,20 @@ class AlertPublisher:
         self.producer.produce(
             self.state_topic, partition=partition, key=alert_id.encode(), value=json.dumps(state.to_json()).encode()
         )
-        return state, decision
+        return state
+
+    def _dead_letter(self, message: Message, error: codec.DecodeError) -> None:
+        """In the batch's transaction, so the record is dead-lettered exactly when its offset commits."""
+        headers = dead_letter_headers(
+            reason=error.reason,
+            detail=error.detail,
+            source_topic=message.topic() or "",
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
+            service=SERVICE,
+        )
+        self.producer.produce(self.dead_letter_topic, key=message.key(), value=message.value(), headers=dict(headers))
+        DEAD_LETTERS.labels(SERVICE, error.reason).inc()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

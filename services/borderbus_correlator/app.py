@@ -1,14 +1,18 @@
-"""The Faust application: it only wires topics, tables and the pure steps of :mod:`pipeline` together.
+"""A correlator worker: the Faust app wires topics, tables and the pure steps of :mod:`pipeline` together.
 
-ingest.<agency>.<type> ─fan_out─▶ correlator.by-subject ─correlate─▶ correlator.decisions ─AlertPublisher─▶ alerts.shared
-                                   (key: subject)      [subject-history]  (key: alert id)   [correlator.alert-state]
+ingest.<agency>.<type> ─FanOut─▶ correlator.by-subject ─correlate─▶ correlator.decisions ─AlertPublisher─▶ alerts.shared
+                                  (key: subject)      [subject-history]  (key: alert id)   [correlator.alert-state]
 
 How a killed worker loses and duplicates nothing:
 
-- The Faust stages run at least once, and are idempotent: a replayed event is a duplicate in the
-  subject's history, and replaying it only re-sends what it caused downstream, where that adds
-  nothing. (Faust's own exactly-once mode crashes on consumer-group rebalances: faust-streaming
-  issue #323, seen here with two workers.)
+- :class:`~borderbus_correlator.fan_out.FanOut` (confluent-kafka, beside Faust: see its module
+  for why) and the Faust correlate stage run at least once, and are idempotent: a replayed event
+  is a duplicate in the subject's history, and replaying it only re-sends what it caused
+  downstream, where that adds nothing. (Faust's own exactly-once mode crashes on consumer-group
+  rebalances: faust-streaming issue #323, seen here with two workers.)
+- Whatever order a replay delivers in, the standing alerts are the same: histories are a function
+  of the set of events, lateness is bounded by the retention only, and a finding that an event
+  takes away is retracted (:func:`~borderbus_correlator.pipeline.findings`).
 - The last stage, :class:`AlertPublisher`, is exactly once with Kafka transactions, so every alert
   version is published once. Alert ids are deterministic, so even a replay from scratch finds the
   same alerts.
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import threading
 from collections import Counter as Tally
 from pathlib import Path
 from typing import Any
@@ -30,28 +33,31 @@ import faust.transport.drivers.aiokafka as faust_aiokafka
 import mode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.catalogue import DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.config import REPO_ROOT, Settings
 from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
-from borderbus.ingest import decode_ingest
 from borderbus.schema_registry import SchemaRegistry
+from borderbus.supervision import dead_threads, start_or_exit
 from borderbus_correlator.alert_book import alert_id
 from borderbus_correlator.alert_publisher import DECISIONS_TOPIC, AlertPublisher
+from borderbus_correlator.fan_out import FanOut
+from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.metrics import (
     CONSUMER_LAG,
-    EVENTS_CONSUMED,
     LATE_EVENTS,
     ROUTES_PROCESSED,
     TABLE_ENTRIES,
 )
-from borderbus_correlator.observation import observe
-from borderbus_correlator.pipeline import Route, correlate, fan_out
+from borderbus_correlator.pipeline import Route, correlate
 from borderbus_correlator.rule_config import load_rule_config
 
 SERVICE = "correlator"
 BY_SUBJECT_TOPIC = "correlator.by-subject"
+ROUTE_SCHEMA = "correlator-route"  # Avro of correlator.by-subject
+FINDING_SCHEMA = "correlator-finding"  # Avro of correlator.decisions
 STATE_PARTITIONS = 6
 HOUSEKEEPING_SECONDS = 30.0
 GROUP_SESSION_TIMEOUT_SECONDS = 10.0  # a killed worker's partitions move to the others after this long, not Faust's 60 s
@@ -76,8 +82,13 @@ def faust_broker(settings: Settings) -> tuple[str, Any]:
     return url, (faust.SSLCredentials(ssl_context) if ssl_context else None)
 
 
-def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", state_dir: Path | None = None) -> faust.App:
-    """A correlator worker for ``bus``; several workers with the same settings form one consumer group."""
+def create_app(
+    bus: Bus, *, web_port: int = 6066, store: str = "memory://", state_dir: Path | None = None, fan_out: FanOut | None = None
+) -> faust.App:
+    """A correlator worker's Faust app for ``bus``; several workers with the same settings form one consumer group.
+
+    ``fan_out`` is the worker's first stage, run beside the app: /assignment counts its partitions too.
+    """
     settings, catalogue = bus.settings, bus.catalogue
     broker, credentials = faust_broker(settings)
     default_state_dir = Path(os.environ.get("BORDERBUS_STATE_DIR") or REPO_ROOT / ".local" / "correlator")
@@ -85,7 +96,7 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
     datadir.parent.mkdir(parents=True, exist_ok=True)
     replication = catalogue.topic_specs()[0].replication_factor
     app = faust.App(
-        f"{settings.topic_prefix}borderbus-correlator",
+        app_id(bus),
         broker=broker,
         broker_credentials=credentials,
         store=store,
@@ -109,9 +120,14 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
     points = catalogue.border_points
     registry = SchemaRegistry(settings, known=bus.schemas)
 
-    ingest = app.topic(*catalogue.ingest_topics(), key_serializer="raw", value_serializer="raw")
-    by_subject = app.topic(catalogue.topic(BY_SUBJECT_TOPIC), key_type=str, value_serializer="json", partitions=STATE_PARTITIONS)
-    decisions = app.topic(catalogue.topic(DECISIONS_TOPIC), key_type=str, value_serializer="json", partitions=STATE_PARTITIONS)
+    route_schema, finding_schema = bus.schemas.latest(ROUTE_SCHEMA), bus.schemas.latest(FINDING_SCHEMA)
+    for schema in (route_schema, finding_schema):
+        registry.register(schema)
+
+    by_subject = app.topic(
+        catalogue.topic(BY_SUBJECT_TOPIC), key_type=str, key_serializer="raw", value_serializer="raw", partitions=STATE_PARTITIONS
+    )
+    decisions = app.topic(catalogue.topic(DECISIONS_TOPIC), key_type=str, value_serializer="raw", partitions=STATE_PARTITIONS)
     dead_letters = app.topic(catalogue.topic(DEAD_LETTER_TOPIC), key_serializer="raw", value_serializer="raw")
     histories = app.Table("subject-history", default=None, key_type=str, partitions=STATE_PARTITIONS)
 
@@ -129,26 +145,17 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
 
     async def send_routes(routes: list[Route]) -> None:
         for route in routes:
-            await by_subject.send(key=route.target, value=route.to_json())
-
-    @app.agent(ingest)
-    async def fan_out_events(stream: faust.StreamT[bytes]) -> None:
-        """Decode each agency event and send it to every subject it names."""
-        async for event in stream.events():
-            message = event.message
-            try:
-                agency, event_type, record = decode_ingest(catalogue, bus.schemas, registry.lookup, message.topic, event.value)
-            except DecodeError as error:
-                await dead_letter(event.value or b"", message.key, message, error.reason, error.detail)
-                continue
-            EVENTS_CONSUMED.labels(agency, event_type).inc()
-            await send_routes(fan_out(observe(agency, event_type, record)))
+            await by_subject.send(key=route.target, value=codec.encode(route_schema, route.to_json()))
 
     @app.agent(by_subject)
     async def correlate_subjects(stream: faust.StreamT[dict[str, Any]]) -> None:
         """Keep each subject's history, share it one hop with linked subjects, and run the rules."""
         async for event in stream.events():
-            route = Route.from_json(event.key, event.value)
+            try:
+                route = Route.from_json(event.key, codec.decode(event.value, route_schema, registry.lookup))
+            except DecodeError as error:
+                await dead_letter(event.value or b"", (event.key or "").encode(), event.message, error.reason, error.detail)
+                continue
             result = correlate(histories.get(route.target), route, rule_config, points)
             ROUTES_PROCESSED.labels(route.mode, result.outcome).inc()
             if result.outcome == "late":
@@ -159,16 +166,22 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
             if result.outcome == "added":
                 histories[route.target] = result.history.to_json()
             await send_routes(result.routes)
-            for decision in result.decisions:
-                await decisions.send(key=alert_id(decision.rule, decision.alert_key), value=decision.to_json())
+            for finding in result.decisions:
+                value = codec.encode(finding_schema, finding.to_json())
+                await decisions.send(key=alert_id(finding.rule, finding.alert_key), value=value)
 
     @app.timer(HOUSEKEEPING_SECONDS)  # type: ignore[untyped-decorator]
     async def housekeeping() -> None:
-        """Forget subjects whose newest event is older than any window can reach, and report the table size."""
+        """Forget subjects whose newest event is older than any window can reach, and report the table size.
+
+        A history holding a case update (a warrant, a case membership) is kept: those facts last until their case ends.
+        """
         watermark = max((h["max_seen_ms"] for h in histories.values() if h), default=0)
         horizon = watermark - rule_config.retention_ms
-        for subject in [s for s, h in histories.items() if h and h["max_seen_ms"] < horizon]:
-            del histories[subject]
+        stale = [s for s, h in histories.items() if h and h["max_seen_ms"] < horizon]
+        for subject in stale:
+            if not SubjectHistory.from_json(histories[subject]).holds_lasting_facts():
+                del histories[subject]
         TABLE_ENTRIES.labels("subject-history").set(len(histories))
 
     @app.timer(5.0)  # type: ignore[untyped-decorator]
@@ -190,28 +203,43 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
     @app.page("/assignment")
     async def assignment(web: Any, request: Any) -> Any:
         """How many source partitions this worker holds: tests and operators wait for a settled group."""
-        sources = {*catalogue.ingest_topics(), by_subject.get_topic_name()}
-        return web.json({"partitions": sum(1 for tp in app.consumer.assignment() if tp.topic in sources)})
+        stage_partitions = sum(1 for tp in app.consumer.assignment() if tp.topic == by_subject.get_topic_name())
+        return web.json({"partitions": stage_partitions + (fan_out.assigned() if fan_out else 0)})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
+        dead = dead_threads()
+        if dead:
+            return web.json({"status": "unhealthy", "dead": dead}, status=503)
         return web.json({"status": "ok"})
 
     return app
 
 
+def app_id(bus: Bus) -> str:
+    return f"{bus.settings.topic_prefix}borderbus-correlator"
+
+
 def run_worker(bus: Bus, *, web_port: int, store: str, instance_id: str, loglevel: str = "warning") -> None:
-    """Run one worker (the Faust stages and an alert publisher) until SIGTERM/SIGINT."""
+    """Run one worker (fan-out, the Faust correlate stage and an alert publisher) until SIGTERM/SIGINT."""
     read_committed_everywhere()
-    app = create_app(bus, web_port=web_port, store=store)
-    publisher = AlertPublisher(bus, group_id=f"{app.conf.id}-alerts", instance_id=instance_id)
-    thread = threading.Thread(target=publisher.run, name="alert-publisher", daemon=True)
-    thread.start()
+    group = app_id(bus)
+    stage = FanOut(
+        bus,
+        group_id=f"{group}-fan-out",
+        by_subject_topic=bus.catalogue.topic(BY_SUBJECT_TOPIC),
+        route_schema=bus.schemas.latest(ROUTE_SCHEMA),
+    )
+    app = create_app(bus, web_port=web_port, store=store, fan_out=stage)
+    publisher = AlertPublisher(bus, group_id=f"{group}-alerts", instance_id=instance_id)
+    threads = [start_or_exit("alert-publisher", publisher.run), start_or_exit("fan-out", stage.run)]
     try:
         faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
     finally:
+        stage.stop()
         publisher.stop()
-        thread.join(30)
+        for thread in threads:
+            thread.join(30)
 
 
 def read_committed_everywhere() -> None:

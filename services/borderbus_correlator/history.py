@@ -1,23 +1,33 @@
 """One subject's history: the observations that named it (direct) and those of its links (linked, one hop).
 
-The state is a pure function of the set of observations accepted, never of their arrival order:
-lists stay sorted by ``(occurred_at_ms, event_id)``, links keep the latest time, and a linked
-observation reachable through several subjects keeps the smallest ``via``. That is what lets a
-full re-evaluation of the rules give the same decisions whatever the order Kafka delivered in.
+The state is a pure function of the set of observations received, never of their arrival order:
+lists stay sorted by ``(occurred_at_ms, event_id)``, links keep the latest time, a linked
+observation reachable through several subjects keeps the smallest ``via``, and an event revoked
+by its agency (a correction or retraction) stays revoked whether it arrives before or after the
+revision. That is what lets a full re-evaluation of the rules give the same decisions whatever
+the order Kafka delivered in, and so the same alerts after a crash and a replay.
+
+Lateness is judged against the retention only (nothing a rule can still reach is refused): a
+replay reads the agencies' topics in another order than live, so a tighter bound would make the
+alerts depend on arrival order. Case updates are long-lived facts: they are kept until their case
+closes, however old (a warrant issued 200 days before a sighting still counts).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Mapping, Sequence
+from bisect import insort
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from borderbus_correlator.model import Observation
 from borderbus_correlator.rule_config import RuleConfig
 
-AddOutcome = Literal["added", "duplicate", "late"]
+AddOutcome = Literal["added", "duplicate", "late", "revoked"]
 _T = TypeVar("_T")
+
+LONG_LIVED_TYPES = frozenset({"case-update"})
+"""Event types that state facts holding until a later event ends them, not observations of a moment."""
 
 
 def event_order(observation: Observation) -> tuple[int, str]:
@@ -36,12 +46,21 @@ class Seen(NamedTuple):
     observation: Observation
 
 
+class Revocation(NamedTuple):
+    """An event its agency revoked: by which event, and the revoked event as this history held it (if it did)."""
+
+    by: Observation
+    held: Seen | None
+
+
 @dataclass
 class SubjectHistory:
     """``direct``: events naming ``subject``; ``linked``: (via, event) of its links' events; both in event order.
 
     ``links`` maps each subject named together with this one to the last event time they were;
-    ``max_seen_ms`` is this subject's event-time watermark. Change it only through its methods.
+    ``max_seen_ms`` is this subject's event-time watermark; ``retractions`` are the agencies'
+    retractions received (never evidence); ``revoked`` maps each revoked event id to its revocation.
+    Change it only through its methods.
     """
 
     subject: str
@@ -49,6 +68,8 @@ class SubjectHistory:
     linked: list[tuple[str, Observation]] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)
     max_seen_ms: int = 0
+    retractions: dict[str, Observation] = field(default_factory=dict)
+    revoked: dict[str, Revocation] = field(default_factory=dict)
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
@@ -78,8 +99,13 @@ class SubjectHistory:
             return self._by_type.get(event_types[0], [])
         return sorted((entry for t in event_types for entry in self._by_type.get(t, [])), key=_linked_order)
 
+    def holds(self, event_id: str) -> bool:
+        return event_id in self._direct_ids or event_id in self._linked_via or event_id in self.retractions
+
     def new_links(self, observation: Observation) -> list[str]:
         """Subjects this observation would link for the first time (ask before :meth:`add_direct`)."""
+        if observation.is_retraction:
+            return []
         return [other for other in observation.subjects if other != self.subject and other not in self.links]
 
     def add_direct(self, observation: Observation, cfg: RuleConfig) -> AddOutcome:
@@ -87,14 +113,18 @@ class SubjectHistory:
 
         An event seen before only through a link moves to ``direct``: naming the subject is the stronger fact.
         """
-        if observation.event_id in self._direct_ids:
+        event_id = observation.event_id
+        if event_id in self._direct_ids or event_id in self.retractions:
             return "duplicate"
-        if observation.occurred_at_ms < self.max_seen_ms - cfg.allowed_lateness_ms:
-            return "late"
-        if observation.event_id in self._linked_via:
-            self._remove_linked(observation.event_id)
+        verdict = self._admit(observation, cfg)
+        if verdict is not None:
+            return verdict
+        if observation.is_retraction:
+            return self._add_retraction(observation)
+        if event_id in self._linked_via:
+            self._remove_linked(event_id)
         insort(self.direct, observation, key=event_order)
-        self._direct_ids.add(observation.event_id)
+        self._direct_ids.add(event_id)
         self._by_type = None
         for other in observation.subjects:
             if other != self.subject:
@@ -105,18 +135,20 @@ class SubjectHistory:
     def add_linked(self, via: str, observation: Observation, cfg: RuleConfig) -> AddOutcome:
         """Record an event of the linked subject ``via``.
 
-        Late only when older than the retention: a new link back-fills the other side's retained
-        history, which is legitimately older than this subject's watermark minus the lateness.
-        Returns 'added' also when a smaller ``via`` replaces the stored one, since the state changed.
+        Late only when older than the retention, as for direct events. Returns 'added' also when a
+        smaller ``via`` replaces the stored one, since the state changed.
         """
         event_id = observation.event_id
-        if event_id in self._direct_ids:
+        if event_id in self._direct_ids or event_id in self.retractions:
             return "duplicate"
         stored_via = self._linked_via.get(event_id)
         if stored_via is not None and stored_via <= via:
             return "duplicate"
-        if observation.occurred_at_ms < self.max_seen_ms - cfg.retention_ms:
-            return "late"
+        verdict = self._admit(observation, cfg)
+        if verdict is not None:
+            return verdict
+        if observation.is_retraction:
+            return self._add_retraction(observation)
         if stored_via is not None:
             self._remove_linked(event_id)
         insort(self.linked, (via, observation), key=_linked_order)
@@ -125,20 +157,119 @@ class SubjectHistory:
         self.max_seen_ms = max(self.max_seen_ms, observation.occurred_at_ms)
         return "added"
 
+    def add_revocation(self, revision: Observation) -> AddOutcome:
+        """Apply only what ``revision`` revokes: it reached this subject because the revoked event named it."""
+        if revision.revises is None:
+            return "duplicate"
+        known = self.revoked.get(revision.revises)
+        if known is not None and known.by.event_id == revision.event_id:
+            return "duplicate"
+        self._revoke(revision)
+        return "added"
+
+    def _admit(self, observation: Observation, cfg: RuleConfig) -> AddOutcome | None:
+        """None when the observation may enter; else why not. Applies the revision it carries."""
+        revocation = self.revoked.get(observation.event_id)
+        if revocation is not None and revocation.by.agency == observation.agency:
+            return "revoked"
+        long_lived = observation.event_type in LONG_LIVED_TYPES
+        if not long_lived and observation.occurred_at_ms < self.max_seen_ms - cfg.retention_ms:
+            return "late"
+        if observation.revises is not None:
+            self._revoke(observation)
+        return None
+
+    def _add_retraction(self, retraction: Observation) -> AddOutcome:
+        self.retractions[retraction.event_id] = retraction
+        return "added"
+
+    def _revoke(self, revision: Observation) -> None:
+        """Take the revised event out of the evidence; remember it so it stays out if it arrives later.
+
+        Only the agency that published an event may revoke it; of two revisions of one event the
+        earlier (in event order) is kept, so the outcome does not depend on which arrived first.
+        """
+        target = revision.revises
+        assert target is not None
+        known = self.revoked.get(target)
+        if known is not None and event_order(known.by) <= event_order(revision):
+            return
+        held = known.held if known is not None else self._take(target, revision.agency)
+        if held is None and self.holds(target):
+            return  # held, but published by another agency: not the reviser's to revoke
+        self.revoked[target] = Revocation(revision, held)
+
+    def _take(self, event_id: str, agency: str) -> Seen | None:
+        """Remove ``event_id`` from the evidence if ``agency`` published it; how it was held, or None."""
+        if event_id in self._direct_ids:
+            observation = next(o for o in self.direct if o.event_id == event_id)
+            if observation.agency != agency:
+                return None
+            self.direct = [o for o in self.direct if o.event_id != event_id]
+            self._reindex()
+            return Seen(None, observation)
+        if event_id in self._linked_via:
+            via, observation = next(entry for entry in self.linked if entry[1].event_id == event_id)
+            if observation.agency != agency:
+                return None
+            self._remove_linked(event_id)
+            self._by_type = None
+            return Seen(via, observation)
+        return None
+
+    def without(self, event_id: str) -> SubjectHistory:
+        """This history as it would be had ``event_id`` never arrived: what the rules said before it.
+
+        Links it formed are kept (they only widen which linked events count), everything else is undone,
+        including the revocation it made.
+        """
+        direct = [o for o in self.direct if o.event_id != event_id]
+        linked = [entry for entry in self.linked if entry[1].event_id != event_id]
+        revoked = dict(self.revoked)
+        for target, revocation in self.revoked.items():
+            if revocation.by.event_id == event_id:
+                del revoked[target]
+                if revocation.held is not None and revocation.held.via is None:
+                    direct.append(revocation.held.observation)
+                elif revocation.held is not None and revocation.held.via is not None:
+                    linked.append((revocation.held.via, revocation.held.observation))
+        retractions = {k: v for k, v in self.retractions.items() if k != event_id}
+        return SubjectHistory(self.subject, direct, linked, dict(self.links), self.max_seen_ms, retractions, revoked)
+
     def expire(self, cfg: RuleConfig) -> int:
         """Forget what no rule can reach any more, then keep the newest ``max_observations`` of each list.
 
-        Returns the number of observations dropped (forgotten links are not counted).
+        Case updates stay until their case has been closed for longer than the retention. Returns
+        the number of observations dropped (forgotten links, retractions and revocations are not counted).
         """
         horizon = self.max_seen_ms - cfg.retention_ms
+        closed = _closed_cases(self.direct, (o for _, o in self.linked))
         before = len(self.direct) + len(self.linked)
-        self.direct = _newest(self.direct[bisect_left(self.direct, horizon, key=lambda o: o.occurred_at_ms) :], cfg)
-        self.linked = _newest(self.linked[bisect_left(self.linked, horizon, key=lambda e: e[1].occurred_at_ms) :], cfg)
-        self.links = {other: seen_ms for other, seen_ms in self.links.items() if seen_ms >= horizon}
+
+        def keep(observation: Observation) -> bool:
+            if observation.event_type in LONG_LIVED_TYPES:
+                return closed.get(str(observation.facts.get("case_id")), horizon) >= horizon
+            return observation.occurred_at_ms >= horizon
+
+        lasting = [o for o in self.direct if o.event_type in LONG_LIVED_TYPES and keep(o)]
+        moments = [o for o in self.direct if o.event_type not in LONG_LIVED_TYPES and keep(o)]
+        self.direct = sorted(lasting + _newest(moments, cfg), key=event_order)
+        lasting_linked = [e for e in self.linked if e[1].event_type in LONG_LIVED_TYPES and keep(e[1])]
+        moments_linked = [e for e in self.linked if e[1].event_type not in LONG_LIVED_TYPES and keep(e[1])]
+        self.linked = sorted(lasting_linked + _newest(moments_linked, cfg), key=_linked_order)
+        named_by_facts = {s for o in lasting for s in o.subjects} | {via for via, _ in lasting_linked}
+        self.links = {other: ms for other, ms in self.links.items() if ms >= horizon or other in named_by_facts}
+        self.retractions = {k: o for k, o in self.retractions.items() if o.occurred_at_ms >= horizon}
+        self.revoked = {k: r for k, r in self.revoked.items() if keep(r.by)}
         dropped = before - len(self.direct) - len(self.linked)
-        if dropped:
-            self._reindex()
+        self._reindex()
         return dropped
+
+    def holds_lasting_facts(self) -> bool:
+        """True while a case update is kept: the history must then outlive its subject's silence."""
+        return any(o.event_type in LONG_LIVED_TYPES for o in self.direct) or any(
+            o.event_type in LONG_LIVED_TYPES for _, o in self.linked
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -147,21 +278,49 @@ class SubjectHistory:
             "linked": [{"via": via, "observation": observation.to_json()} for via, observation in self.linked],
             "links": dict(sorted(self.links.items())),
             "max_seen_ms": self.max_seen_ms,
+            "retractions": [observation.to_json() for observation in self.retractions.values()],
+            "revoked": [
+                {
+                    "event_id": target,
+                    "by": revocation.by.to_json(),
+                    "held_via": revocation.held.via if revocation.held else None,
+                    "held": revocation.held.observation.to_json() if revocation.held else None,
+                }
+                for target, revocation in sorted(self.revoked.items())
+            ],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SubjectHistory:
+        revoked = {}
+        for item in data.get("revoked") or ():
+            held = Seen(item.get("held_via"), Observation.from_json(item["held"])) if item.get("held") else None
+            revoked[item["event_id"]] = Revocation(Observation.from_json(item["by"]), held)
+        retractions = (Observation.from_json(item) for item in data.get("retractions") or ())
         return cls(
             subject=data["subject"],
             direct=[Observation.from_json(item) for item in data["direct"]],
             linked=[(item["via"], Observation.from_json(item["observation"])) for item in data["linked"]],
             links={other: int(seen_ms) for other, seen_ms in data["links"].items()},
             max_seen_ms=int(data["max_seen_ms"]),
+            retractions={o.event_id: o for o in retractions},
+            revoked=revoked,
         )
 
     def _remove_linked(self, event_id: str) -> None:
         self.linked = [entry for entry in self.linked if entry[1].event_id != event_id]
         del self._linked_via[event_id]
+
+
+def _closed_cases(*observations: Iterable[Observation]) -> dict[str, int]:
+    """case id -> when it was last closed, from the case updates among ``observations``."""
+    closed: dict[str, int] = {}
+    for group in observations:
+        for o in group:
+            if o.event_type == "case-update" and o.facts.get("status") == "CLOSED":
+                case_id = str(o.facts.get("case_id"))
+                closed[case_id] = max(closed.get(case_id, o.occurred_at_ms), o.occurred_at_ms)
+    return closed
 
 
 def _newest(items: list[_T], cfg: RuleConfig) -> list[_T]:

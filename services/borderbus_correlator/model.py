@@ -40,6 +40,13 @@ class Observation:
     subjects: tuple[str, ...]
     border_point: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    revises: str | None = None
+    revision: str | None = None  # CORRECT (this event replaces ``revises``) or RETRACT (it withdraws it)
+
+    @property
+    def is_retraction(self) -> bool:
+        """A retraction only withdraws the event it revises: it is never evidence itself."""
+        return self.revision == "RETRACT"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,8 @@ class Observation:
             "subjects": list(self.subjects),
             "border_point": self.border_point,
             "facts": dict(self.facts),
+            "revises": self.revises,
+            "revision": self.revision,
         }
 
     @classmethod
@@ -66,6 +75,8 @@ class Observation:
             subjects=tuple(data["subjects"]),
             border_point=data.get("border_point"),
             facts=dict(data.get("facts") or {}),
+            revises=data.get("revises"),
+            revision=data.get("revision"),
         )
 
 
@@ -86,9 +97,14 @@ class AlertDecision:
     evidence: tuple[Observation, ...]
     border_point: str | None
     summary: str
+    reraised: bool = False  # the finding (re)appeared with this event, rather than being restated
+    withdrawn: tuple[str, ...] = ()  # evidence this event took away from the finding (revoked, or no longer matching)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": "finding",
+            "reraised": self.reraised,
+            "withdrawn": list(self.withdrawn),
             "rule": self.rule,
             "alert_key": self.alert_key,
             "severity": self.severity,
@@ -110,4 +126,63 @@ class AlertDecision:
             evidence=tuple(Observation.from_json(item) for item in data["evidence"]),
             border_point=data.get("border_point"),
             summary=data["summary"],
+            reraised=bool(data.get("reraised", False)),
+            withdrawn=tuple(data.get("withdrawn") or ()),
         )
+
+
+RETRACTION_REASONS = (
+    "warrant_withdrawn",
+    "case_closed",
+    "member_removed",
+    "event_retracted",
+    "event_corrected",
+    "superseded",
+    "evidence_withdrawn",
+)
+
+
+@dataclass(frozen=True)
+class AlertRetraction:
+    """A rule no longer finds what an alert said: the event ``by`` took its support away.
+
+    ``supported`` is the evidence the finding had just before, so the alert book can tell a
+    stale restatement of that support (ignored) from genuinely new evidence (which re-raises).
+    """
+
+    rule: str
+    alert_key: str
+    reason: str
+    detail: str
+    by: tuple[str, ...]
+    supported: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "retraction",
+            "rule": self.rule,
+            "alert_key": self.alert_key,
+            "reason": self.reason,
+            "detail": self.detail,
+            "by": list(self.by),
+            "supported": list(self.supported),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertRetraction:
+        return cls(
+            rule=data["rule"],
+            alert_key=data["alert_key"],
+            reason=data["reason"],
+            detail=data["detail"],
+            by=tuple(data["by"]),
+            supported=tuple(data["supported"]),
+        )
+
+
+Finding = AlertDecision | AlertRetraction
+"""What the correlate step sends to the alert book, keyed by alert id."""
+
+
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    return AlertRetraction.from_json(data) if data.get("kind") == "retraction" else AlertDecision.from_json(data)

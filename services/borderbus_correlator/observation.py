@@ -30,6 +30,7 @@ def _facts(event_type: str, record: dict[str, Any], keys_by_id: dict[str, str]) 
             "network_id": record.get("network_id"),
             "warrant_ref": record.get("warrant_ref"),
             "roles": {keys_by_id[r["subject_id"]]: r["role"] for r in record["subject_roles"] if r["subject_id"] in keys_by_id},
+            "removed": [keys_by_id[i] for i in record.get("removed_subject_ids") or () if i in keys_by_id],
         }
     if event_type == "platform-report":
         return {"platform": record["platform"], "content_kind": record["content_kind"], "content_ref": record["content_ref"]}
@@ -42,6 +43,7 @@ def observe(agency: str, event_type: str, record: dict[str, Any]) -> Observation
     for subject in record["subjects"]:
         keys_by_id.setdefault(subject["id"], subject_key(subject["kind"], subject["id"]))
     location = record.get("location") or {}
+    revision = record.get("revises") or {}
     return Observation(
         event_id=str(record["event_id"]),
         agency=agency,
@@ -52,4 +54,6 @@ def observe(agency: str, event_type: str, record: dict[str, Any]) -> Observation
         subjects=tuple(dict.fromkeys(keys_by_id.values())),
         border_point=location.get("border_point"),
         facts=_facts(event_type, record, keys_by_id),
+        revises=str(revision["event_id"]) if revision else None,
+        revision=revision.get("action") if revision else None,
     )

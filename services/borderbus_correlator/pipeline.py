@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from borderbus.catalogue import BorderPoint
 from borderbus_correlator.alert_book import AlertBook, AlertState, alert_id
 from borderbus_correlator.history import SubjectHistory
-from borderbus_correlator.model import AlertDecision, Observation
+from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
 from borderbus_correlator.rules import evaluate
 
@@ -25,7 +26,7 @@ class Route:
     """One message for the by-subject topic: deliver ``observation`` to ``target``'s history."""
 
     target: str
-    mode: str  # "direct" (the event names target) or "linked" (it names a subject linked to target)
+    mode: str  # "direct" (the event names target), "linked" (it names a subject linked to target) or "revoke"
     via: str | None
     observation: Observation
 
@@ -39,10 +40,10 @@ class Route:
 
 @dataclass
 class StepResult:
-    outcome: str  # added | duplicate | late
+    outcome: str  # added | duplicate | late | revoked
     history: SubjectHistory
     routes: list[Route] = field(default_factory=list)
-    decisions: list[AlertDecision] = field(default_factory=list)
+    decisions: list[Finding] = field(default_factory=list)
 
 
 def fan_out(observation: Observation) -> list[Route]:
@@ -55,8 +56,12 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
 
     A directly named event is forwarded to the subject's other links, and the subjects it names
     with this one receive this subject's earlier direct events, so either side of a link sees the
-    other's past. Only decisions the observation takes part in are returned: the others were
-    found before.
+    other's past. A revision also goes to the subjects of the event it revokes that it no longer names.
+
+    The rules run on the history with and without the observation: findings it takes part in, or
+    that it made appear, are returned; findings it made disappear are returned as retractions, and
+    evidence it took away as withdrawn. Both sides are computed from the same history, so expiry
+    never looks like a retraction, and a replay computes exactly what the first arrival did.
 
     A duplicate (the same event again: a replay after a crash, or an agency resubmitting) changes
     nothing here but repeats what the event caused downstream, because a crash may have lost
@@ -64,12 +69,15 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     """
     subject, observation = route.target, route.observation
     history = SubjectHistory.from_json(stored) if stored else SubjectHistory(subject)
+    new_links: set[str] = set()
     if route.mode == "direct":
         new_links = set(history.new_links(observation))
         outcome = history.add_direct(observation, cfg)
+    elif route.mode == "revoke":
+        outcome = history.add_revocation(observation)
     else:
         outcome = history.add_linked(route.via or "", observation, cfg)
-    if outcome == "late":
+    if outcome in ("late", "revoked"):
         return StepResult(outcome, history)
     routes: list[Route] = []
     if route.mode == "direct":
@@ -79,10 +87,66 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
         backfill = sorted(named if outcome == "duplicate" else new_links)
         earlier = [o for o in history.direct if o.event_id != observation.event_id]
         routes += [Route(n, "linked", subject, o) for n in backfill for o in earlier]
+        revoked = history.revoked.get(observation.revises or "")
+        if revoked is not None and revoked.held is not None and revoked.held.via is None:
+            unnamed = sorted(set(revoked.held.observation.subjects) - set(observation.subjects) - {subject})
+            routes += [Route(n, "revoke", subject, observation) for n in unnamed]
     if outcome == "added":
         history.expire(cfg)
-    decisions = [d for d in evaluate(history, cfg, points) if any(e.event_id == observation.event_id for e in d.evidence)]
-    return StepResult(outcome, history, routes, decisions)
+    return StepResult(outcome, history, routes, findings(history, observation, cfg, points))
+
+
+def findings(
+    history: SubjectHistory, observation: Observation, cfg: RuleConfig, points: Mapping[str, BorderPoint]
+) -> list[Finding]:
+    """What ``observation`` changed in the rules' findings on ``history`` (which already holds it)."""
+    after = {d.alert_key: d for d in evaluate(history, cfg, points)}
+    before = {d.alert_key: d for d in evaluate(history.without(observation.event_id), cfg, points)}
+    result: list[Finding] = []
+    for key, decision in after.items():
+        earlier = before.get(key)
+        withdrawn = _ids(earlier) - _ids(decision) if earlier is not None else set()
+        if earlier is None or withdrawn or observation.event_id in _ids(decision):
+            result.append(replace(decision, reraised=earlier is None, withdrawn=tuple(sorted(withdrawn))))
+    for key, decision in before.items():
+        if key not in after:
+            result.append(_retraction(decision, observation, after.values()))
+    return result
+
+
+def _ids(decision: AlertDecision | None) -> set[str]:
+    return {o.event_id for o in decision.evidence} if decision is not None else set()
+
+
+_CASE_ENDS = {"WARRANT_WITHDRAWN": "warrant_withdrawn", "CLOSED": "case_closed"}
+
+
+def _retraction(decision: AlertDecision, by: Observation, now_found: Iterable[AlertDecision]) -> AlertRetraction:
+    """Why ``by`` took ``decision``'s support away, in words an officer can check."""
+    supported = _ids(decision)
+    if by.revision is not None:
+        reason = "event_retracted" if by.is_retraction else "event_corrected"
+        detail = f"{by.agency} {'retracted' if by.is_retraction else 'corrected'} event {by.revises}."
+    elif by.event_type == "case-update" and by.facts.get("removed"):
+        reason = "member_removed"
+        detail = f"{by.agency} removed {', '.join(by.facts['removed'])} from case {by.facts.get('case_id')}."
+    elif by.event_type == "case-update" and by.facts.get("status") in _CASE_ENDS:
+        reason = _CASE_ENDS[str(by.facts["status"])]
+        ended = "withdrew the warrant" if reason == "warrant_withdrawn" else "closed the case"
+        detail = f"{by.agency} {ended} in case {by.facts.get('case_id')} on {_utc(by.occurred_at_ms)}."
+    else:
+        wider = [d for d in now_found if d.rule == decision.rule and supported <= _ids(d)]
+        if wider:
+            reason = "superseded"
+            detail = f"Merged into the alert {alert_id(wider[0].rule, wider[0].alert_key)}, which holds all its evidence."
+        else:
+            reason = "evidence_withdrawn"
+            detail = f"Event {by.event_id} of {by.agency} no longer lets the rule find this."
+    return AlertRetraction(decision.rule, decision.alert_key, reason, detail, (by.event_id,), tuple(sorted(supported)))
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class InMemoryPipeline:
@@ -111,7 +175,7 @@ class InMemoryPipeline:
                 queue.extend(result.routes)
                 for decision in result.decisions:
                     key = alert_id(decision.rule, decision.alert_key)
-                    state = self.book.merge(self.alerts.get(key), decision, now_ms)
+                    state = self.book.apply(self.alerts.get(key), decision, now_ms)
                     if state is not None:
                         self.alerts[key] = state
                         published.append(state)

@@ -44,8 +44,10 @@ def _evidence(observations: Iterable[Observation]) -> tuple[Observation, ...]:
 
 
 def _implicated(update: Observation) -> list[str]:
+    """The subjects a case update names as part of the case: not bystanders, not those it removes."""
     roles: Mapping[str, str] = update.facts.get("roles") or {}
-    return [subject for subject in update.subjects if roles.get(subject) not in BYSTANDER_ROLES]
+    removed = set(update.facts.get("removed") or ())
+    return [subject for subject in update.subjects if roles.get(subject) not in BYSTANDER_ROLES and subject not in removed]
 
 
 def _utc(ms: int) -> str:
@@ -125,9 +127,11 @@ def _warrant_ends(updates: list[Observation]) -> dict[tuple[str, str], list[int]
     """(case_id, subject) -> sorted times of the updates that end a warrant on that subject."""
     ends: dict[tuple[str, str], list[int]] = defaultdict(list)
     for update in updates:
-        if update.facts.get("status") in WARRANT_ENDS:
-            for subject in update.subjects:
-                ends[(update.facts["case_id"], subject)].append(update.occurred_at_ms)
+        ending = update.subjects if update.facts.get("status") in WARRANT_ENDS else update.facts.get("removed") or ()
+        for subject in ending:
+            ends[(update.facts["case_id"], subject)].append(update.occurred_at_ms)
+    for times in ends.values():
+        times.sort()
     return ends
 
 
@@ -246,25 +250,50 @@ def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points
     if not updates:
         return []
     groups = _case_groups(updates)
+    ends = _membership_ends(updates)
     member_of: dict[str, set[str]] = defaultdict(set)
     for group, members in groups.items():
         for member in members:
             member_of[member].add(group)
+
+    def member_then(group: str, subject: str, at_ms: int) -> bool:
+        end = ends.get((group, subject))
+        return group in member_of.get(subject, ()) and (end is None or at_ms < end)
+
     buckets: dict[tuple[str, str], list[Observation]] = defaultdict(list)
     for seen in history.seen("sighting"):
         sighting = seen.observation
         if sighting.border_point is None:
             continue
-        for group in sorted({g for s in sighting.subjects for g in member_of.get(s, ())}):
+        at = sighting.occurred_at_ms
+        for group in sorted({g for s in sighting.subjects for g in member_of.get(s, ()) if member_then(g, s, at)}):
             buckets[(group, sighting.border_point)].append(sighting)
     decisions = []
     for (group, point), sightings in sorted(buckets.items()):
-        members = groups[group]
         for cluster in _clusters(sightings, cfg.convergence_window_ms):
-            named = {s for sighting in cluster for s in sighting.subjects if s in members}
-            if len(named) >= 2 and (entities := _distinct_entities(cluster, members)) >= 2:
+            members = {s for o in cluster for s in o.subjects if member_then(group, s, o.occurred_at_ms)}
+            if len(members) >= 2 and (entities := _distinct_entities(cluster, members)) >= 2:
                 decisions.append(_convergence_decision(group, point, cluster, members, entities, updates, points))
     return decisions
+
+
+def _membership_ends(updates: list[Observation]) -> dict[tuple[str, str], int]:
+    """(group, subject) -> when the subject stopped being part of the group, if its last word is an end.
+
+    A closed case ends every membership in it; an update's ``removed`` ends the named subjects'.
+    A later update implicating the subject again makes it a member once more.
+    """
+    last_added: dict[tuple[str, str], int] = {}
+    last_ended: dict[tuple[str, str], int] = {}
+    for update in updates:
+        group, at = _group_of(update), update.occurred_at_ms
+        closing = update.facts.get("status") == "CLOSED"
+        for subject in update.subjects if closing else update.facts.get("removed") or ():
+            last_ended[(group, subject)] = max(last_ended.get((group, subject), at), at)
+        if not closing:
+            for subject in _implicated(update):
+                last_added[(group, subject)] = max(last_added.get((group, subject), at), at)
+    return {key: end for key, end in last_ended.items() if end >= last_added.get(key, end)}
 
 
 def _group_of(update: Observation) -> str:

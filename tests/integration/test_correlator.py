@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -76,27 +75,10 @@ def publish(bus: Bus, scenario: Scenario, rate: float = STREAM_RATE) -> None:
     assert not report.refused, report.errors[:3]
 
 
-@pytest.fixture(scope="module")
-def order_insensitive(scenario: Scenario) -> Scenario:
-    """The scenario without its withdrawn-warrant near misses.
-
-    Alerts are not retracted: a withdrawal that reaches the correlator after the sighting it
-    should have suppressed leaves the alert standing. A worker replaying a backlog reads the
-    agencies' topics in no fixed order, so that one pattern depends on arrival order alone. The
-    equivalence runs leave it out so that they compare delivery guarantees, not arrival luck.
-    """
-    withdrawn = {
-        event_id
-        for near_miss in scenario.ground_truth["near_misses"]
-        if "withdrawn" in near_miss["why_silent"]
-        for event_id in near_miss["event_ids"]
-    }
-    assert withdrawn, "the scenario should plant withdrawn warrants"
-    return dataclasses.replace(scenario, events=[e for e in scenario.events if e.body["event_id"] not in withdrawn])
-
-
 def final_state(versions: list[AlertVersion]) -> dict[str, tuple[str, str, frozenset[str]]]:
-    return {alert_id: (v.rule, v.severity, v.evidence) for alert_id, v in latest_versions(versions).items()}
+    """The standing alerts, exactly: a retracted alert is no alert, whichever arrival order led to it."""
+    standing = {alert_id: v for alert_id, v in latest_versions(versions).items() if v.status == "OPEN"}
+    return {alert_id: (v.rule, v.severity, v.evidence) for alert_id, v in standing.items()}
 
 
 def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
@@ -144,8 +126,8 @@ def test_ground_truth_is_recovered_with_nothing_outside_it(fresh_bus: Bus, scena
         assert f'borderbus_correlator_alert_versions_emitted_total{{rule="{rule}"' in metrics
 
 
-def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, order_insensitive: Scenario, workers: Any) -> None:
-    scenario = order_insensitive
+def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, scenario: Scenario, workers: Any) -> None:
+    """The whole scenario, withdrawn warrants included: the restart replays a backlog in another order."""
     runs = {}
     for mode in ("uninterrupted", "killed"):
         run_bus = own_topics(bus, f"kill-{mode}")
@@ -167,8 +149,7 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, order_insensi
     assert final_state(runs["killed"]) == final_state(runs["uninterrupted"])
 
 
-def test_two_workers_give_the_same_alerts_as_one(bus: Bus, order_insensitive: Scenario, workers: Any) -> None:
-    scenario = order_insensitive
+def test_two_workers_give_the_same_alerts_as_one(bus: Bus, scenario: Scenario, workers: Any) -> None:
     results = {}
     for count in (1, 2):
         run_bus = own_topics(bus, f"scale{count}")
@@ -192,7 +173,7 @@ def test_bad_and_late_records_are_dead_lettered_and_counted(fresh_bus: Bus, scen
     late = {
         **sighting.body,
         "event_id": str(uuid.uuid4()),
-        "occurred_at": sighting.occurred_at_ms - 10 * 24 * 3600 * 1000,  # beyond the 7-day allowed lateness
+        "occurred_at": sighting.occurred_at_ms - 40 * 24 * 3600 * 1000,  # beyond the 37-day retention
     }
     sender = LibrarySender(fresh_bus, instance_id="late-test")
     try:
@@ -213,3 +194,77 @@ def test_bad_and_late_records_are_dead_lettered_and_counted(fresh_bus: Bus, scen
     metrics = worker.metrics()
     assert 'borderbus_correlator_late_events_total{event_type="sighting"}' in metrics
     assert 'borderbus_dead_letter_records_total{reason="bad_marker",service="correlator"}' in metrics
+
+
+def send(bus: Bus, agency: str, event_type: str, bodies: list[dict[str, Any]]) -> None:
+    sender = LibrarySender(bus, instance_id=f"test-{uuid.uuid4().hex[:6]}")
+    try:
+        sender(agency, event_type, bodies)
+    finally:
+        sender.close()
+
+
+def wait_for_version(bus: Bus, alert_filter: Callable[[AlertVersion], bool], timeout: float = 90.0) -> AlertVersion:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [v for v in read_alert_versions(bus, timeout=2.0) if alert_filter(v)]
+        if found:
+            return max(found, key=lambda v: v.version)
+        time.sleep(0.5)
+    raise AssertionError("no such alert version within the timeout")
+
+
+def test_a_withdrawal_that_arrives_after_the_sighting_retracts_the_alert_and_a_correction_is_applied(
+    fresh_bus: Bus, scenario: Scenario, workers: Any
+) -> None:
+    """The withdrawn-warrant near miss delivered in the wrong order, then an agency correcting its own sighting."""
+    workers(fresh_bus)
+    near_miss = next(n for n in scenario.ground_truth["near_misses"] if "withdrawn" in n["why_silent"])
+    planned = {e.body["event_id"]: e for e in scenario.events if e.body["event_id"] in near_miss["event_ids"]}
+    issued, withdrawn, sighting = (planned[event_id] for event_id in near_miss["event_ids"])
+    for event in (issued, sighting):  # the withdrawal is held back, as a slow case system would
+        send(fresh_bus, event.agency, event.event_type, [event.body])
+    raised = wait_for_version(fresh_bus, lambda v: v.rule == "wanted_subject_sighted" and sighting.body["event_id"] in v.evidence)
+    assert raised.status == "OPEN"
+
+    send(fresh_bus, withdrawn.agency, withdrawn.event_type, [withdrawn.body])
+    retracted = wait_for_version(fresh_bus, lambda v: v.alert_id == raised.alert_id and v.status == "RETRACTED")
+    assert retracted.version == raised.version + 1
+    assert retracted.retraction_reason == "warrant_withdrawn"
+
+    # a sighting from before the withdrawal raises the alert again; then its agency retracts that sighting
+    early = {**sighting.body, "event_id": str(uuid.uuid4()), "occurred_at": issued.occurred_at_ms + 60_000}
+    send(fresh_bus, sighting.agency, "sighting", [early])
+    reraised = wait_for_version(fresh_bus, lambda v: v.alert_id == raised.alert_id and early["event_id"] in v.evidence)
+    assert reraised.status == "OPEN"
+    retraction = {**early, "event_id": str(uuid.uuid4()), "revises": {"event_id": early["event_id"], "action": "RETRACT",
+                                                                      "reason": "scanner fault"}}
+    send(fresh_bus, sighting.agency, "sighting", [retraction])
+    final = wait_for_version(fresh_bus, lambda v: v.alert_id == raised.alert_id and v.version > reraised.version)
+    assert final.status == "RETRACTED" and final.retraction_reason == "event_retracted", final
+
+
+def test_undecodable_internal_records_are_dead_lettered_not_crash_looped(fresh_bus: Bus, workers: Any) -> None:
+    worker = workers(fresh_bus)
+    producer = Producer(fresh_bus.settings.producer_config())
+    for topic in ("correlator.by-subject", "correlator.decisions"):
+        producer.produce(fresh_bus.catalogue.topic(topic), key=b"PHONE:+441234", value=b"{\"json\": \"from an old build\"}")
+    assert producer.flush(10) == 0
+    deadline = time.monotonic() + 60
+    sources: set[str] = set()
+    while time.monotonic() < deadline and len(sources) < 2:
+        letters = read_all(fresh_bus.settings, fresh_bus.catalogue.topic("borderbus.deadletter"), timeout=3)
+        headers = [{k: v.decode() for k, v in m.headers() or []} for m in letters]
+        ours = [h for h in headers if h.get(HEADER_SERVICE) == "correlator" and h[HEADER_REASON] == "bad_marker"]
+        sources = {h["dlq.source.topic"] for h in ours}
+    assert sources == {fresh_bus.catalogue.topic("correlator.by-subject"), fresh_bus.catalogue.topic("correlator.decisions")}
+    assert worker.process is not None and worker.process.poll() is None, "the worker keeps running"
+
+
+@pytest.mark.parametrize("thread", ["alert-publisher", "fan-out"])
+def test_a_worker_whose_thread_dies_exits_non_zero(fresh_bus: Bus, tmp_path: Path, thread: str) -> None:
+    worker = CorrelatorWorker(fresh_bus, tmp_path, f"dies-{thread}")
+    worker.extra_env["BORDERBUS_INJECT_FAULT"] = thread
+    with pytest.raises(RuntimeError, match="exited with 70"):
+        worker.start(timeout=120)
+    assert f"thread {thread} died" in worker.log()

@@ -167,3 +167,38 @@ def test_platform_agency_reports_only_its_platforms(offline_bus: Bus) -> None:
     errors = errors_of(lambda: preparer(offline_bus, "tiktok-safety").prepare("platform-report", body))
     assert [e.field for e in errors] == ["platform"]
     assert preparer(offline_bus, "meta-safety").prepare("platform-report", body).record["subjects"][0]["id"] == "+905321234567"
+
+
+def test_a_revision_names_an_earlier_event_and_says_why(offline_bus: Bus) -> None:
+    original = preparer(offline_bus, "uk-bf").prepare("sighting", sighting()).record
+    body = sighting(revises={"event_id": str(original["event_id"]), "action": "RETRACT", "reason": "scanner fault"})
+    record = preparer(offline_bus, "uk-bf").prepare("sighting", body).record
+    assert record["revises"] == {"event_id": str(original["event_id"]), "action": "RETRACT", "reason": "scanner fault"}
+    itself = sighting(event_id=str(original["event_id"]), revises={"event_id": str(original["event_id"]), "action": "CORRECT",
+                                                                  "reason": " "})
+    errors = errors_of(lambda: preparer(offline_bus, "uk-bf").prepare("sighting", itself))
+    assert {e.field for e in errors} == {"revises.event_id", "revises.reason"}
+    unknown = sighting(revises={"event_id": "not-a-uuid", "action": "UNDO", "reason": "x"})
+    assert {e.field for e in errors_of(lambda: preparer(offline_bus, "uk-bf").prepare("sighting", unknown))} >= {
+        "revises.action"
+    }
+
+
+def test_a_case_update_removes_subjects_by_index(offline_bus: Bus) -> None:
+    body = {
+        "source_system": "case-mgmt",
+        "occurred_at": 1_795_852_800_000,
+        "tlp": "AMBER",
+        "subjects": [{"kind": "PERSON_DOCUMENT", "id": "A1234567", "country": "IQ"}],
+        "case_id": "OIC-2026-0042",
+        "status": "SUBJECT_ADDED",
+        "subject_roles": [],
+        "removed_subject_indexes": [0],
+        "jurisdiction": "GB",
+    }
+    record = preparer(offline_bus, "uk-nca").prepare("case-update", body).record
+    assert record["removed_subject_ids"] == ["IQ:A1234567"]
+    body["removed_subject_indexes"] = [3]
+    assert {e.field for e in errors_of(lambda: preparer(offline_bus, "uk-nca").prepare("case-update", body))} == {
+        "removed_subject_indexes[0]"
+    }

@@ -47,15 +47,58 @@ def test_an_event_id_is_recorded_once() -> None:
     assert ids(history) == (["e1"], [(PHONE, "e2")])
 
 
-def test_lateness_is_measured_from_the_watermark_and_the_boundary_is_accepted() -> None:
+def test_only_events_beyond_the_retention_are_late_so_arrival_order_cannot_change_alerts() -> None:
+    """A replay delivers the agencies' topics in another order than live: days of lag must still count."""
     history = SubjectHistory(ME)
-    history.add_direct(obs("new", 10), CFG)
-    assert history.max_seen_ms == T0 + 10 * HOUR_MS
-    assert history.add_direct(obs("on-time", 4, (ME, PHONE)), CFG) == "added"  # exactly 6 h behind
-    late = dataclasses.replace(obs("late", 4, (ME, CAR)), occurred_at_ms=T0 + 4 * HOUR_MS - 1)
+    retention_h = CFG.retention_ms / HOUR_MS
+    history.add_direct(obs("new", retention_h + 10), CFG)
+    assert history.add_direct(obs("days-behind", 12, (ME, PHONE)), CFG) == "added"
+    assert history.add_direct(obs("boundary", 10, (ME, PHONE)), CFG) == "added"  # exactly the retention behind
+    late = dataclasses.replace(obs("late", 10, (ME, CAR)), occurred_at_ms=T0 + 10 * HOUR_MS - 1)
     assert history.add_direct(late, CFG) == "late"
-    assert ids(history)[0] == ["on-time", "new"]
+    assert ids(history)[0] == ["boundary", "days-behind", "new"]
     assert CAR not in history.links, "a late event links nothing"
+
+
+def test_case_updates_are_never_late_and_outlive_the_retention_until_their_case_closes() -> None:
+    history = SubjectHistory(ME)
+    warrant = dataclasses.replace(
+        obs("warrant", 0), event_type="case-update", facts={"case_id": "C-1", "status": "WARRANT_ISSUED", "roles": {}}
+    )
+    history.add_direct(obs("now", 200 * 24), CFG)
+    assert history.add_direct(warrant, CFG) == "added", "a 200-day-old warrant still states a fact"
+    history.add_direct(obs("later", 201 * 24), CFG)
+    history.expire(CFG)
+    assert "warrant" in ids(history)[0] and history.holds_lasting_facts()
+    closed = dataclasses.replace(
+        warrant, event_id="closed", occurred_at_ms=T0 + 202 * 24 * HOUR_MS, facts={**warrant.facts, "status": "CLOSED"}
+    )
+    history.add_direct(closed, CFG)
+    history.add_direct(obs("much-later", 202 * 24 + CFG.retention_ms / HOUR_MS + 1), CFG)
+    history.expire(CFG)
+    assert ids(history)[0] == ["much-later"] and not history.holds_lasting_facts()
+
+
+def test_a_revision_revokes_the_event_in_either_arrival_order_and_only_for_its_own_agency() -> None:
+    original = obs("orig", 1, (ME, CAR))
+    retraction = dataclasses.replace(obs("retract", 1, (ME, CAR)), revises="orig", revision="RETRACT")
+    for order in ((original, retraction), (retraction, original)):
+        history = SubjectHistory(ME)
+        outcomes = [history.add_direct(o, CFG) for o in order]
+        assert ids(history) == ([], []), order
+        assert "revoked" in outcomes or outcomes == ["added", "added"]
+        assert history.without("retract").direct == [original] or order[0] is retraction
+    history = SubjectHistory(ME)
+    history.add_direct(original, CFG)
+    forged = dataclasses.replace(retraction, event_id="forged", agency="iq-moi")
+    history.add_direct(forged, CFG)
+    assert ids(history)[0] == ["orig"], "another agency cannot retract uk-bf's event"
+    correction = dataclasses.replace(obs("fixed", 1, (ME,)), revises="orig", revision="CORRECT")
+    history.add_direct(correction, CFG)
+    assert ids(history)[0] == ["fixed"]
+    restored = SubjectHistory.from_json(json.loads(json.dumps(history.to_json())))
+    assert ids(restored) == ids(history) and set(restored.revoked) == {"orig"}
+    assert ids(restored.without("fixed"))[0] == ["orig"]
 
 
 def test_linked_observations_are_late_only_beyond_retention() -> None:
@@ -167,4 +210,5 @@ def test_json_round_trip_keeps_everything_and_stays_plain_json() -> None:
 def test_the_processor_can_start_an_empty_history_positionally() -> None:
     history = SubjectHistory(ME, [], [], {}, 0)
     assert history == SubjectHistory(ME)
-    assert history.to_json() == {"subject": ME, "direct": [], "linked": [], "links": {}, "max_seen_ms": 0}
+    empty = {"subject": ME, "direct": [], "linked": [], "links": {}, "max_seen_ms": 0, "retractions": [], "revoked": []}
+    assert history.to_json() == empty

@@ -38,6 +38,8 @@ def test_catalogue_has_every_event_type_and_the_alert_types(offline_bus: Bus) ->
         "sighting",
         "finance-flag",
         "case-update",
+        "correlator-route",
+        "correlator-finding",
         "platform-report",
         "alert",
         "alert-action",

@@ -1,0 +1,142 @@
+"""The first stage: each agency event from the ingest topics becomes one route per named subject.
+
+It runs in the worker beside the Faust app, with confluent-kafka, because Faust's at-least-once
+offset tracking mishandles the offset gaps that transaction markers leave in the agencies'
+(transactional) ingest topics: it committed an ingest offset whose event had never been fanned
+out (faust-streaming issue #606). Measured here: after a SIGKILL, a flagged_money_meets_border
+alert never formed, because its finance flag, at offset 0 of its partition, had no route at all
+on ``correlator.by-subject``.
+
+At least once, deliberately not transactional: each batch's routes and dead letters are flushed
+(idempotent, ``acks=all``) before its offsets are committed, so a crash only repeats routes,
+which the subjects' histories recognise as duplicates. Transaction markers on the by-subject
+topic would put the same gaps in front of Faust. Keys are partitioned with murmur2, as Faust's
+own producer does, so a subject's direct and linked routes meet in one partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+
+from borderbus import codec
+from borderbus.batches import next_batch
+from borderbus.bus import Bus
+from borderbus.catalogue import DEAD_LETTER_TOPIC
+from borderbus.codec import DecodeError
+from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
+from borderbus.ingest import decode_ingest
+from borderbus.schema_registry import SchemaRegistry
+from borderbus.schemas import SchemaVersion
+from borderbus_correlator.metrics import CONSUMER_LAG, EVENTS_CONSUMED
+from borderbus_correlator.observation import observe
+from borderbus_correlator.pipeline import fan_out
+
+log = logging.getLogger(__name__)
+
+SERVICE = "correlator"
+PARTITIONER = "murmur2_random"  # what aiokafka (under Faust) uses for keyed records
+SESSION_TIMEOUT_MS = 10_000
+LAG_INTERVAL_SECONDS = 5.0
+
+
+class FanOut:
+    """One member of the fan-out consumer group; run :meth:`run` in its own thread."""
+
+    def __init__(self, bus: Bus, *, group_id: str, by_subject_topic: str, route_schema: SchemaVersion) -> None:
+        self.bus = bus
+        self.catalogue = bus.catalogue
+        self.by_subject_topic = by_subject_topic
+        self.dead_letter_topic = bus.catalogue.topic(DEAD_LETTER_TOPIC)
+        self.route_schema = route_schema
+        self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
+        self.consumer = Consumer(bus.settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS}))
+        self.producer = Producer({**bus.settings.producer_config(), "partitioner": PARTITIONER})
+        self.stop_event = threading.Event()
+        self._failures: list[str] = []
+        self._last_lag = 0.0
+        self._assigned = 0
+
+    def run(self) -> None:
+        self.consumer.subscribe(self.catalogue.ingest_topics(), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self.stop_event.is_set():
+                messages = next_batch(self.consumer, 500, 0.5)
+                if messages:
+                    self._process(messages)
+                self._measure_lag()
+        finally:
+            self.producer.flush(30)
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def assigned(self) -> int:
+        """Partitions held, for other threads (the consumer itself is only touched by its own thread)."""
+        return self._assigned
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = len(partitions)
+
+    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self._assigned = 0
+
+    def _process(self, messages: list[Message]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            try:
+                agency, event_type, record = decode_ingest(
+                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value()
+                )
+            except DecodeError as error:
+                self._dead_letter(message, error)
+            else:
+                EVENTS_CONSUMED.labels(agency, event_type).inc()
+                for route in fan_out(observe(agency, event_type, record)):
+                    value = codec.encode(self.route_schema, route.to_json())
+                    key = route.target.encode()
+                    self.producer.produce(self.by_subject_topic, key=key, value=value, on_delivery=self._on_delivery)
+                    self.producer.poll(0)
+            next_offsets[(topic, partition)] = offset + 1
+        remaining = self.producer.flush(30)
+        if remaining or self._failures:
+            raise KafkaException(f"fan-out routes not acknowledged: {self._failures[:3] or f'{remaining} pending'}")
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:  # revoked meanwhile: the next owner repeats these routes, which adds nothing
+            log.warning("fan-out offsets not committed, the batch will be fanned out again: %s", error)
+
+    def _dead_letter(self, message: Message, error: DecodeError) -> None:
+        headers = dead_letter_headers(
+            reason=error.reason,
+            detail=error.detail,
+            source_topic=message.topic() or "",
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
+            service=SERVICE,
+        )
+        self.producer.produce(
+            self.dead_letter_topic, key=message.key(), value=message.value(), headers=dict(headers), on_delivery=self._on_delivery
+        )
+        DEAD_LETTERS.labels(SERVICE, error.reason).inc()
+
+    def _on_delivery(self, error: object, _message: object) -> None:
+        if error is not None:
+            self._failures.append(str(error))
+
+    def _measure_lag(self) -> None:
+        if time.monotonic() - self._last_lag < LAG_INTERVAL_SECONDS:
+            return
+        self._last_lag = time.monotonic()
+        lag: dict[str, int] = {}
+        for tp in self.consumer.position(self.consumer.assignment()):
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True) or (0, 0)
+            lag[tp.topic] = lag.get(tp.topic, 0) + (max(0, high - tp.offset) if tp.offset >= 0 else 0)
+        for topic, records in lag.items():
+            CONSUMER_LAG.labels(topic).set(records)
