@@ -11,6 +11,8 @@ from pathlib import Path
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.schema_registry import SchemaRegistry
+from borderbus_simulator.driver import LibrarySender, send_scenario
+from borderbus_simulator.scenario import Scenario
 from kafka_reading import read_all
 from service_process import ServiceProcess
 
@@ -105,3 +107,24 @@ def wait_for_settled_group(workers: list[CorrelatorWorker], total: int, timeout:
             stable_since = None
         time.sleep(0.5)
     raise AssertionError(f"consumer group did not settle: {counts} of {total}")
+
+
+STREAM_RATE = 50.0  # events/s: two days of border activity in 8 s, an hour of event time in 170 ms
+
+
+def publish(bus: Bus, scenario: Scenario, rate: float = STREAM_RATE) -> None:
+    """Send the scenario in event-time order, as agencies would report it live."""
+    sender = LibrarySender(bus, instance_id="correlator-test")
+    try:
+        report = send_scenario(scenario.events, sender, rate=rate)
+    finally:
+        sender.close()
+    assert not report.refused, report.errors[:3]
+
+
+def final_state(versions: list[AlertVersion]) -> dict[str, tuple[str, str, frozenset[str]]]:
+    """The standing alerts, exactly: a retracted alert is no alert, whichever arrival order led to it."""
+    standing = {alert_id: v for alert_id, v in latest_versions(versions).items() if v.status == "OPEN"}
+    return {alert_id: (v.rule, v.severity, v.evidence) for alert_id, v in standing.items()}
+
+

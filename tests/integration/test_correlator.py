@@ -15,12 +15,14 @@ from confluent_kafka import Producer
 
 from borderbus.bus import Bus
 from borderbus.dead_letter import HEADER_REASON, HEADER_SERVICE
-from borderbus_simulator.driver import LibrarySender, send_scenario
+from borderbus_simulator.driver import LibrarySender
 from borderbus_simulator.scenario import Scenario, build_scenario
 from correlator_worker import (
     AlertVersion,
     CorrelatorWorker,
+    final_state,
     latest_versions,
+    publish,
     read_alert_versions,
     wait_for_quiet_alerts,
     wait_for_settled_group,
@@ -60,25 +62,6 @@ def workers(tmp_path: Path) -> Iterator[Callable[[Bus, str], CorrelatorWorker]]:
     yield start
     for worker in started:
         worker.stop()
-
-
-STREAM_RATE = 50.0  # events/s: two days of border activity in 8 s, an hour of event time in 170 ms
-
-
-def publish(bus: Bus, scenario: Scenario, rate: float = STREAM_RATE) -> None:
-    """Send the scenario in event-time order, as agencies would report it live."""
-    sender = LibrarySender(bus, instance_id="correlator-test")
-    try:
-        report = send_scenario(scenario.events, sender, rate=rate)
-    finally:
-        sender.close()
-    assert not report.refused, report.errors[:3]
-
-
-def final_state(versions: list[AlertVersion]) -> dict[str, tuple[str, str, frozenset[str]]]:
-    """The standing alerts, exactly: a retracted alert is no alert, whichever arrival order led to it."""
-    standing = {alert_id: v for alert_id, v in latest_versions(versions).items() if v.status == "OPEN"}
-    return {alert_id: (v.rule, v.severity, v.evidence) for alert_id, v in standing.items()}
 
 
 def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
