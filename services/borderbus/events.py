@@ -223,6 +223,8 @@ def _named_types(schema: Any, names: dict[str, Any] | None = None) -> dict[str, 
     elif isinstance(schema, dict):
         if schema.get("type") in ("record", "enum", "fixed"):
             names[schema["name"]] = schema
+            if schema.get("namespace"):
+                names[f"{schema['namespace']}.{schema['name']}"] = schema
         for field in schema.get("fields", []):
             _named_types(field["type"], names)
         for key in ("items", "values"):
@@ -312,6 +314,10 @@ class EventPreparer:
         body.setdefault("reported_at", now)
         subject_ids = self._normalise_subjects(body, index, errors)
         self._resolve_subject_refs(body, subject_ids, index, errors)
+        revision = body.get("revises")
+        if isinstance(revision, dict) and isinstance(revision.get("subjects"), list) and revision["subjects"]:
+            revision = body["revises"] = dict(revision)
+            self._normalise_subjects(revision, index, errors, where="revises.subjects")
 
         definition = self.schemas[event_type].definition
         converter = _Converter(self._names[event_type], index)
@@ -324,17 +330,19 @@ class EventPreparer:
         first = record["subjects"][0]
         return PreparedEvent(event_type, record, identifiers.subject_key(first["kind"], first["id"]))
 
-    def _normalise_subjects(self, body: dict[str, Any], index: int | None, errors: list[FieldError]) -> list[str | None]:
+    def _normalise_subjects(
+        self, body: dict[str, Any], index: int | None, errors: list[FieldError], *, where: str = "subjects"
+    ) -> list[str | None]:
         """Canonicalise each subject in place; returns the canonical ids (None where one failed)."""
         subjects = body.get("subjects")
         if not isinstance(subjects, list) or not subjects:
-            errors.append(FieldError(index, "subjects", "must be a non-empty array: every event names at least one subject"))
+            errors.append(FieldError(index, where, "must be a non-empty array: every event names at least one subject"))
             body.pop("subjects", None)
             return []
         canonical_ids: list[str | None] = []
         cleaned = []
         for position, subject in enumerate(subjects):
-            path = f"subjects[{position}]"
+            path = f"{where}[{position}]"
             if not isinstance(subject, dict):
                 errors.append(FieldError(index, path, "must be a JSON object with kind and id"))
                 canonical_ids.append(None)

@@ -42,6 +42,7 @@ class Observation:
     facts: Mapping[str, Any] = field(default_factory=dict)
     revises: str | None = None
     revision: str | None = None  # CORRECT (this event replaces ``revises``) or RETRACT (it withdraws it)
+    revision_reaches: tuple[str, ...] = ()  # subjects of the revised event this one no longer names
 
     @property
     def is_retraction(self) -> bool:
@@ -61,6 +62,7 @@ class Observation:
             "facts": dict(self.facts),
             "revises": self.revises,
             "revision": self.revision,
+            "revision_reaches": list(self.revision_reaches),
         }
 
     @classmethod
@@ -77,6 +79,7 @@ class Observation:
             facts=dict(data.get("facts") or {}),
             revises=data.get("revises"),
             revision=data.get("revision"),
+            revision_reaches=tuple(data.get("revision_reaches") or ()),
         )
 
 

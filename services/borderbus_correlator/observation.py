@@ -56,4 +56,7 @@ def observe(agency: str, event_type: str, record: dict[str, Any]) -> Observation
         facts=_facts(event_type, record, keys_by_id),
         revises=str(revision["event_id"]) if revision else None,
         revision=revision.get("action") if revision else None,
+        revision_reaches=tuple(
+            dict.fromkeys(subject_key(s["kind"], s["id"]) for s in revision.get("subjects") or ()) if revision else ()
+        ),
     )

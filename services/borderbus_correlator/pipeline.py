@@ -47,8 +47,10 @@ class StepResult:
 
 
 def fan_out(observation: Observation) -> list[Route]:
-    """An event goes to the history of every subject it names."""
-    return [Route(subject, "direct", None, observation) for subject in observation.subjects]
+    """An event goes to the history of every subject it names; a revision also to those its original named."""
+    direct = [Route(subject, "direct", None, observation) for subject in observation.subjects]
+    reaches = [s for s in observation.revision_reaches if s not in observation.subjects]
+    return direct + [Route(subject, "revoke", None, observation) for subject in reaches]
 
 
 def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, points: Mapping[str, BorderPoint]) -> StepResult:

@@ -173,15 +173,25 @@ def test_a_revision_names_an_earlier_event_and_says_why(offline_bus: Bus) -> Non
     original = preparer(offline_bus, "uk-bf").prepare("sighting", sighting()).record
     body = sighting(revises={"event_id": str(original["event_id"]), "action": "RETRACT", "reason": "scanner fault"})
     record = preparer(offline_bus, "uk-bf").prepare("sighting", body).record
-    assert record["revises"] == {"event_id": str(original["event_id"]), "action": "RETRACT", "reason": "scanner fault"}
-    itself = sighting(event_id=str(original["event_id"]), revises={"event_id": str(original["event_id"]), "action": "CORRECT",
-                                                                  "reason": " "})
+    assert record["revises"] == {
+        "event_id": str(original["event_id"]),
+        "action": "RETRACT",
+        "reason": "scanner fault",
+        "subjects": [],
+    }
+    plate = {"kind": "VEHICLE_PLATE", "id": "ab12 cde", "country": "GB"}
+    corrected = sighting(
+        revises={"event_id": str(original["event_id"]), "action": "CORRECT", "reason": "misread", "subjects": [plate]}
+    )
+    reaches = preparer(offline_bus, "uk-bf").prepare("sighting", corrected).record["revises"]["subjects"]
+    assert reaches == [{"kind": "VEHICLE_PLATE", "id": "GB:AB12CDE", "display_name": None}]
+    itself = sighting(
+        event_id=str(original["event_id"]), revises={"event_id": str(original["event_id"]), "action": "CORRECT", "reason": " "}
+    )
     errors = errors_of(lambda: preparer(offline_bus, "uk-bf").prepare("sighting", itself))
     assert {e.field for e in errors} == {"revises.event_id", "revises.reason"}
     unknown = sighting(revises={"event_id": "not-a-uuid", "action": "UNDO", "reason": "x"})
-    assert {e.field for e in errors_of(lambda: preparer(offline_bus, "uk-bf").prepare("sighting", unknown))} >= {
-        "revises.action"
-    }
+    assert {e.field for e in errors_of(lambda: preparer(offline_bus, "uk-bf").prepare("sighting", unknown))} >= {"revises.action"}
 
 
 def test_a_case_update_removes_subjects_by_index(offline_bus: Bus) -> None:
