@@ -89,17 +89,23 @@ def wait_for_quiet_alerts(bus: Bus, *, settle: float = 8.0, timeout: float = 180
 
 
 def wait_for_settled_group(workers: list[CorrelatorWorker], total: int, timeout: float = 90.0) -> None:
-    """Until the workers together hold all ``total`` source partitions, each holding some, for 3 s."""
+    """Until the workers together hold all ``total`` source partitions, each holding some, for 3 s.
+
+    A worker that does not answer is reported as such, not as holding nothing: the two look alike
+    from outside and have different causes.
+    """
     deadline = time.monotonic() + timeout
     stable_since: float | None = None
+    counts: list[int | str] = []
     while time.monotonic() < deadline:
         counts = []
         for worker in workers:
             try:
                 counts.append(worker.assigned_partitions())
-            except OSError:
-                counts.append(0)
-        if sum(counts) == total and all(counts):
+            except OSError as error:
+                counts.append(f"no answer ({error})")
+        numbers = [c for c in counts if isinstance(c, int)]
+        if len(numbers) == len(counts) and sum(numbers) == total and all(numbers):
             stable_since = stable_since or time.monotonic()
             if time.monotonic() - stable_since >= 3.0:
                 return
