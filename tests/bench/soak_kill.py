@@ -41,8 +41,6 @@ from correlator_worker import (
 from local_kafka import session_bootstrap
 from topic_namespace import own_topics
 
-SOURCES = 11 * 6 + 6  # ingest partitions and by-subject partitions
-
 
 def drop_topics(bus: Bus) -> None:
     admin = AdminClient(bus.settings.kafka_client_config())
@@ -69,7 +67,7 @@ def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[fl
             )
             worker.kill()
             worker.start()
-            wait_for_settled_group([worker], SOURCES)
+            wait_for_settled_group([worker], len(run_bus.catalogue.ingest_topics()) * 6 + 6)  # ingest and by-subject
         stream.join()
         versions = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0)
     finally:
