@@ -33,3 +33,9 @@ EXPECTED_INTERVAL = Gauge(
     "Longest silence expected of the agency (agencies.yaml), so the silence alert needs no hard-coded intervals.",
     ["agency"],
 )
+AUTH_FAILURES = Counter(
+    "borderbus_agency_auth_failures_total",
+    "Requests refused before publishing anything: missing_token, invalid_token, revoked_token (401), "
+    "wrong_agency, wrong_scope (403), rate_limited (429).",
+    ["agency", "reason"],
+)

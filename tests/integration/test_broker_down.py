@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from test_publish_and_read import SAMPLES
 
+from agency_clients import clients_for
 from borderbus.bus import Bus
 from borderbus.topics import apply_topics
 from borderbus_agency.http_api import build_app
@@ -39,24 +40,26 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
         broker.stop()
 
 
-def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker) -> None:
+def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path) -> None:
     settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
     own_bus = Bus.from_settings(settings)
     apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
     publisher = AgencyPublisher(own_bus, "uk-bf", instance_id="down-test", timeout=5.0)
     body = SAMPLES[("uk-bf", "sighting")]
-    with serve_in_thread(build_app(publisher)) as url:
-        status, first = request("POST", f"{url}/v1/events/sighting", [body])
+    clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
+    token = tokens["anpr"]
+    with serve_in_thread(build_app(publisher, clients)) as url:
+        status, first = request("POST", f"{url}/v1/events/sighting", [body], token=token)
         assert status == 202, first
 
         own_broker.stop()
-        status, answer = request("POST", f"{url}/v1/events/sighting", [body, body, body])
+        status, answer = request("POST", f"{url}/v1/events/sighting", [body, body, body], token=token)
         assert status == 503, answer
         assert answer["error"] == "broker_unavailable"
         assert request("GET", f"{url}/readyz")[0] == 503
 
         own_broker.start()
-        status, after = request("POST", f"{url}/v1/events/sighting", [body])
+        status, after = request("POST", f"{url}/v1/events/sighting", [body], token=token)
         assert status == 202, after
     topic = own_bus.catalogue.ingest_topic("uk-bf", "sighting")
     visible = read_all(settings, topic, expect=3, timeout=10)
