@@ -71,7 +71,7 @@ def _schemas_lock(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     from borderbus_agency.publish_file import publish_file
-    from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+    from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
     publisher = AgencyPublisher(Bus.from_env(), args.agency, instance_id=f"cli-{args.instance_id}")
     try:
@@ -79,6 +79,13 @@ def _publish(args: argparse.Namespace) -> int:
     except BrokerUnavailable as error:
         print(f"nothing published: {error}", file=sys.stderr)
         return 3
+    except OutcomeUnknown as error:
+        print(
+            f"outcome unknown, the events may be published: {error} (publishing the file again may write them twice;"
+            " the correlator drops a repeated event_id, so events that carry their own event_id are safe to resend)",
+            file=sys.stderr,
+        )
+        return 4
     finally:
         publisher.close()
 
@@ -357,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--via", choices=("library", "http"), default="library")
     simulate.add_argument("--base-url", default="http://127.0.0.1:{port}", help="with --via http")
     simulate.add_argument("--base-port", type=int, default=8100, help="with --via http: first agency's port")
+    simulate.add_argument("--tokens", help="with --via http: file of '<agency> <client token>' lines (the demo writes one)")
     simulate.add_argument("--ground-truth", default=".local/ground-truth.json")
 
     events = commands.add_parser("events", help="agency events on the bus").add_subparsers(dest="action", required=True)

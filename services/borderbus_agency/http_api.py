@@ -2,7 +2,9 @@
 
 ``POST /v1/events/{event_type}`` takes one JSON event or an array of them. 202 comes back only
 after Kafka acknowledged every event; 4xx names every bad item and field and publishes nothing;
-503 means Kafka did not acknowledge and nothing of the request is visible.
+503 means Kafka did not acknowledge and nothing of the request is visible; 504
+``outcome_unknown`` means the commit was sent but not confirmed: the events may be visible, and
+sending them again with the same ``event_id`` values (returned in the answer) is safe.
 
 Every request but ``/healthz`` and ``/readyz`` carries ``Authorization: Bearer <client token>`` of
 this agency (``agency-clients.yaml``); ``/metrics`` too when the service is told so. Callers are
@@ -31,7 +33,7 @@ from borderbus.http_security import (
 from borderbus.tokens import INVALID, MISSING, REVOKED, bearer_token
 from borderbus_agency.clients import AgencyClients
 from borderbus_agency.metrics import AUTH_FAILURES, EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
-from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -126,15 +128,30 @@ async def publish_events(request: web.Request) -> web.Response:
             return _error(status, "invalid_events", [error.as_dict() for error in invalid.errors])
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, publisher.publish_prepared, events)
+            already = await loop.run_in_executor(None, publisher.publish_prepared, events)
         except BrokerUnavailable as error:
+            reason = f"{error}; nothing of the request is visible, sending it again is safe"
             return _error(
-                503, "broker_unavailable", [{"index": None, "field": None, "reason": str(error), "code": "broker_unavailable"}]
+                503,
+                "broker_unavailable",
+                [{"index": None, "field": None, "reason": reason, "code": "broker_unavailable"}],
+                {"Retry-After": "5"},
+            )
+        except OutcomeUnknown as error:
+            return web.json_response(
+                {
+                    "error": "outcome_unknown",
+                    "errors": [{"index": None, "field": None, "reason": str(error), "code": "outcome_unknown"}],
+                    "event_ids": error.event_ids,
+                },
+                status=504,
+                headers={"Retry-After": "5"},
             )
         return web.json_response(
             {
                 "accepted": len(events),
                 "event_ids": [event.event_id for event in events],
+                "already_accepted": len(already),
                 "topic": publisher.catalogue.ingest_topic(agency, event_type),
             },
             status=202,

@@ -1,9 +1,15 @@
-"""With its broker gone, the agency answers 503 and nothing of the request ever becomes visible."""
+"""With its broker gone, the agency answers 503 and nothing of the request ever becomes visible; with its
+broker frozen during a commit, it answers 504 outcome_unknown, and a retry with the same event ids
+finishes that commit and writes nothing twice."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +18,9 @@ from confluent_kafka.admin import AdminClient
 from test_publish_and_read import SAMPLES
 
 from agency_clients import clients_for
+from borderbus import codec
 from borderbus.bus import Bus
+from borderbus.schema_registry import SchemaRegistry
 from borderbus.topics import apply_topics
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
@@ -64,3 +72,58 @@ def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_brok
     topic = own_bus.catalogue.ingest_topic("uk-bf", "sighting")
     visible = read_all(settings, topic, expect=3, timeout=10)
     assert len(visible) == 2  # the first and the last request; the refused batch is nowhere
+
+
+class FreezingPublisher(AgencyPublisher):
+    """Freezes the broker (SIGSTOP) once, just before a commit is sent: every record is acknowledged,
+    and the commit's answer cannot come, exactly the case whose outcome is unknown."""
+
+    freeze_pid: int | None = None
+
+    def _commit_transaction(self, producer: object) -> None:
+        pid, self.freeze_pid = self.freeze_pid, None
+        if pid is not None:
+            os.kill(pid, signal.SIGSTOP)
+        super()._commit_transaction(producer)  # type: ignore[arg-type]
+
+
+def test_a_commit_without_answer_is_reported_unknown_and_its_retry_writes_nothing_twice(
+    bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
+    own_bus = Bus.from_settings(settings)
+    apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
+    publisher = FreezingPublisher(own_bus, "uk-bf", instance_id="freeze-test", timeout=3.0)
+    clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
+    sample = SAMPLES[("uk-bf", "sighting")]
+    first = [{**sample, "event_id": str(uuid.uuid4())}]
+    batch = [{**sample, "event_id": str(uuid.uuid4())} for _ in range(3)]
+    pid = own_broker.pid()
+    assert pid is not None
+    with serve_in_thread(build_app(publisher, clients)) as url:
+        post = lambda body: request("POST", f"{url}/v1/events/sighting", body, token=tokens["anpr"])  # noqa: E731
+        deadline = time.monotonic() + 60
+        while (warm_up := post(first))[0] != 202 and time.monotonic() < deadline:  # a new broker loads its coordinator
+            time.sleep(1)
+        assert warm_up[0] == 202, warm_up
+
+        publisher.freeze_pid = pid
+        try:
+            status, answer = post(batch)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert status == 504, answer
+        assert answer["error"] == "outcome_unknown"
+        assert answer["event_ids"] == [body["event_id"] for body in batch]
+        assert "retrying with the same event_ids is safe" in answer["errors"][0]["reason"].lower()
+
+        status, retried = post(batch)  # finishes the earlier commit, then finds every event already committed
+        assert status == 202, retried
+        assert (retried["accepted"], retried["already_accepted"]) == (3, 3)
+        status, again = post(batch)
+        assert status == 202 and again["already_accepted"] == 3
+    topic = own_bus.catalogue.ingest_topic("uk-bf", "sighting")
+    registry = SchemaRegistry(settings)
+    schema = own_bus.schemas.latest("sighting")
+    visible = [str(codec.decode(m.value(), schema, registry.lookup)["event_id"]) for m in read_all(settings, topic, expect=5)]
+    assert sorted(visible) == sorted(body["event_id"] for body in first + batch)  # each exactly once
