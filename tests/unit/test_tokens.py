@@ -100,3 +100,16 @@ def test_the_limiter_forgets_the_oldest_addresses_beyond_its_bound() -> None:
         limiter.record_failure(address)
     assert limiter.retry_after("a") is None
     assert limiter.retry_after("b") is not None and limiter.retry_after("c") is not None
+
+
+def test_agency_token_prints_the_token_once_and_an_entry_with_its_hash_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from borderbus.cli import main
+
+    assert main(["agency", "token", "--agency", "uk-bf", "--client", "anpr-dov-2"]) == 0
+    out, err = capsys.readouterr()
+    token = err.rsplit("shown once: ", 1)[1].strip()
+    assert token.startswith("bba_") and token not in out
+    [entry] = yaml.safe_load(out)
+    assert entry == {"agency": "uk-bf", "client": "anpr-dov-2", "token_sha256": token_digest(token)}
+    assert main(["agency", "token", "--agency", "*", "--client", "prometheus", "--scope", "metrics"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)[0]["scope"] == "metrics"
