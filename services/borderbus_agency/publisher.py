@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 REMEMBERED_EVENT_IDS = 100_000
 ABORTED = "aborted"
-UNKNOWN = "unknown"
+PENDING = "pending"
+UNRESOLVED = "unresolved"
 
 
 class PublishNotAcknowledged(Exception):
@@ -72,16 +73,27 @@ class OutcomeUnknown(PublishNotAcknowledged):
         self.event_ids = event_ids
 
 
-def failed_commit_outcome(error: KafkaError) -> str:
-    """Whether a failed ``commit_transaction`` (called once every record was acknowledged) certainly
-    did not commit (ABORTED) or may have (UNKNOWN).
+def failed_commit_outcome(error: KafkaError | None) -> str:
+    """What a failed ``commit_transaction`` (called once every record was acknowledged) means.
 
-    ``txn_requires_abort()`` means Kafka refused the transaction. Any other error, ``_TIMED_OUT``
-    and other retriable ones or fatal ones such as being fenced, leaves the outcome unknown: the
-    commit request may have reached the coordinator. (With a record unacknowledged the publisher
-    never calls commit: librdkafka sends the commit only after every record, so that is certain.)
+    ABORTED: certainly not committed; ``txn_requires_abort()`` means Kafka refused the transaction.
+    PENDING: may be committed, and the commit can be resumed (``_TIMED_OUT`` or another retriable
+    error: calling ``commit_transaction`` again finishes it). UNRESOLVED: may be committed, and this
+    producer cannot find out (fatal, e.g. fenced); the next producer's fencing settles it on the
+    broker. (With a record unacknowledged the publisher never calls commit, so that is ABORTED too:
+    librdkafka sends the commit only after every record.)
     """
-    return ABORTED if error.txn_requires_abort() else UNKNOWN
+    if error is None:
+        return UNRESOLVED
+    if error.txn_requires_abort():
+        return ABORTED
+    if error.retriable() or error.code() == KafkaError._TIMED_OUT:
+        return PENDING
+    return UNRESOLVED
+
+
+def _kafka_error(error: KafkaException) -> KafkaError | None:
+    return error.args[0] if error.args and isinstance(error.args[0], KafkaError) else None
 
 
 class RecentIds:
@@ -159,9 +171,7 @@ class AgencyPublisher:
         self.publish_prepared(events, on_acknowledged=on_acknowledged)
         return [event.event_id for event in events]
 
-    def publish_prepared(
-        self, events: list[PreparedEvent], *, on_acknowledged: Callable[[int], None] | None = None
-    ) -> list[str]:
+    def publish_prepared(self, events: list[PreparedEvent], *, on_acknowledged: Callable[[int], None] | None = None) -> list[str]:
         """Publish in one transaction; returns the ids that were already committed (acknowledged, not rewritten).
 
         Raises :class:`BrokerUnavailable` (nothing visible) or :class:`OutcomeUnknown` (may be visible).
@@ -173,7 +183,7 @@ class AgencyPublisher:
         topic = self.catalogue.ingest_topic(self.agency.code, event_type)
         started = time.perf_counter()
         with self._lock:
-            self._settle_in_doubt({event.event_id for event in events})
+            self._settle_in_doubt([event.event_id for event in events])
             already = [event.event_id for event in events if event.event_id in self.committed]
             fresh = [event for event in events if event.event_id not in self.committed]
             if already:
@@ -198,15 +208,19 @@ class AgencyPublisher:
             try:
                 self._commit_transaction(producer)
             except KafkaException as error:
-                kafka_error = error.args[0] if error.args and isinstance(error.args[0], KafkaError) else None
-                if kafka_error is None or failed_commit_outcome(kafka_error) == ABORTED:
+                outcome = failed_commit_outcome(_kafka_error(error))
+                if outcome == ABORTED:
                     self._refuse(event_type, len(fresh), error)
-                self._producer = None  # the next publish finishes this commit first
-                self._in_doubt = _InDoubt(producer, event_type, event_ids)
                 COMMITS_IN_DOUBT.labels(self.agency.code, "unknown").inc()
+                if outcome == PENDING:
+                    self._producer = None  # kept aside: the next publish finishes this commit first
+                    self._in_doubt = _InDoubt(producer, event_type, event_ids)
+                else:
+                    COMMITS_IN_DOUBT.labels(self.agency.code, UNRESOLVED).inc()
+                    self._abandon_transaction()
                 raise OutcomeUnknown(
-                    f"Kafka did not confirm the commit in time ({kafka_error.name() if kafka_error else error}); "
-                    "the events may be visible. Retrying with the same event_ids is safe.",
+                    f"Kafka did not confirm the commit ({error}); the events may be visible. "
+                    "Retrying with the same event_ids is safe.",
                     [event.event_id for event in events],
                 ) from error
             self._committed(event_type, event_ids)
@@ -229,13 +243,14 @@ class AgencyPublisher:
         EVENTS_ACCEPTED.labels(self.agency.code, event_type).inc(len(event_ids))
         LAST_ACCEPTED.labels(self.agency.code).set_to_current_time()
 
-    def _settle_in_doubt(self, requested: set[str]) -> None:
+    def _settle_in_doubt(self, requested: list[str]) -> None:
         """Finish an earlier in-doubt commit before anything else: committed, aborted, or still unknown.
 
-        Still unknown (Kafka still not answering): a retry of that batch gets :class:`OutcomeUnknown`
-        again, any other batch :class:`BrokerUnavailable` (it was not sent). If the producer failed
-        for good, its transaction is left to the next producer's fencing, and the ids are forgotten:
-        a retry writes them again (a duplicate the correlator drops).
+        Still pending (Kafka still not answering): a retry of that batch gets :class:`OutcomeUnknown`
+        again, any other batch :class:`BrokerUnavailable` (it was not sent). Aborted or unresolved
+        (the producer failed for good; the next producer's fencing settles it): the ids are not
+        remembered, so a retry writes them again (if they had been committed after all, a duplicate
+        the correlator drops).
         """
         doubt = self._in_doubt
         if doubt is None:
@@ -243,18 +258,17 @@ class AgencyPublisher:
         try:
             doubt.producer.commit_transaction(self.timeout)
         except KafkaException as error:
-            kafka_error = error.args[0] if error.args and isinstance(error.args[0], KafkaError) else None
-            if kafka_error is not None and kafka_error.retriable() and not kafka_error.txn_requires_abort():
-                ids = [event_id for event_id in doubt.event_ids if event_id in requested]
-                if ids:
+            outcome = failed_commit_outcome(_kafka_error(error))
+            if outcome == PENDING:
+                if not set(doubt.event_ids).isdisjoint(requested):
                     raise OutcomeUnknown(
-                        f"the earlier commit of these events is still unconfirmed ({kafka_error.name()}); retry later",
-                        sorted(requested),
+                        f"the earlier commit of these events is still unconfirmed ({error}); "
+                        "retrying with the same event_ids is safe",
+                        requested,
                     ) from error
                 raise BrokerUnavailable(
-                    f"an earlier batch's commit is still unconfirmed ({kafka_error.name()}); nothing of this batch was sent"
+                    f"an earlier batch's commit is still unconfirmed ({error}); nothing of this batch was sent"
                 ) from error
-            outcome = "aborted" if kafka_error is not None and kafka_error.txn_requires_abort() else "unresolved"
             log.warning("in-doubt batch of %d events: %s (%s)", len(doubt.event_ids), outcome, error)
             COMMITS_IN_DOUBT.labels(self.agency.code, outcome).inc()
             self._in_doubt = None
@@ -337,7 +351,7 @@ class AgencyPublisher:
         with self._lock:
             if self._in_doubt is not None:  # one last chance to finish its commit
                 try:
-                    self._settle_in_doubt(set())
+                    self._settle_in_doubt([])
                 except PublishNotAcknowledged as error:
                     log.warning("closing with a batch in doubt: %s", error)
             if self._producer is not None:
