@@ -18,6 +18,7 @@ from agency_clients import write_clients
 from borderbus.bus import Bus
 from borderbus.tokens import token_digest
 from borderbus_desk.officers import new_token, officer_entry
+from borderbus_simulator.driver import HttpSender
 from desk_process import DeskProcess
 from http_server import request
 from service_process import ServiceProcess
@@ -149,6 +150,9 @@ def test_no_token_reaches_a_log_or_metrics(fresh_bus: Bus, tmp_path: Path, desk:
         url = f"{agency.url}/v1/events/sighting"
         good = SAMPLES[("uk-bf", "sighting")]
         assert request("POST", url, [good], token=tokens["anpr"])[0] == 202
+        HttpSender({"uk-bf": agency.url}, {"uk-bf": tokens["anpr"]})("uk-bf", "sighting", [good])  # the simulator's way
+        with pytest.raises(RuntimeError, match="401"):
+            HttpSender({"uk-bf": agency.url}, {"uk-bf": "bba_wrong"})("uk-bf", "sighting", [good])
         assert request("POST", url, [{**good, "tlp": "PURPLE"}], token=tokens["anpr"])[0] == 422
         assert request("POST", url, [good], token=tokens["old"])[0] == 401
         assert request("POST", url, [good], token=tokens["iraq"])[0] == 403

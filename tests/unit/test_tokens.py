@@ -113,3 +113,12 @@ def test_agency_token_prints_the_token_once_and_an_entry_with_its_hash_only(caps
     assert entry == {"agency": "uk-bf", "client": "anpr-dov-2", "token_sha256": token_digest(token)}
     assert main(["agency", "token", "--agency", "*", "--client", "prometheus", "--scope", "metrics"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)[0]["scope"] == "metrics"
+
+
+def test_token_files_for_the_simulator_are_private_and_round_trip(tmp_path: Path) -> None:
+    from borderbus_simulator.driver import read_tokens, write_tokens
+
+    tokens = {"uk-bf": new_client_token(), "iq-bgc": new_client_token()}
+    write_tokens(tmp_path / "tokens.txt", tokens)
+    assert (tmp_path / "tokens.txt").stat().st_mode & 0o777 == 0o600
+    assert read_tokens(tmp_path / "tokens.txt") == tokens
