@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from borderbus.tokens import MISSING, RATE_LIMITED, Authentication, P, bearer_token
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CALLER_KEY = web.RequestKey("caller", str)
@@ -86,6 +88,22 @@ class FailedAuthLimiter:
         self._failures[address] = failures
         while len(self._failures) > self.max_addresses:
             self._failures.popitem(last=False)
+
+
+def authenticate_request(
+    request: web.Request, authenticate: Callable[[str | None], Authentication[P]], limiter: FailedAuthLimiter
+) -> Authentication[P]:
+    """The caller of ``request`` by its bearer token, through ``limiter``: a limited address is
+    refused (``rate_limited``) before its token is looked at; a wrong or revoked token counts
+    against its address, a missing one (no guess) does not."""
+    address = client_address(request)
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        return Authentication(None, RATE_LIMITED, wait)
+    result = authenticate(bearer_token(request.headers.get("Authorization")))
+    if result.principal is None and result.failure != MISSING:
+        limiter.record_failure(address)
+    return result
 
 
 def client_address(request: web.Request) -> str:

@@ -24,6 +24,7 @@ P = TypeVar("P")
 MISSING = "missing_token"
 INVALID = "invalid_token"
 REVOKED = "revoked_token"
+RATE_LIMITED = "rate_limited"
 
 
 def token_digest(token: str) -> str:
@@ -45,10 +46,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Authentication(Generic[P]):
-    """Who holds a token, or why nobody does (``failure``: missing_token, invalid_token, revoked_token)."""
+    """Who holds a token, or why nobody does (``failure``: missing_token, invalid_token, revoked_token,
+    or rate_limited with ``retry_after`` seconds)."""
 
     principal: P | None
     failure: str | None = None
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)

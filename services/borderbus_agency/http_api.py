@@ -27,10 +27,10 @@ from borderbus.http_security import (
     FailedAuthLimiter,
     Handler,
     access_logging,
-    client_address,
+    authenticate_request,
     security_headers,
 )
-from borderbus.tokens import INVALID, MISSING, REVOKED, bearer_token
+from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
 from borderbus_agency.clients import AgencyClients
 from borderbus_agency.metrics import AUTH_FAILURES, EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
 from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
@@ -70,19 +70,15 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if path in OPEN_PATHS or (path == "/metrics" and not request.app[METRICS_NEED_TOKEN_KEY]):
         return await handler(request)
     agency = request.app[PUBLISHER_KEY].agency.code
-    limiter, address = request.app[LIMITER_KEY], client_address(request)
-    wait = limiter.retry_after(address)
-    if wait is not None:
-        AUTH_FAILURES.labels(agency, "rate_limited").inc()
-        response = _refuse(429, "too_many_failed_attempts", "rate_limited", f"too many failed attempts; retry in {wait} s")
-        response.headers["Retry-After"] = str(wait)
-        return response
-    result = request.app[CLIENTS_KEY].authenticate(bearer_token(request.headers.get("Authorization")))
+    result = authenticate_request(request, request.app[CLIENTS_KEY].authenticate, request.app[LIMITER_KEY])
     if result.principal is None:
         failure = result.failure or INVALID
         AUTH_FAILURES.labels(agency, failure).inc()
-        if failure != MISSING:  # a missing header is no guess; wrong and revoked tokens count
-            limiter.record_failure(address)
+        if failure == RATE_LIMITED:
+            wait = result.retry_after
+            response = _refuse(429, "too_many_failed_attempts", failure, f"too many failed attempts; retry in {wait} s")
+            response.headers["Retry-After"] = str(wait)
+            return response
         challenge = None if failure == MISSING else "invalid_token"
         return _refuse(401, "unauthorized", failure, _UNAUTHORIZED_REASON[failure], challenge)
     client = result.principal

@@ -26,10 +26,10 @@ from borderbus.http_security import (
     CONSOLE_HEADERS,
     FailedAuthLimiter,
     access_logging,
-    client_address,
+    authenticate_request,
     security_headers,
 )
-from borderbus.tokens import INVALID, MISSING, bearer_token
+from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
 from borderbus_desk.desk import DeskError, DutyDesk, Subscriber
 from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, FAILED_SIGNINS, SUBSCRIBERS
 from borderbus_desk.officers import Officer
@@ -54,34 +54,27 @@ def _error(
 _REFUSAL = {
     MISSING: "send 'Authorization: Bearer <officer token>'",
     INVALID: "the token is not an officer's token",
-    "revoked_token": "the token has been revoked",
+    REVOKED: "the token has been revoked",
 }
 
 
 def _sign_in(request: web.Request) -> web.Response | None:
-    """Authenticate an ``/api/`` request: None when the officer is known, else the refusal.
-
-    While the client address is over its failed-attempt limit, it is refused before its token is
-    looked at, so the answer confirms no guess. A missing header is no guess and does not count.
-    """
-    limiter, address = request.app[LIMITER_KEY], client_address(request)
-    wait = limiter.retry_after(address)
-    if wait is not None:
-        FAILED_SIGNINS.labels("rate_limited").inc()
-        return _error(
-            429,
-            "too_many_failed_signins",
-            f"too many failed sign-ins from this address; retry in {wait} s",
-            "Authorization",
-            {"Retry-After": str(wait), "WWW-Authenticate": 'Bearer realm="borderbus-desk"'},
-        )
-    result = request.app[DESK_KEY].officers.check(bearer_token(request.headers.get("Authorization")))
+    """Authenticate an ``/api/`` request: None when the officer is known, else the refusal (401, or
+    429 while the client address has too many failed sign-ins: see ``authenticate_request``)."""
+    result = authenticate_request(request, request.app[DESK_KEY].officers.check, request.app[LIMITER_KEY])
     if result.principal is None:
         failure = result.failure or INVALID
         FAILED_SIGNINS.labels(failure).inc()
+        if failure == RATE_LIMITED:
+            wait = result.retry_after
+            return _error(
+                429,
+                "too_many_failed_signins",
+                f"too many failed sign-ins from this address; retry in {wait} s",
+                "Authorization",
+                {"Retry-After": str(wait), "WWW-Authenticate": 'Bearer realm="borderbus-desk"'},
+            )
         challenge = 'Bearer realm="borderbus-desk"' + ("" if failure == MISSING else ', error="invalid_token"')
-        if failure != MISSING:
-            limiter.record_failure(address)
         return _error(401, "unauthorized", _REFUSAL[failure], "Authorization", {"WWW-Authenticate": challenge})
     request[OFFICER_KEY] = result.principal
     request[CALLER_KEY] = f"{result.principal.officer_id}@{result.principal.agency}"
