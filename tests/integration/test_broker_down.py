@@ -111,15 +111,20 @@ def test_a_commit_without_answer_is_reported_unknown_and_its_retry_writes_nothin
         post = lambda body: request("POST", f"{url}/v1/events/sighting", body, token=tokens["anpr"])  # noqa: E731
         _first_publish(post, first)
 
+        other = [{**sample, "event_id": str(uuid.uuid4())}]
         publisher.freeze_pid = pid
         try:
             status, answer = post(batch)
+            still_frozen = post(batch)  # the retry cannot finish the commit yet: still unknown
+            unrelated = post(other)  # not sent while an earlier commit is unresolved: certainly nothing visible
         finally:
             os.kill(pid, signal.SIGCONT)
         assert status == 504, answer
         assert answer["error"] == "outcome_unknown"
         assert answer["event_ids"] == [body["event_id"] for body in batch]
         assert "retrying with the same event_ids is safe" in answer["errors"][0]["reason"].lower()
+        assert (still_frozen[0], still_frozen[1]["error"]) == (504, "outcome_unknown"), still_frozen
+        assert (unrelated[0], unrelated[1]["error"]) == (503, "broker_unavailable"), unrelated
 
         status, retried = post(batch)  # finishes the earlier commit, then finds every event already committed
         assert status == 202, retried
