@@ -58,12 +58,10 @@ class _InlineCode(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.found: list[str] = []
-        self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         names = {name for name, _ in attrs}
         if tag == "style" or (tag == "script" and "src" not in names):
-            self._in = tag
             self.found.append(f"<{tag}> element")
         self.found += [f"{tag} {name}=" for name in names if name == "style" or name.startswith("on")]
         self.found += [f"{tag} javascript: URL" for _, value in attrs if value and value.strip().startswith("javascript:")]
