@@ -41,15 +41,27 @@ def serve_in_thread(app: web.Application) -> Iterator[str]:
         thread.join(10)
 
 
-def request(method: str, url: str, body: Any = None, raw: bytes | None = None, timeout: float = 60) -> tuple[int, Any]:
-    """``(status, parsed JSON or text)`` for one HTTP request; 4xx and 5xx are returned, not raised."""
+def request(
+    method: str,
+    url: str,
+    body: Any = None,
+    raw: bytes | None = None,
+    timeout: float = 60,
+    token: str | None = None,
+    headers_out: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """``(status, parsed JSON or text)`` for one HTTP request; 4xx and 5xx are returned, not raised.
+    ``token`` goes in ``Authorization: Bearer``; ``headers_out`` receives the response headers."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            status, payload = response.status, response.read()
+            status, payload, received = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        status, payload = error.code, error.read()
+        status, payload, received = error.code, error.read(), error.headers
+    if headers_out is not None:
+        headers_out.update(received.items())
     try:
         return status, json.loads(payload)
     except ValueError:

@@ -71,7 +71,7 @@ def _schemas_lock(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     from borderbus_agency.publish_file import publish_file
-    from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+    from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
     publisher = AgencyPublisher(Bus.from_env(), args.agency, instance_id=f"cli-{args.instance_id}")
     try:
@@ -79,17 +79,51 @@ def _publish(args: argparse.Namespace) -> int:
     except BrokerUnavailable as error:
         print(f"nothing published: {error}", file=sys.stderr)
         return 3
+    except OutcomeUnknown as error:
+        print(
+            f"outcome unknown, the events may be published: {error} (publishing the file again may write them twice;"
+            " the correlator drops a repeated event_id, so events that carry their own event_id are safe to resend)",
+            file=sys.stderr,
+        )
+        return 4
     finally:
         publisher.close()
 
 
 def _agency_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from borderbus_agency.clients import AgencyClients
     from borderbus_agency.http_api import serve
     from borderbus_agency.publisher import AgencyPublisher
 
-    publisher = AgencyPublisher(Bus.from_env(), args.agency, instance_id=args.instance_id)
-    logging.getLogger(__name__).info("agency %s listening on http://%s:%d", args.agency, args.host, args.port)
-    serve(publisher, args.host, args.port)
+    bus = Bus.from_env()
+    bus.catalogue.agency(args.agency)
+    default_clients = bus.settings.config_dir / "agency-clients.yaml"
+    clients_file = args.clients or os.environ.get("BORDERBUS_AGENCY_CLIENTS_FILE") or default_clients
+    clients = AgencyClients.load(Path(clients_file), set(bus.catalogue.agencies))
+    metrics_auth = args.metrics_auth or os.environ.get("BORDERBUS_AGENCY_METRICS_AUTH", "open")
+    if metrics_auth not in ("open", "token"):
+        print(f"BORDERBUS_AGENCY_METRICS_AUTH: expected open or token, not {metrics_auth!r}", file=sys.stderr)
+        return 2
+    publisher = AgencyPublisher(bus, args.agency, instance_id=args.instance_id)
+    logging.getLogger(__name__).info(
+        "agency %s listening on http://%s:%d (%r, /metrics %s)", args.agency, args.host, args.port, clients, metrics_auth
+    )
+    serve(publisher, clients, args.host, args.port, metrics_need_token=metrics_auth == "token")
+    return 0
+
+
+def _agency_token(args: argparse.Namespace) -> int:
+    import yaml
+
+    from borderbus_agency.clients import ANY_AGENCY, client_entry, new_client_token
+
+    if not (args.agency == ANY_AGENCY and args.scope == "metrics"):
+        Bus.from_env().catalogue.agency(args.agency)
+    token = new_client_token()
+    print(f"token for client {args.client} of {args.agency} ({args.scope}), shown once: {token}", file=sys.stderr)
+    print(yaml.safe_dump([client_entry(args.agency, args.client, token, args.scope)], sort_keys=False).rstrip())
     return 0
 
 
@@ -259,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--instance-id", default="http-1")
+    serve.add_argument(
+        "--clients", help="client credentials (default: $BORDERBUS_AGENCY_CLIENTS_FILE or ops/config/agency-clients.yaml)"
+    )
+    serve.add_argument(
+        "--metrics-auth",
+        choices=("open", "token"),
+        help="token: /metrics needs a scope-metrics credential (default: $BORDERBUS_AGENCY_METRICS_AUTH or open)",
+    )
+    agency_token = command(
+        "token", _agency_token, "make an agency client token; prints the clients-file entry (only the hash)", agency
+    )
+    agency_token.add_argument("--agency", required=True, help="agency code (or * with --scope metrics)")
+    agency_token.add_argument("--client", required=True, help="the calling system, e.g. anpr-dov-2")
+    agency_token.add_argument("--scope", choices=("publish", "metrics"), default="publish")
 
     correlator = commands.add_parser("correlator", help="the stream processors").add_subparsers(dest="action", required=True)
     worker = command("run", _correlator_run, "run one correlator worker (several form one consumer group)", correlator)
@@ -316,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--via", choices=("library", "http"), default="library")
     simulate.add_argument("--base-url", default="http://127.0.0.1:{port}", help="with --via http")
     simulate.add_argument("--base-port", type=int, default=8100, help="with --via http: first agency's port")
+    simulate.add_argument("--tokens", help="with --via http: file of '<agency> <client token>' lines (the demo writes one)")
     simulate.add_argument("--ground-truth", default=".local/ground-truth.json")
 
     events = commands.add_parser("events", help="agency events on the bus").add_subparsers(dest="action", required=True)

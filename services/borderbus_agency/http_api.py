@@ -2,7 +2,13 @@
 
 ``POST /v1/events/{event_type}`` takes one JSON event or an array of them. 202 comes back only
 after Kafka acknowledged every event; 4xx names every bad item and field and publishes nothing;
-503 means Kafka did not acknowledge and nothing of the request is visible.
+503 means Kafka did not acknowledge and nothing of the request is visible; 504
+``outcome_unknown`` means the commit was sent but not confirmed: the events may be visible, and
+sending them again with the same ``event_id`` values (returned in the answer) is safe.
+
+Every request but ``/healthz`` and ``/readyz`` carries ``Authorization: Bearer <client token>`` of
+this agency (``agency-clients.yaml``); ``/metrics`` too when the service is told so. Callers are
+checked before the body is read, so a refused caller publishes nothing.
 """
 
 from __future__ import annotations
@@ -15,18 +21,75 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from borderbus.events import FieldError, InvalidEvents
-from borderbus_agency.metrics import EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
-from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+from borderbus.http_security import (
+    API_HEADERS,
+    CALLER_KEY,
+    FailedAuthLimiter,
+    Handler,
+    access_logging,
+    authenticate_request,
+    security_headers,
+)
+from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
+from borderbus_agency.clients import AgencyClients
+from borderbus_agency.metrics import AUTH_FAILURES, EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
+from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
 _STATUS_FOR_CODE = {"unknown_event_type": 404, "event_type_not_allowed": 403}
 
 PUBLISHER_KEY = web.AppKey("publisher", AgencyPublisher)
+CLIENTS_KEY = web.AppKey("clients", AgencyClients)
+LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
+METRICS_NEED_TOKEN_KEY = web.AppKey("metrics_need_token", bool)
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+REALM = 'Bearer realm="borderbus-agency"'
 
 
-def _error(status: int, error: str, errors: list[dict[str, Any]]) -> web.Response:
-    return web.json_response({"error": error, "errors": errors}, status=status)
+def _error(status: int, error: str, errors: list[dict[str, Any]], headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": error, "errors": errors}, status=status, headers=headers)
+
+
+def _refuse(status: int, error: str, code: str, reason: str, challenge: str | None = None) -> web.Response:
+    headers = {"WWW-Authenticate": f'{REALM}, error="{challenge}"' if challenge else REALM}
+    return _error(status, error, [{"index": None, "field": "Authorization", "reason": reason, "code": code}], headers)
+
+
+_UNAUTHORIZED_REASON = {
+    MISSING: "send 'Authorization: Bearer <client token>' (issued by 'borderbus agency token')",
+    INVALID: "the token is not a known client credential",
+    REVOKED: "the token has been revoked",
+}
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 without a valid token, 403 with another agency's (or a metrics-only one for publishing)."""
+    path = request.path
+    if path in OPEN_PATHS or (path == "/metrics" and not request.app[METRICS_NEED_TOKEN_KEY]):
+        return await handler(request)
+    agency = request.app[PUBLISHER_KEY].agency.code
+    result = authenticate_request(request, request.app[CLIENTS_KEY].authenticate, request.app[LIMITER_KEY])
+    if result.principal is None:
+        failure = result.failure or INVALID
+        AUTH_FAILURES.labels(agency, failure).inc()
+        if failure == RATE_LIMITED:
+            wait = result.retry_after
+            response = _refuse(429, "too_many_failed_attempts", failure, f"too many failed attempts; retry in {wait} s")
+            response.headers["Retry-After"] = str(wait)
+            return response
+        challenge = None if failure == MISSING else "invalid_token"
+        return _refuse(401, "unauthorized", failure, _UNAUTHORIZED_REASON[failure], challenge)
+    client = result.principal
+    request[CALLER_KEY] = f"{client.client}@{client.agency}"
+    scope = "metrics" if path == "/metrics" else "publish"
+    if not client.may(agency, scope):
+        reason = "wrong_scope" if client.agency in (agency, "*") else "wrong_agency"
+        AUTH_FAILURES.labels(agency, reason).inc()
+        what = "read /metrics" if scope == "metrics" else "publish"
+        return _refuse(403, "forbidden", reason, f"this credential may not {what} for agency {agency}", "insufficient_scope")
+    return await handler(request)
 
 
 async def publish_events(request: web.Request) -> web.Response:
@@ -61,15 +124,30 @@ async def publish_events(request: web.Request) -> web.Response:
             return _error(status, "invalid_events", [error.as_dict() for error in invalid.errors])
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, publisher.publish_prepared, events)
+            already = await loop.run_in_executor(None, publisher.publish_prepared, events)
         except BrokerUnavailable as error:
+            reason = f"{error}; nothing of the request is visible, sending it again is safe"
             return _error(
-                503, "broker_unavailable", [{"index": None, "field": None, "reason": str(error), "code": "broker_unavailable"}]
+                503,
+                "broker_unavailable",
+                [{"index": None, "field": None, "reason": reason, "code": "broker_unavailable"}],
+                {"Retry-After": "5"},
+            )
+        except OutcomeUnknown as error:
+            return web.json_response(
+                {
+                    "error": "outcome_unknown",
+                    "errors": [{"index": None, "field": None, "reason": str(error), "code": "outcome_unknown"}],
+                    "event_ids": error.event_ids,
+                },
+                status=504,
+                headers={"Retry-After": "5"},
             )
         return web.json_response(
             {
                 "accepted": len(events),
                 "event_ids": [event.event_id for event in events],
+                "already_accepted": len(already),
                 "topic": publisher.catalogue.ingest_topic(agency, event_type),
             },
             status=202,
@@ -114,9 +192,20 @@ async def about(request: web.Request) -> web.Response:
     )
 
 
-def build_app(publisher: AgencyPublisher) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+def build_app(
+    publisher: AgencyPublisher,
+    clients: AgencyClients,
+    *,
+    metrics_need_token: bool = False,
+    limiter: FailedAuthLimiter | None = None,
+) -> web.Application:
+    """``metrics_need_token``: ``/metrics`` answers only a ``scope: metrics`` credential of this agency (or ``*``)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_logging, authenticate])
     app[PUBLISHER_KEY] = publisher
+    app[CLIENTS_KEY] = clients
+    app[LIMITER_KEY] = limiter or FailedAuthLimiter()
+    app[METRICS_NEED_TOKEN_KEY] = metrics_need_token
+    app.on_response_prepare.append(security_headers(API_HEADERS))
     EXPECTED_INTERVAL.labels(publisher.agency.code).set(publisher.agency.expected_interval_seconds)
     app.router.add_get("/", about)
     app.router.add_post("/v1/events/{event_type}", publish_events)
@@ -131,5 +220,6 @@ def build_app(publisher: AgencyPublisher) -> web.Application:
     return app
 
 
-def serve(publisher: AgencyPublisher, host: str, port: int) -> None:
-    web.run_app(build_app(publisher), host=host, port=port, print=None, access_log=None)
+def serve(publisher: AgencyPublisher, clients: AgencyClients, host: str, port: int, *, metrics_need_token: bool) -> None:
+    app = build_app(publisher, clients, metrics_need_token=metrics_need_token)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)

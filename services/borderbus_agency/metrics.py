@@ -33,3 +33,20 @@ EXPECTED_INTERVAL = Gauge(
     "Longest silence expected of the agency (agencies.yaml), so the silence alert needs no hard-coded intervals.",
     ["agency"],
 )
+AUTH_FAILURES = Counter(
+    "borderbus_agency_auth_failures_total",
+    "Requests refused before publishing anything: missing_token, invalid_token, revoked_token (401), "
+    "wrong_agency, wrong_scope (403), rate_limited (429).",
+    ["agency", "reason"],
+)
+COMMITS_IN_DOUBT = Counter(
+    "borderbus_agency_commits_in_doubt_total",
+    "Batches whose commit was sent but not confirmed (unknown), and how each was settled later "
+    "(committed, aborted, unresolved: the producer failed and the next one's fencing decided).",
+    ["agency", "outcome"],
+)
+DUPLICATE_EVENTS = Counter(
+    "borderbus_agency_duplicate_events_total",
+    "Events sent again after they were committed (a retry), acknowledged without being written twice.",
+    ["agency", "event_type"],
+)

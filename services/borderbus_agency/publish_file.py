@@ -50,7 +50,7 @@ def publish_file(publisher: AgencyPublisher, event_type: str, path: Path, out: T
         print(f"nothing published: {len(errors)} problem(s) in {path}", file=sys.stderr)
         return 2
     with tqdm(total=len(events), unit="event", disable=len(events) < PROGRESS_THRESHOLD or not out.isatty(), file=out) as bar:
-        publisher.publish_prepared(events, on_acknowledged=bar.update)
+        already = publisher.publish_prepared(events, on_acknowledged=bar.update)
     topic = publisher.catalogue.ingest_topic(publisher.agency.code, event_type)
-    print(f"published {len(events)} {event_type} event(s) to {topic}", file=out)
+    print(f"published {len(events) - len(already)} {event_type} event(s) to {topic}", file=out)
     return 0

@@ -21,7 +21,7 @@ from borderbus.config import REPO_ROOT
 from borderbus_demo.alert_view import AlertWatch, alert_in_full
 from borderbus_demo.prometheus import PrometheusError, PrometheusProcess
 from borderbus_demo.tally import Tally
-from borderbus_simulator.driver import HttpSender, SendReport, make_scenario, send_scenario
+from borderbus_simulator.driver import HttpSender, SendReport, make_scenario, send_scenario, write_tokens
 from borderbus_simulator.scenario import write_ground_truth
 
 LOG_DIR = REPO_ROOT / ".local" / "demo"
@@ -111,7 +111,22 @@ def write_demo_officers(bus: Bus) -> tuple[str, dict[str, str]]:
     path = LOG_DIR / "officers.yaml"
     entries = [officer_entry(f"duty-{code}", code, token) for code, token in tokens.items()]
     path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
-    (LOG_DIR / "officer-tokens.txt").write_text("".join(f"{code:<15} {token}\n" for code, token in tokens.items()))
+    write_tokens(LOG_DIR / "officer-tokens.txt", tokens)
+    return str(path), tokens
+
+
+def write_demo_clients(bus: Bus) -> tuple[str, dict[str, str]]:
+    """One client credential per agency service (the simulator's) with a fresh token each run."""
+    import yaml
+
+    from borderbus_agency.clients import client_entry, new_client_token
+
+    tokens = {code: new_client_token() for code in bus.catalogue.agencies}
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOG_DIR / "agency-clients.yaml"
+    entries = [client_entry(code, "demo-simulator", token) for code, token in tokens.items()]
+    path.write_text(yaml.safe_dump({"clients": entries}, sort_keys=False))
+    write_tokens(LOG_DIR / "agency-tokens.txt", tokens)
     return str(path), tokens
 
 
@@ -141,12 +156,15 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
     report = SendReport()
     stop = threading.Event()
     try:
+        clients_file, client_tokens = write_demo_clients(bus)
         for code, url in urls.items():
-            services.start(f"agency-{code}", "agency", "serve", "--agency", code, "--port", url.rsplit(":", 1)[1])
+            port = url.rsplit(":", 1)[1]
+            services.start(f"agency-{code}", "agency", "serve", "--agency", code, "--port", port, "--clients", clients_file)
         print(f"starting {len(urls)} agency services (logs in {LOG_DIR}) ...", flush=True)
         wait_ready(urls, services)
         for code, url in urls.items():
             print(f"  {code:<15} {url}/v1/events/<type>   {bus.catalogue.agency(code).name}")
+        print(f"                  client tokens of the simulator: {LOG_DIR / 'agency-tokens.txt'}")
         services.start("correlator", "correlator", "run", "--web-port", str(CORRELATOR_PORT))
         wait_ready({"correlator": f"http://127.0.0.1:{CORRELATOR_PORT}"}, services, path="/healthz")
         print(f"  correlator      http://127.0.0.1:{CORRELATOR_PORT}/metrics")
@@ -178,7 +196,7 @@ def run_demo(bus: Bus, *, seconds: float | None, seed: int, rate: float, base_po
                     f" ground truth in {ground_truth}",
                     flush=True,
                 )
-                send_scenario(scenario.events, HttpSender(urls), rate, stop, report)
+                send_scenario(scenario.events, HttpSender(urls, client_tokens), rate, stop, report)
 
         sender = threading.Thread(target=simulate, name="simulator", daemon=True)
         started = time.monotonic()

@@ -1,7 +1,11 @@
 """The desk's HTTP face: JSON API, a Server-Sent-Events stream, the web console, health and metrics.
 
-Every ``/api/`` request carries ``Authorization: Bearer <officer token>``. An alert an officer may
-not see answers 404 exactly like one that does not exist, so the API is no existence oracle.
+Every ``/api/`` request carries ``Authorization: Bearer <officer token>`` (the console sends it from
+``fetch``, the stream included, so no token is ever in a URL, a cookie or a log). An alert an
+officer may not see answers 404 exactly like one that does not exist, so the API is no existence
+oracle. Failed sign-ins are limited per client address (429 with ``Retry-After``) and counted;
+every response carries the security headers of :mod:`borderbus.http_security` (a CSP without
+inline script or style: the console is three static files).
 """
 
 from __future__ import annotations
@@ -17,13 +21,23 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from borderbus.http_security import (
+    CALLER_KEY,
+    CONSOLE_HEADERS,
+    FailedAuthLimiter,
+    access_logging,
+    authenticate_request,
+    security_headers,
+)
+from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
 from borderbus_desk.desk import DeskError, DutyDesk, Subscriber
-from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, SUBSCRIBERS
+from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, FAILED_SIGNINS, SUBSCRIBERS
 from borderbus_desk.officers import Officer
 from borderbus_desk.state import AlertFilter, FilterError
 
 DESK_KEY = web.AppKey("desk", DutyDesk)
-OFFICER_KEY = "officer"
+LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
+OFFICER_KEY = web.RequestKey("officer", Officer)
 CONSOLE_DIR = Path(str(resources.files("borderbus_desk") / "console"))
 KEEPALIVE_S = 15.0
 MAX_LIST = 1000
@@ -31,19 +45,48 @@ MAX_LIST = 1000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, code: str, message: str, field_name: str | None = None) -> web.Response:
-    return web.json_response({"error": code, "field": field_name, "message": message}, status=status)
+def _error(
+    status: int, code: str, message: str, field_name: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"error": code, "field": field_name, "message": message}, status=status, headers=headers)
+
+
+_REFUSAL = {
+    MISSING: "send 'Authorization: Bearer <officer token>'",
+    INVALID: "the token is not an officer's token",
+    REVOKED: "the token has been revoked",
+}
+
+
+def _sign_in(request: web.Request) -> web.Response | None:
+    """Authenticate an ``/api/`` request: None when the officer is known, else the refusal (401, or
+    429 while the client address has too many failed sign-ins: see ``authenticate_request``)."""
+    result = authenticate_request(request, request.app[DESK_KEY].officers.check, request.app[LIMITER_KEY])
+    if result.principal is None:
+        failure = result.failure or INVALID
+        FAILED_SIGNINS.labels(failure).inc()
+        if failure == RATE_LIMITED:
+            wait = result.retry_after
+            return _error(
+                429,
+                "too_many_failed_signins",
+                f"too many failed sign-ins from this address; retry in {wait} s",
+                "Authorization",
+                {"Retry-After": str(wait), "WWW-Authenticate": 'Bearer realm="borderbus-desk"'},
+            )
+        challenge = 'Bearer realm="borderbus-desk"' + ("" if failure == MISSING else ', error="invalid_token"')
+        return _error(401, "unauthorized", _REFUSAL[failure], "Authorization", {"WWW-Authenticate": challenge})
+    request[OFFICER_KEY] = result.principal
+    request[CALLER_KEY] = f"{result.principal.officer_id}@{result.principal.agency}"
+    return None
 
 
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/api/"):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        officer = request.app[DESK_KEY].authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if officer is None:
-            return _error(401, "unauthorized", "send 'Authorization: Bearer <officer token>'")
-        request[OFFICER_KEY] = officer
+        refusal = _sign_in(request)
+        if refusal is not None:
+            return refusal
     try:
         return await handler(request)
     except DeskError as error:
@@ -53,8 +96,7 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _officer(request: web.Request) -> Officer:
-    officer: Officer = request[OFFICER_KEY]
-    return officer
+    return request[OFFICER_KEY]
 
 
 async def me(request: web.Request) -> web.Response:
@@ -153,9 +195,17 @@ async def console(request: web.Request) -> web.FileResponse:
     return web.FileResponse(CONSOLE_DIR / "index.html")
 
 
-def build_app(desk: DutyDesk) -> web.Application:
-    app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024)
+async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> web.Application:
+    app = web.Application(middlewares=[access_logging, errors_and_auth], client_max_size=64 * 1024)
     app[DESK_KEY] = desk
+    app[LIMITER_KEY] = limiter or FailedAuthLimiter()
+    app.on_response_prepare.append(security_headers(CONSOLE_HEADERS))
+    app.on_response_prepare.append(_no_store)
 
     async def lifecycle(app: web.Application) -> Any:
         await desk.start()

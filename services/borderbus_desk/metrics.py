@@ -34,3 +34,9 @@ WEBHOOK_ATTEMPTS = Counter(
 )
 CONSUMER_LAG = Gauge("borderbus_desk_consumer_lag_records", "Records of a topic the desk has not applied yet.", ["topic"])
 CAUGHT_UP = Gauge("borderbus_desk_caught_up", "1 once the desk has applied the alert and action logs up to their end at start.")
+FAILED_SIGNINS = Counter(
+    "borderbus_desk_failed_signins_total",
+    "API requests refused for their credential: missing_token, invalid_token, revoked_token (401), "
+    "rate_limited (429, the address had too many failures).",
+    ["reason"],
+)

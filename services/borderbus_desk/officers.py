@@ -1,15 +1,18 @@
-"""Officers and their API tokens. Only SHA-256 digests of tokens are stored: the tokens are random
-(256 bits), so a slow password hash would add nothing but latency to every request."""
+"""Officers and their API tokens, through the bus's one token mechanism (:mod:`borderbus.tokens`):
+only SHA-256 digests are stored, entries may be ``revoked: true``, lookups are constant-time."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from borderbus.catalogue import CatalogueError, read_yaml
+from borderbus import tokens
+from borderbus.catalogue import CatalogueError
+from borderbus.tokens import Authentication, TokenDirectory, required_text, token_digest
+
+TOKEN_PREFIX = "bbo_"
 
 
 @dataclass(frozen=True)
@@ -19,12 +22,8 @@ class Officer:
     name: str | None = None
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def new_token() -> str:
-    return "bbo_" + secrets.token_urlsafe(32)
+    return tokens.new_token(TOKEN_PREFIX)
 
 
 def officer_entry(officer_id: str, agency: str, token: str) -> dict[str, str]:
@@ -33,35 +32,30 @@ def officer_entry(officer_id: str, agency: str, token: str) -> dict[str, str]:
 
 
 class OfficerDirectory:
-    """Looks an officer up by token, comparing digests in constant time."""
+    """Looks an officer up by token (``officers:`` in ``officers.yaml``)."""
 
-    def __init__(self, entries: dict[str, Officer]) -> None:
-        self._by_digest = entries
+    def __init__(self, directory: TokenDirectory[Officer]) -> None:
+        self._directory = directory
 
     @classmethod
     def load(cls, path: Path, known_agencies: set[str]) -> OfficerDirectory:
-        raw = read_yaml(path).get("officers") or []
-        entries: dict[str, Officer] = {}
-        for index, item in enumerate(raw):
-            where = f"{path}: officers[{index}]"
-            digest = str(item.get("token_sha256", "")).lower()
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise CatalogueError(f"{where}.token_sha256: expected 64 hex digits (the SHA-256 of the token)")
+        def parse(item: Mapping[str, Any], where: str) -> Officer:
             if item.get("agency") not in known_agencies:
                 raise CatalogueError(f"{where}.agency: unknown agency {item.get('agency')!r}")
-            if not item.get("id"):
-                raise CatalogueError(f"{where}.id: missing")
-            if digest in entries:
-                raise CatalogueError(f"{where}: the same token is listed twice")
-            entries[digest] = Officer(str(item["id"]), str(item["agency"]), item.get("name"))
-        return cls(entries)
+            name = item.get("name")
+            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None)
+
+        return cls(TokenDirectory.load(path, "officers", parse))
 
     def __len__(self) -> int:
-        return len(self._by_digest)
+        return len(self._directory)
 
-    def authenticate(self, token: str) -> Officer | None:
-        digest = token_digest(token)
-        for known, officer in self._by_digest.items():
-            if hmac.compare_digest(known, digest):
-                return officer
-        return None
+    def __repr__(self) -> str:
+        return f"OfficerDirectory({self._directory!r})"
+
+    def check(self, token: str | None) -> Authentication[Officer]:
+        """The officer, or why not (missing, invalid or revoked token)."""
+        return self._directory.authenticate(token)
+
+    def authenticate(self, token: str | None) -> Officer | None:
+        return self.check(token).principal

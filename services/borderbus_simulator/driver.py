@@ -1,7 +1,8 @@
 """Send a scenario's events through the agencies' public path, at a steady rate, in event-time order.
 
 ``--via library`` publishes with the same :class:`AgencyPublisher` the HTTP service uses (one
-transaction per agency and tick); ``--via http`` POSTs to running agency services.
+transaction per agency and tick); ``--via http`` POSTs to running agency services with each
+agency's client token (``--tokens FILE``: lines ``<agency> <token>``, as the demo writes them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from borderbus.bus import Bus
 from borderbus.events import InvalidEvents
-from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+from borderbus_agency.publisher import AgencyPublisher, PublishNotAcknowledged
 from borderbus_simulator.scenario import PlannedEvent, Scenario, build_scenario, write_ground_truth
 
 TICK_SECONDS = 0.2
@@ -56,18 +57,22 @@ class LibrarySender:
 
 
 class HttpSender:
-    """POSTs to the agency services; ``urls`` maps agency code to its base URL."""
+    """POSTs to the agency services; ``urls`` maps agency code to its base URL, ``tokens`` to its client token."""
 
-    def __init__(self, urls: dict[str, str], timeout: float = 30.0) -> None:
+    def __init__(self, urls: dict[str, str], tokens: dict[str, str], timeout: float = 30.0) -> None:
         self.urls = urls
+        self._tokens = tokens
         self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"HttpSender({self.urls!r})"  # never the tokens
 
     def __call__(self, agency: str, event_type: str, bodies: list[dict[str, Any]]) -> None:
         request = urllib.request.Request(
             f"{self.urls[agency]}/v1/events/{event_type}",
             data=json.dumps(bodies).encode(),
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._tokens[agency]}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -109,13 +114,30 @@ def send_scenario(
             try:
                 send(agency, event_type, bodies)
                 report.accepted[(agency, event_type)] += len(bodies)
-            except (InvalidEvents, BrokerUnavailable, RuntimeError, OSError) as error:
+            except (InvalidEvents, PublishNotAcknowledged, RuntimeError, OSError) as error:
                 report.refused[(agency, event_type)] += len(bodies)
                 report.errors.append(str(error)[:300])
         delay = started + (tick + 1) * TICK_SECONDS - time.monotonic()
         if delay > 0:
             time.sleep(delay)
     return report
+
+
+def read_tokens(path: Path) -> dict[str, str]:
+    """``<agency> <token>`` per line (blank lines and ``#`` comments skipped)."""
+    tokens: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 2 and not line.lstrip().startswith("#"):
+            tokens[fields[0]] = fields[1]
+    return tokens
+
+
+def write_tokens(path: Path, tokens: dict[str, str]) -> None:
+    """The file :func:`read_tokens` reads, readable by its owner only."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{code:<15} {token}\n" for code, token in tokens.items()))
 
 
 def make_scenario(bus: Bus, *, seed: int, rate: float, duration: float) -> Scenario:
@@ -138,7 +160,11 @@ def run_simulation(bus: Bus, args: argparse.Namespace) -> int:
     sender: LibrarySender | HttpSender
     if args.via == "http":
         ports = {code: args.base_port + i for i, code in enumerate(bus.catalogue.agencies)}
-        sender = HttpSender({code: args.base_url.format(port=port) for code, port in ports.items()})
+        if not args.tokens:
+            print("--via http needs --tokens FILE (lines '<agency> <client token>')")
+            return 2
+        tokens = read_tokens(Path(args.tokens))
+        sender = HttpSender({code: args.base_url.format(port=port) for code, port in ports.items()}, tokens)
     else:
         sender = LibrarySender(bus, instance_id=f"simulator-{args.seed}")
     try:

@@ -1,17 +1,27 @@
-"""With its broker gone, the agency answers 503 and nothing of the request ever becomes visible."""
+"""With its broker gone, the agency answers 503 and nothing of the request ever becomes visible; with its
+broker frozen during a commit, it answers 504 outcome_unknown, and a retry with the same event ids
+finishes that commit and writes nothing twice."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import socket
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
 from test_publish_and_read import SAMPLES
 
+from agency_clients import clients_for
+from borderbus import codec
 from borderbus.bus import Bus
+from borderbus.schema_registry import SchemaRegistry
 from borderbus.topics import apply_topics
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
@@ -39,25 +49,90 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
         broker.stop()
 
 
-def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker) -> None:
+def _first_publish(post: Callable[[list[dict[str, Any]]], tuple[int, Any]], body: list[dict[str, Any]]) -> None:
+    """A new (or restarted) broker may take a while to load its coordinators on a shared machine: retry until it takes."""
+    deadline = time.monotonic() + 60
+    while (answer := post(body))[0] != 202 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert answer[0] == 202, answer
+
+
+def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path) -> None:
     settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
     own_bus = Bus.from_settings(settings)
     apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
     publisher = AgencyPublisher(own_bus, "uk-bf", instance_id="down-test", timeout=5.0)
     body = SAMPLES[("uk-bf", "sighting")]
-    with serve_in_thread(build_app(publisher)) as url:
-        status, first = request("POST", f"{url}/v1/events/sighting", [body])
-        assert status == 202, first
+    clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
+    token = tokens["anpr"]
+    with serve_in_thread(build_app(publisher, clients)) as url:
+        _first_publish(lambda batch: request("POST", f"{url}/v1/events/sighting", batch, token=token), [body])
 
         own_broker.stop()
-        status, answer = request("POST", f"{url}/v1/events/sighting", [body, body, body])
+        status, answer = request("POST", f"{url}/v1/events/sighting", [body, body, body], token=token)
         assert status == 503, answer
         assert answer["error"] == "broker_unavailable"
         assert request("GET", f"{url}/readyz")[0] == 503
 
         own_broker.start()
-        status, after = request("POST", f"{url}/v1/events/sighting", [body])
-        assert status == 202, after
+        _first_publish(lambda batch: request("POST", f"{url}/v1/events/sighting", batch, token=token), [body])
     topic = own_bus.catalogue.ingest_topic("uk-bf", "sighting")
     visible = read_all(settings, topic, expect=3, timeout=10)
     assert len(visible) == 2  # the first and the last request; the refused batch is nowhere
+
+
+class FreezingPublisher(AgencyPublisher):
+    """Freezes the broker (SIGSTOP) once, just before a commit is sent: every record is acknowledged,
+    and the commit's answer cannot come, exactly the case whose outcome is unknown."""
+
+    freeze_pid: int | None = None
+
+    def _commit_transaction(self, producer: object) -> None:
+        pid, self.freeze_pid = self.freeze_pid, None
+        if pid is not None:
+            os.kill(pid, signal.SIGSTOP)
+        super()._commit_transaction(producer)  # type: ignore[arg-type]
+
+
+def test_a_commit_without_answer_is_reported_unknown_and_its_retry_writes_nothing_twice(
+    bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
+    own_bus = Bus.from_settings(settings)
+    apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
+    publisher = FreezingPublisher(own_bus, "uk-bf", instance_id="freeze-test", timeout=3.0)
+    clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
+    sample = SAMPLES[("uk-bf", "sighting")]
+    first = [{**sample, "event_id": str(uuid.uuid4())}]
+    batch = [{**sample, "event_id": str(uuid.uuid4())} for _ in range(3)]
+    pid = own_broker.pid()
+    assert pid is not None
+    with serve_in_thread(build_app(publisher, clients)) as url:
+        post = lambda body: request("POST", f"{url}/v1/events/sighting", body, token=tokens["anpr"])  # noqa: E731
+        _first_publish(post, first)
+
+        other = [{**sample, "event_id": str(uuid.uuid4())}]
+        publisher.freeze_pid = pid
+        try:
+            status, answer = post(batch)
+            still_frozen = post(batch)  # the retry cannot finish the commit yet: still unknown
+            unrelated = post(other)  # not sent while an earlier commit is unresolved: certainly nothing visible
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert status == 504, answer
+        assert answer["error"] == "outcome_unknown"
+        assert answer["event_ids"] == [body["event_id"] for body in batch]
+        assert "retrying with the same event_ids is safe" in answer["errors"][0]["reason"].lower()
+        assert (still_frozen[0], still_frozen[1]["error"]) == (504, "outcome_unknown"), still_frozen
+        assert (unrelated[0], unrelated[1]["error"]) == (503, "broker_unavailable"), unrelated
+
+        status, retried = post(batch)  # finishes the earlier commit, then finds every event already committed
+        assert status == 202, retried
+        assert (retried["accepted"], retried["already_accepted"]) == (3, 3)
+        status, again = post(batch)
+        assert status == 202 and again["already_accepted"] == 3
+    topic = own_bus.catalogue.ingest_topic("uk-bf", "sighting")
+    registry = SchemaRegistry(settings)
+    schema = own_bus.schemas.latest("sighting")
+    visible = [str(codec.decode(m.value(), schema, registry.lookup)["event_id"]) for m in read_all(settings, topic, expect=5)]
+    assert sorted(visible) == sorted(body["event_id"] for body in first + batch)  # each exactly once

@@ -1,28 +1,49 @@
-"""The agency's HTTP API on a real port against the real broker: 202 only after Kafka, 4xx publishes nothing."""
+"""The agency's HTTP API on a real port against the real broker: 202 only after Kafka, 4xx publishes nothing,
+and only this agency's client credentials get in."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_publish_and_read import SAMPLES
 
+from agency_clients import clients_for
 from borderbus.bus import Bus
+from borderbus.http_security import FailedAuthLimiter
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
-from http_server import request, serve_in_thread
+from http_server import request as plain_request
+from http_server import serve_in_thread
 from kafka_reading import end_offsets, read_all
 
 pytestmark = pytest.mark.broker
 
 GOOD = SAMPLES[("uk-bf", "sighting")]
+CLIENTS = {
+    "anpr-dov-2": ("uk-bf", "publish"),
+    "old-anpr": ("uk-bf", "publish"),
+    "iraq-checkpoint": ("iq-bgc", "publish"),
+    "prometheus": ("*", "metrics"),
+}
+TOKENS: dict[str, str] = {}
+
+
+def request(method: str, url: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    """As the agency's own ANPR system: with its valid token."""
+    return plain_request(method, url, body, raw, token=TOKENS["anpr-dov-2"])
 
 
 @pytest.fixture(scope="module")
-def uk_bf_url(bus: Bus) -> Iterator[str]:
-    with serve_in_thread(build_app(AgencyPublisher(bus, "uk-bf", instance_id="http-test"))) as url:
+def uk_bf_url(bus: Bus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path: Path = tmp_path_factory.mktemp("clients") / "agency-clients.yaml"
+    clients, tokens = clients_for(path, CLIENTS, set(bus.catalogue.agencies), revoked=frozenset({"old-anpr"}))
+    TOKENS.update(tokens)
+    app = build_app(AgencyPublisher(bus, "uk-bf", instance_id="http-test"), clients, limiter=FailedAuthLimiter(limit=1000))
+    with serve_in_thread(app) as url:
         yield url
 
 
@@ -101,3 +122,71 @@ def test_health_readiness_and_metrics(uk_bf_url: str) -> None:
     assert 'borderbus_agency_events_rejected_total{agency="uk-bf",event_type="sighting",reason="provenance_mismatch"}' in text
     assert "borderbus_agency_produce_latency_seconds_bucket" in text
     assert 'borderbus_agency_requests_in_flight{agency="uk-bf"}' in text
+
+
+AUTH_REFUSALS = [
+    pytest.param(None, 401, "unauthorized", "missing_token", id="no-token"),
+    pytest.param("bba_not-a-token-anyone-was-given", 401, "unauthorized", "invalid_token", id="unknown-token"),
+    pytest.param("old-anpr", 401, "unauthorized", "revoked_token", id="revoked-token"),
+    pytest.param("iraq-checkpoint", 403, "forbidden", "wrong_agency", id="other-agency"),
+    pytest.param("prometheus", 403, "forbidden", "wrong_scope", id="metrics-only-token"),
+]
+
+
+@pytest.mark.parametrize(("who", "status", "error", "code"), AUTH_REFUSALS)
+def test_only_this_agencys_clients_may_publish(
+    bus: Bus, uk_bf_url: str, who: str | None, status: int, error: str, code: str
+) -> None:
+    topic = bus.catalogue.ingest_topic("uk-bf", "sighting")
+    before = end_offsets(bus.settings, topic)
+    token = TOKENS.get(who, who) if who else None
+    headers: dict[str, str] = {}
+    got, answer = plain_request("POST", f"{uk_bf_url}/v1/events/sighting", [GOOD], token=token, headers_out=headers)
+    assert got == status, answer
+    assert answer["error"] == error
+    assert [(e["field"], e["code"]) for e in answer["errors"]] == [("Authorization", code)]
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert got == 403 or (code == "missing_token") == ("error=" not in headers["WWW-Authenticate"])
+    assert end_offsets(bus.settings, topic) == before
+    assert token is None or token not in str(answer)
+
+
+def test_a_valid_client_token_publishes(uk_bf_url: str) -> None:
+    status, answer = plain_request("POST", f"{uk_bf_url}/v1/events/sighting", [GOOD], token=TOKENS["anpr-dov-2"])
+    assert status == 202, answer
+
+
+def test_health_and_readiness_need_no_token_and_answer_with_security_headers(uk_bf_url: str) -> None:
+    headers: dict[str, str] = {}
+    assert plain_request("GET", f"{uk_bf_url}/healthz", headers_out=headers)[0] == 200
+    assert plain_request("GET", f"{uk_bf_url}/readyz")[0] == 200
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert plain_request("GET", f"{uk_bf_url}/")[0] == 401  # everything else needs a token
+
+
+def test_metrics_can_require_a_metrics_credential(bus: Bus, tmp_path: Path) -> None:
+    clients, tokens = clients_for(tmp_path / "clients.yaml", CLIENTS, set(bus.catalogue.agencies))
+    app = build_app(AgencyPublisher(bus, "uk-bf", instance_id="metrics-test"), clients, metrics_need_token=True)
+    with serve_in_thread(app) as url:
+        assert plain_request("GET", f"{url}/metrics")[0] == 401
+        assert plain_request("GET", f"{url}/metrics", token=tokens["anpr-dov-2"])[0] == 403  # a publisher is no scraper
+        status, text = plain_request("GET", f"{url}/metrics", token=tokens["prometheus"])
+        assert status == 200
+        assert "borderbus_agency_auth_failures_total" in text
+        assert plain_request("GET", f"{url}/healthz")[0] == 200
+
+
+def test_repeated_bad_tokens_are_rate_limited_per_address(bus: Bus, tmp_path: Path) -> None:
+    clients, tokens = clients_for(tmp_path / "clients.yaml", CLIENTS, set(bus.catalogue.agencies))
+    app = build_app(AgencyPublisher(bus, "uk-bf", instance_id="limit-test"), clients, limiter=FailedAuthLimiter(limit=3))
+    with serve_in_thread(app) as url:
+        for _ in range(3):
+            assert plain_request("POST", f"{url}/v1/events/sighting", [GOOD], token="bba_guess")[0] == 401
+        headers: dict[str, str] = {}
+        status, answer = plain_request(
+            "POST", f"{url}/v1/events/sighting", [GOOD], token=tokens["anpr-dov-2"], headers_out=headers
+        )
+        assert status == 429, answer  # even a right token: the answer must not confirm guesses
+        assert answer["error"] == "too_many_failed_attempts"
+        assert 1 <= int(headers["Retry-After"]) <= 60

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from agency_clients import write_clients
 from borderbus.bus import Bus
 from borderbus_demo.prometheus import PrometheusProcess
 from correlator_worker import CorrelatorWorker, latest_versions, wait_for_quiet_alerts
@@ -96,7 +97,9 @@ def wait_for(prometheus: PrometheusProcess, promql: str, accept: Callable[[float
 def test_prometheus_sees_the_traffic_we_caused(
     fresh_bus: Bus, broker_exporter: str, started: Callable[[Any], Any], tmp_path: Path
 ) -> None:
-    agency = started(ServiceProcess(fresh_bus, tmp_path, "agency", ["agency", "serve", "--agency", AGENCY]))
+    token = write_clients(tmp_path / "agency-clients.yaml", {"sensor": (AGENCY, "publish")})["sensor"]
+    clients_env = {"BORDERBUS_AGENCY_CLIENTS_FILE": str(tmp_path / "agency-clients.yaml")}
+    agency = started(ServiceProcess(fresh_bus, tmp_path, "agency", ["agency", "serve", "--agency", AGENCY], env=clients_env))
     correlator = started(CorrelatorWorker(fresh_bus, tmp_path, "correlator"))
     desk = started(ServiceProcess(fresh_bus, tmp_path, "desk", ["desk", "serve", "--instance-id", "prometheus-test"]))
     prometheus: PrometheusProcess = started(
@@ -129,15 +132,15 @@ def test_prometheus_sees_the_traffic_we_caused(
     plate = _plate()
     planted = [_sighting(plate, "GB-DOV", now_ms - 600_000), _sighting(plate, "GB-LHR", now_ms - 300_000)]
     for batch in (ordinary, planted):
-        status, answer = request("POST", url, batch)
+        status, answer = request("POST", url, batch, token=token)
         assert status == 202, answer
     valid = len(ordinary) + len(planted)
     bad_phone = {**ordinary[0], "subjects": [{"kind": "PHONE", "id": "555", "country": "GB"}]}
     refused = [
-        request("POST", url, raw=b"{not json"),
-        request("POST", url, [{**ordinary[0], "method": None}]),
-        request("POST", url, [{k: v for k, v in ordinary[0].items() if k != "tlp"}]),
-        request("POST", url, [bad_phone]),
+        request("POST", url, raw=b"{not json", token=token),
+        request("POST", url, [{**ordinary[0], "method": None}], token=token),
+        request("POST", url, [{k: v for k, v in ordinary[0].items() if k != "tlp"}], token=token),
+        request("POST", url, [bad_phone], token=token),
     ]
     assert [status for status, _ in refused] == [400, 422, 422, 422], refused
     invalid = len(refused)

@@ -189,6 +189,7 @@ async function streamLoop(generation, controller) {
         return;
       }
       failure = error && error.message ? error.message : String(error);
+      if (error && error.retryAfterMs) state.backoffMs = Math.max(state.backoffMs, error.retryAfterMs);
     }
     if (!current()) return;
     const delay = state.backoffMs * (0.75 + Math.random() * 0.5);
@@ -214,6 +215,10 @@ async function readStream(controller, current) {
     armWatchdog();
     const response = await fetch(`/api/v1/stream${query ? "?" + query : ""}`, { headers, signal: attempt.signal, cache: "no-store" });
     if (response.status === 401) throw Object.assign(new Error("unauthorized"), { unauthorized: true });
+    if (response.status === 429) {
+      const seconds = Number(response.headers.get("Retry-After")) || 60;
+      throw Object.assign(new Error(`too many failed sign-ins from this address`), { retryAfterMs: seconds * 1000 });
+    }
     if (!response.ok || !response.body) throw new Error(`stream answered HTTP ${response.status}`);
     setConnection("live");
     const parser = new SseParser((message) => {
@@ -565,6 +570,11 @@ async function signIn(token) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     error.textContent = "Token not recognised (401). Check the token issued with `borderbus desk token`.";
+    return;
+  }
+  if (answer.status === 429) {
+    state.token = null;
+    error.textContent = `Too many failed sign-ins from this address (429): ${errorText(answer.status, answer.body)}`;
     return;
   }
   if (!answer.ok) {
