@@ -16,9 +16,13 @@ from typing import Any
 
 from borderbus import identifiers
 from borderbus.catalogue import Agency, Catalogue
+from borderbus.codec import encode
 from borderbus.schemas import SchemaVersion
 
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+MAX_EVENT_BYTES = 256 * 1024
+"""Encoded size an event may have: far below the broker's message limit (1 MiB by default), so an event
+the service accepted can always be written, and a client is never told to retry what can never fit."""
 TLP_ALIASES = {"AMBER+STRICT": "AMBER_STRICT"}
 _TYPOLOGY = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -233,6 +237,24 @@ def _named_types(schema: Any, names: dict[str, Any] | None = None) -> dict[str, 
     return names
 
 
+def _largest_field(value: Any, path: str = "") -> str:
+    """The path of the biggest string in a record: what to name when an event is too large."""
+    best, best_size = path or "event", -1
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        child = f"{path}[{key}]" if isinstance(key, int) else _join(path, key)
+        if isinstance(item, str | bytes):
+            size, where = len(item), child
+        elif isinstance(item, dict | list):
+            where = _largest_field(item, child)
+            size = len(str(item))
+        else:
+            continue
+        if size > best_size:
+            best, best_size = where, size
+    return best
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -325,6 +347,11 @@ class EventPreparer:
         errors.extend(converter.errors)
         if not errors:
             errors.extend(self._check_meaning(event_type, record, index, now))
+        if not errors:
+            size = len(encode(self.schemas[event_type], record))
+            if size > MAX_EVENT_BYTES:
+                reason = f"makes the event {size} bytes once encoded; at most {MAX_EVENT_BYTES}"
+                errors.append(FieldError(index, _largest_field(record), reason, "event_too_large"))
         if errors:
             raise InvalidEvents(errors)
         first = record["subjects"][0]

@@ -37,7 +37,7 @@ from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, Outco
 
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_STATUS_FOR_CODE = {"unknown_event_type": 404, "event_type_not_allowed": 403}
+_STATUS_FOR_CODE = {"unknown_event_type": 404, "event_type_not_allowed": 403, "event_too_large": 413}
 
 PUBLISHER_KEY = web.AppKey("publisher", AgencyPublisher)
 CLIENTS_KEY = web.AppKey("clients", AgencyClients)
@@ -61,6 +61,23 @@ _UNAUTHORIZED_REASON = {
     INVALID: "the token is not a known client credential",
     REVOKED: "the token has been revoked",
 }
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own refusals (413 body too large, 404, 405) in the JSON error shape every other refusal uses."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        if isinstance(error, web.HTTPRequestEntityTooLarge):
+            reason = f"is larger than {MAX_BODY_BYTES} bytes; send fewer events per request"
+            field, code = "body", "body_too_large"
+        else:
+            field, code, reason = None, error.reason.lower().replace(" ", "_"), error.text or error.reason
+        kept = {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
+        return _error(error.status, code, [{"index": None, "field": field, "reason": reason, "code": code}], kept)
 
 
 @web.middleware
@@ -99,11 +116,10 @@ async def publish_events(request: web.Request) -> web.Response:
     with REQUESTS_IN_FLIGHT.labels(agency).track_inprogress():
         try:
             payload = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             EVENTS_REJECTED.labels(agency, "unknown", "invalid_json").inc()
-            return _error(
-                400, "invalid_json", [FieldError(None, "body", f"is not valid JSON: {error}", "invalid_json").as_dict()]
-            )
+            why = "nests arrays or objects too deeply" if isinstance(error, RecursionError) else f"is not valid JSON: {error}"
+            return _error(400, "invalid_json", [FieldError(None, "body", why, "invalid_json").as_dict()])
         bodies = payload if isinstance(payload, list) else [payload]
         if len(bodies) > MAX_BATCH:
             return _error(
@@ -200,7 +216,7 @@ def build_app(
     limiter: FailedAuthLimiter | None = None,
 ) -> web.Application:
     """``metrics_need_token``: ``/metrics`` answers only a ``scope: metrics`` credential of this agency (or ``*``)."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_logging, authenticate])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_logging, json_errors, authenticate])
     app[PUBLISHER_KEY] = publisher
     app[CLIENTS_KEY] = clients
     app[LIMITER_KEY] = limiter or FailedAuthLimiter()
