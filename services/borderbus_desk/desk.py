@@ -162,13 +162,15 @@ class DutyDesk:
         self.failure = f"{worker} died: {type(error).__name__}: {error}"
         log.critical("desk %s; exiting with %d", self.failure, EXIT_CODE_WORKER_DIED)
         grace = float(os.environ.get(EXIT_GRACE_ENV, "2"))
-        threading.Timer(grace + _HARD_EXIT_AFTER_S, os._exit, (EXIT_CODE_WORKER_DIED,)).start()  # if shutdown hangs
+        hard_exit = threading.Timer(grace + _HARD_EXIT_AFTER_S, os._exit, (EXIT_CODE_WORKER_DIED,))  # if shutdown hangs
+        hard_exit.daemon = True
+        hard_exit.start()
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._loop.call_later, grace, _graceful_exit)
 
     def _webhook_task_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            self.fail(task.get_name(), task.exception() or RuntimeError("ended"))
+            self.fail(f"webhooks ({task.get_name()})", task.exception() or RuntimeError("ended"))
 
     def unhealthy(self) -> str | None:
         """Why the desk is unhealthy, or None."""
