@@ -36,6 +36,7 @@ EVENT_COUNT = 400
 END_MS = int(time.time() * 1000) - 60_000  # fixed for the whole session, so every run sends identical events
 
 
+
 @pytest.fixture(scope="module")
 def scenario(offline_bus: Bus) -> Scenario:
     config_dir = offline_bus.settings.config_dir
