@@ -63,9 +63,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class PlannedEvent:
     agency: str
-    event_type: str  # 'sighting' | 'finance-flag' | 'case-update' | 'platform-report'
+    event_type: str          # 'sighting' | 'finance-flag' | 'case-update' | 'platform-report'
     occurred_at_ms: int
-    body: dict[str, Any]  # the JSON body the agency POSTs to its publisher
+    body: dict[str, Any]     # the JSON body the agency POSTs to its publisher
 
     @property
     def event_id(self) -> str:
@@ -74,20 +74,12 @@ class PlannedEvent:
 
 @dataclass(frozen=True)
 class Scenario:
-    events: list[PlannedEvent]  # sorted by occurred_at_ms: the order to send them in
-    ground_truth: dict[str, Any]  # JSON-serialisable
+    events: list[PlannedEvent]          # sorted by occurred_at_ms: the order to send them in
+    ground_truth: dict[str, Any]        # JSON-serialisable
 
 
-def build_scenario(
-    *,
-    seed: int,
-    event_count: int,
-    end_ms: int,
-    span_ms: int = 2 * 24 * 3600 * 1000,
-    agencies_path: Path,
-    border_points_path: Path,
-    networks: int = 2,
-) -> Scenario:
+def build_scenario(*, seed: int, event_count: int, end_ms: int, span_ms: int = 2 * 24 * 3600 * 1000,
+                   agencies_path: Path, border_points_path: Path, networks: int = 2) -> Scenario:
     """Build the same scenario for the same arguments, bit for bit.
 
     Planted events are drawn first, so a seed plants the same patterns whatever ``event_count``;
@@ -155,15 +147,8 @@ class EventWriter:
         self.rng = rng
         self.config = config
 
-    def _envelope(
-        self,
-        agency: str,
-        source_system: str,
-        at_ms: int,
-        tlp: str,
-        subjects: list[dict[str, Any]],
-        location: dict[str, Any] | None,
-    ) -> dict[str, Any]:
+    def _envelope(self, agency: str, source_system: str, at_ms: int, tlp: str, subjects: list[dict[str, Any]],
+                  location: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "event_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
             "agency": agency,
@@ -174,17 +159,8 @@ class EventWriter:
             "location": location,
         }
 
-    def sighting(
-        self,
-        point: BorderPoint,
-        at_ms: int,
-        subjects: list[dict[str, Any]],
-        method: str,
-        *,
-        direction: str | None = None,
-        headcount: int | None = None,
-        notes: str | None = None,
-    ) -> PlannedEvent:
+    def sighting(self, point: BorderPoint, at_ms: int, subjects: list[dict[str, Any]], method: str, *,
+                 direction: str | None = None, headcount: int | None = None, notes: str | None = None) -> PlannedEvent:
         """A sighting reported by the agency operating ``point``, from the system that fits the method."""
         rng = self.rng
         system = {
@@ -200,16 +176,14 @@ class EventWriter:
         evidence = None
         if method in ("ANPR_CAMERA", "DRONE", "MARITIME") and rng.random() < 0.5:
             evidence = f"evidence://{point.operated_by}/{method.lower()}/{rng.getrandbits(48):012x}"
-        body.update(
-            {
-                "method": method,
-                "direction": direction or self.direction(point),
-                "confidence": round(rng.uniform(*confidence), 2),
-                "notes": notes,
-                "headcount": headcount,
-                "evidence_uri": evidence,
-            }
-        )
+        body.update({
+            "method": method,
+            "direction": direction or self.direction(point),
+            "confidence": round(rng.uniform(*confidence), 2),
+            "notes": notes,
+            "headcount": headcount,
+            "evidence_uri": evidence,
+        })
         return PlannedEvent(point.operated_by, "sighting", at_ms, body)
 
     def direction(self, point: BorderPoint) -> str:
@@ -221,90 +195,54 @@ class EventWriter:
             return self.rng.choice(("INBOUND", "INBOUND", "OUTBOUND"))
         return self.rng.choice(("INBOUND", "OUTBOUND", "UNKNOWN"))
 
-    def finance_flag(
-        self,
-        agency: str,
-        at_ms: int,
-        subjects: list[dict[str, Any]],
-        *,
-        amount: float,
-        currency: str,
-        channel: str,
-        counterparties: list[dict[str, Any]],
-        typologies: list[str],
-        risk: int,
-        year: int,
-    ) -> PlannedEvent:
+    def finance_flag(self, agency: str, at_ms: int, subjects: list[dict[str, Any]], *, amount: float, currency: str,
+                     channel: str, counterparties: list[dict[str, Any]], typologies: list[str], risk: int,
+                     year: int) -> PlannedEvent:
         rng = self.rng
         tlp = rng.choice(("AMBER", "AMBER+STRICT", "AMBER+STRICT", "RED") if risk >= 70 else ("AMBER", "AMBER", "AMBER+STRICT"))
         body = self._envelope(agency, "goaml", at_ms, tlp, subjects, None)
         country = self.config.agencies[agency].country
-        body.update(
-            {
-                "amount": f"{amount:.2f}",
-                "currency": currency,
-                "channel": channel,
-                "counterparties": counterparties,
-                "typologies": typologies,
-                "risk_score": risk,
-                "report_ref": f"STR-{country}-{year}-{rng.randint(100000, 999999)}",
-            }
-        )
+        body.update({
+            "amount": f"{amount:.2f}",
+            "currency": currency,
+            "channel": channel,
+            "counterparties": counterparties,
+            "typologies": typologies,
+            "risk_score": risk,
+            "report_ref": f"STR-{country}-{year}-{rng.randint(100000, 999999)}",
+        })
         return PlannedEvent(agency, "finance-flag", at_ms, body)
 
-    def case_update(
-        self,
-        agency: str,
-        at_ms: int,
-        *,
-        case_id: str,
-        status: str,
-        named: Sequence[tuple[dict[str, Any], str]],
-        network_id: str | None,
-        summary: str,
-        warrant_ref: str | None = None,
-    ) -> PlannedEvent:
+    def case_update(self, agency: str, at_ms: int, *, case_id: str, status: str, named: Sequence[tuple[dict[str, Any], str]],
+                    network_id: str | None, summary: str, warrant_ref: str | None = None) -> PlannedEvent:
         """``named`` pairs each subject with its role; roles point at subjects by index, as the
         publisher expects, since only it knows the canonical ids."""
         rng = self.rng
         tlp = rng.choice(("AMBER", "AMBER+STRICT", "AMBER+STRICT", "RED"))
         body = self._envelope(agency, "case-mgmt", at_ms, tlp, [subject for subject, _ in named], None)
-        body.update(
-            {
-                "case_id": case_id,
-                "status": status,
-                "network_id": network_id,
-                "subject_roles": [{"subject_index": index, "role": role} for index, (_, role) in enumerate(named)],
-                "warrant_ref": warrant_ref,
-                "jurisdiction": self.config.agencies[agency].country,
-                "summary": summary,
-            }
-        )
+        body.update({
+            "case_id": case_id,
+            "status": status,
+            "network_id": network_id,
+            "subject_roles": [{"subject_index": index, "role": role} for index, (_, role) in enumerate(named)],
+            "warrant_ref": warrant_ref,
+            "jurisdiction": self.config.agencies[agency].country,
+            "summary": summary,
+        })
         return PlannedEvent(agency, "case-update", at_ms, body)
 
-    def platform_report(
-        self,
-        agency: str,
-        platform: str,
-        at_ms: int,
-        subjects: list[dict[str, Any]],
-        *,
-        content_kind: str,
-        route: str | None,
-        language: str | None = None,
-    ) -> PlannedEvent:
+    def platform_report(self, agency: str, platform: str, at_ms: int, subjects: list[dict[str, Any]], *,
+                        content_kind: str, route: str | None, language: str | None = None) -> PlannedEvent:
         rng = self.rng
         body = self._envelope(agency, "trust-safety-api", at_ms, rng.choice(("GREEN", "AMBER")), subjects, None)
-        body.update(
-            {
-                "platform": platform,
-                "content_kind": content_kind,
-                "content_ref": f"{platform}-{rng.randint(10**17, 10**18 - 1)}",
-                "action_taken": rng.choice(("REMOVED", "REMOVED", "RESTRICTED", "UNDER_REVIEW", "NO_ACTION")),
-                "language": language or rng.choice(("ar", "ku", "fa", "ps", "en")),
-                "offered_route": route,
-            }
-        )
+        body.update({
+            "platform": platform,
+            "content_kind": content_kind,
+            "content_ref": f"{platform}-{rng.randint(10**17, 10**18 - 1)}",
+            "action_taken": rng.choice(("REMOVED", "REMOVED", "RESTRICTED", "UNDER_REVIEW", "NO_ACTION")),
+            "language": language or rng.choice(("ar", "ku", "fa", "ps", "en")),
+            "offered_route": route,
+        })
         return PlannedEvent(agency, "platform-report", at_ms, body)
 
 
@@ -328,31 +266,26 @@ class GroundTruth:
     near_misses: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def alert(
-        self, rule: str, events: list[PlannedEvent], subjects: list[Ident], border_point: str | None, description: str
-    ) -> None:
+    def alert(self, rule: str, events: list[PlannedEvent], subjects: list[Ident], border_point: str | None,
+              description: str) -> None:
         ordered = sorted(events, key=lambda event: event.occurred_at_ms)
-        self.alerts.append(
-            {
-                "rule": rule,
-                "subjects": [subject.truth() for subject in subjects],
-                "event_ids": [event.event_id for event in ordered],
-                "border_point": border_point,
-                "agencies": list(dict.fromkeys(event.agency for event in ordered)),
-                "description": description,
-            }
-        )
+        self.alerts.append({
+            "rule": rule,
+            "subjects": [subject.truth() for subject in subjects],
+            "event_ids": [event.event_id for event in ordered],
+            "border_point": border_point,
+            "agencies": list(dict.fromkeys(event.agency for event in ordered)),
+            "description": description,
+        })
 
     def near_miss(self, rule: str, events: list[PlannedEvent], subjects: list[Ident], why_silent: str) -> None:
         ordered = sorted(events, key=lambda event: event.occurred_at_ms)
-        self.near_misses.append(
-            {
-                "rule": rule,
-                "subjects": [subject.truth() for subject in subjects],
-                "event_ids": [event.event_id for event in ordered],
-                "why_silent": why_silent,
-            }
-        )
+        self.near_misses.append({
+            "rule": rule,
+            "subjects": [subject.truth() for subject in subjects],
+            "event_ids": [event.event_id for event in ordered],
+            "why_silent": why_silent,
+        })
 
 
 # --------------------------------------------------------------------------- planted patterns
@@ -428,16 +361,8 @@ def steady_pair(config: WorldConfig, rng: random.Random) -> tuple[BorderPoint, B
 class NetworkPlanter:
     """Plants one network's story: its case, the five patterns and their near misses."""
 
-    def __init__(
-        self,
-        writer: EventWriter,
-        factory: IdentityFactory,
-        config: WorldConfig,
-        window: tuple[int, int],
-        year: int,
-        index: int,
-        truth: GroundTruth,
-    ) -> None:
+    def __init__(self, writer: EventWriter, factory: IdentityFactory, config: WorldConfig, window: tuple[int, int],
+                 year: int, index: int, truth: GroundTruth) -> None:
         self.writer = writer
         self.factory = factory
         self.rng = writer.rng
@@ -446,21 +371,17 @@ class NetworkPlanter:
         self.truth = truth
         self.events: list[PlannedEvent] = []
         self.start_ms, self.end_ms = window
-        self.earliest_ms = self.start_ms + 2 * HOUR_MS  # after the case is set up
+        self.earliest_ms = self.start_ms + 2 * HOUR_MS     # after the case is set up
         self.slots = assign_slots(config, self.rng)
         self.fast = fast_pair(config, self.rng)
         self.touring = touring_triple(config, self.rng)
         self.steady = steady_pair(config, self.rng)
         plates = (ORIGIN, plate_country_for(config, self.touring[0]), plate_country_for(config, self.steady[0]))
         self.net: Network = build_network(factory, config, index, year, plates)
-        self.boat_point = self.rng.choice(
-            _first_nonempty(
-                config.points_where(TRANSIT, "sea"),
-                config.points_where(TRANSIT),
-                config.points_where(None, "sea"),
-                config.sighting_points,
-            )
-        )
+        self.boat_point = self.rng.choice(_first_nonempty(
+            config.points_where(TRANSIT, "sea"), config.points_where(TRANSIT), config.points_where(None, "sea"),
+            config.sighting_points,
+        ))
         self.case_agencies = sorted(self.net.case_ids)
         self.lead_agency = self.rng.choice(self.case_agencies)
         self.warrants_issued = self.rng.randint(0, 20)
@@ -504,26 +425,16 @@ class NetworkPlanter:
             subjects.append(person.phone.subject(self.rng))
         return self.add(self.writer.sighting(point, at_ms, subjects, "DOCUMENT_SCAN"))
 
-    def case(
-        self, agency: str, at_ms: int, status: str, named: list[tuple[Ident, str]], summary: str, warrant_ref: str | None = None
-    ) -> PlannedEvent:
+    def case(self, agency: str, at_ms: int, status: str, named: list[tuple[Ident, str]], summary: str,
+             warrant_ref: str | None = None) -> PlannedEvent:
         subjects = [(ident.subject(self.rng), role) for ident, role in named]
-        return self.add(
-            self.writer.case_update(
-                agency,
-                at_ms,
-                case_id=self.net.case_ids[agency],
-                status=status,
-                named=subjects,
-                network_id=self.net.network_id,
-                summary=summary,
-                warrant_ref=warrant_ref,
-            )
-        )
+        return self.add(self.writer.case_update(
+            agency, at_ms, case_id=self.net.case_ids[agency], status=status, named=subjects,
+            network_id=self.net.network_id, summary=summary, warrant_ref=warrant_ref,
+        ))
 
-    def flag(
-        self, holder: Person, at_ms: int, risk: int, *, name_holder: Ident | None, typologies: list[str], channel: str = "HAWALA"
-    ) -> PlannedEvent:
+    def flag(self, holder: Person, at_ms: int, risk: int, *, name_holder: Ident | None, typologies: list[str],
+             channel: str = "HAWALA") -> PlannedEvent:
         """A flag on the holder's account, naming the holder's document or phone when given."""
         account = self.net.accounts[holder.passport.id]
         country = account.id[:2]
@@ -534,20 +445,10 @@ class NetworkPlanter:
             {"role": "ORIGINATOR", "subject_id": None, "name": holder.name, "country": holder.nationality},
             {"role": "BENEFICIARY", "subject_id": None, "name": self.net.wanted_organiser.name, "country": ORIGIN},
         ]
-        return self.add(
-            self.writer.finance_flag(
-                agency,
-                at_ms,
-                subjects,
-                amount=_amount(currency, self.rng, 8_000, 60_000),
-                currency=currency,
-                channel=channel,
-                counterparties=counterparties,
-                typologies=typologies,
-                risk=risk,
-                year=self.year,
-            )
-        )
+        return self.add(self.writer.finance_flag(
+            agency, at_ms, subjects, amount=_amount(currency, self.rng, 8_000, 60_000), currency=currency,
+            channel=channel, counterparties=counterparties, typologies=typologies, risk=risk, year=self.year,
+        ))
 
     def _finance_agency(self, country: str) -> str:
         """The FIU of the account's country when there is one, else any FIU."""
@@ -569,20 +470,10 @@ class NetworkPlanter:
         """Cases first, so every member is case-named before anyone is sighted."""
         net, at = self.net, self.start_ms + self.hours(0.1, 0.5)
         lead = self.lead_agency
-        self.case(
-            lead,
-            at,
-            "OPENED",
-            [(p.passport, role) for p, role in net.case_named()[:4]],
-            "Organised immigration crime investigation opened on intelligence of a small-boat route.",
-        )
-        self.case(
-            lead,
-            at + self.hours(0.2, 0.5),
-            "SUBJECT_ADDED",
-            [(p.passport, role) for p, role in net.case_named()[4:]],
-            "Facilitators and drivers identified from communications data.",
-        )
+        self.case(lead, at, "OPENED", [(p.passport, role) for p, role in net.case_named()[:4]],
+                  "Organised immigration crime investigation opened on intelligence of a small-boat route.")
+        self.case(lead, at + self.hours(0.2, 0.5), "SUBJECT_ADDED", [(p.passport, role) for p, role in net.case_named()[4:]],
+                  "Facilitators and drivers identified from communications data.")
         for other in (agency for agency in self.case_agencies if agency != lead):
             organisers = [(net.wanted_organiser.passport, "SUSPECT"), (net.cleared_organiser.passport, "SUSPECT")]
             self.case(other, at + self.hours(0.7, 1.4), "OPENED", organisers, "Pre-charge advice requested on organisers.")
@@ -596,30 +487,15 @@ class NetworkPlanter:
         agency = self.rng.choice(self.case_agencies)
         warrant_ref = self.next_warrant_ref(agency)
         assert organiser.phone is not None
-        warrant = self.case(
-            agency,
-            issued_at,
-            "WARRANT_ISSUED",
-            [(organiser.passport, "ORGANISER"), (organiser.phone, "ORGANISER")],
-            "Arrest warrant issued for a network organiser.",
-            warrant_ref,
-        )
+        warrant = self.case(agency, issued_at, "WARRANT_ISSUED",
+                            [(organiser.passport, "ORGANISER"), (organiser.phone, "ORGANISER")],
+                            "Arrest warrant issued for a network organiser.", warrant_ref)
         sighting = self.scan(organiser, point, issued_at + to_sighting)
-        self.case(
-            agency,
-            sighting.occurred_at_ms + to_charge,
-            "CHARGED",
-            [(organiser.passport, "ORGANISER")],
-            "Organiser arrested on arrival and charged.",
-        )
-        self.truth.alert(
-            "wanted_subject_sighted",
-            [warrant, sighting],
-            [organiser.passport],
-            point.code,
-            f"{organiser.name}, wanted under {warrant_ref}, scanned at {point.code} "
-            f"{to_sighting / HOUR_MS:.1f} h after the warrant was issued.",
-        )
+        self.case(agency, sighting.occurred_at_ms + to_charge, "CHARGED", [(organiser.passport, "ORGANISER")],
+                  "Organiser arrested on arrival and charged.")
+        self.truth.alert("wanted_subject_sighted", [warrant, sighting], [organiser.passport], point.code,
+                         f"{organiser.name}, wanted under {warrant_ref}, scanned at {point.code} "
+                         f"{to_sighting / HOUR_MS:.1f} h after the warrant was issued.")
 
     def plant_withdrawn_warrant(self) -> None:
         organiser, point = self.net.cleared_organiser, self.slots["cleared"]
@@ -627,29 +503,13 @@ class NetworkPlanter:
         issued_at = self.start_for(to_withdrawal + to_sighting)
         agency = self.rng.choice(self.case_agencies)
         warrant_ref = self.next_warrant_ref(agency)
-        issued = self.case(
-            agency,
-            issued_at,
-            "WARRANT_ISSUED",
-            [(organiser.passport, "ORGANISER")],
-            "Arrest warrant issued for a second organiser.",
-            warrant_ref,
-        )
-        withdrawn = self.case(
-            agency,
-            issued_at + to_withdrawal,
-            "WARRANT_WITHDRAWN",
-            [(organiser.passport, "ORGANISER")],
-            "Warrant withdrawn: identification in doubt.",
-            warrant_ref,
-        )
+        issued = self.case(agency, issued_at, "WARRANT_ISSUED", [(organiser.passport, "ORGANISER")],
+                           "Arrest warrant issued for a second organiser.", warrant_ref)
+        withdrawn = self.case(agency, issued_at + to_withdrawal, "WARRANT_WITHDRAWN", [(organiser.passport, "ORGANISER")],
+                              "Warrant withdrawn: identification in doubt.", warrant_ref)
         sighting = self.scan(organiser, point, withdrawn.occurred_at_ms + to_sighting)
-        self.truth.near_miss(
-            "wanted_subject_sighted",
-            [issued, withdrawn, sighting],
-            [organiser.passport],
-            f"warrant {warrant_ref} was withdrawn before the sighting",
-        )
+        self.truth.near_miss("wanted_subject_sighted", [issued, withdrawn, sighting], [organiser.passport],
+                             f"warrant {warrant_ref} was withdrawn before the sighting")
 
     # ----------------------------------------------------------------- rule 2: flagged_money_meets_border
 
@@ -657,74 +517,46 @@ class NetworkPlanter:
         """One flag before the sighting, one after: the rule holds in either order."""
         first, gap = self.net.flag_first_financier, self.hours(4, 18)
         flag_at = self.start_for(gap)
-        flag = self.flag(
-            first,
-            flag_at,
-            self.rng.randint(72, 95),
-            name_holder=first.passport,
-            typologies=["SMUGGLING_FEES", "HIGH_RISK_CORRIDOR"],
-        )
+        flag = self.flag(first, flag_at, self.rng.randint(72, 95), name_holder=first.passport,
+                         typologies=["SMUGGLING_FEES", "HIGH_RISK_CORRIDOR"])
         sighting = self.scan(first, self.slots["flag_first"], flag_at + gap)
-        self.truth.alert(
-            "flagged_money_meets_border",
-            [flag, sighting],
-            [first.passport],
-            self.slots["flag_first"].code,
-            f"Hawala account of {first.name} flagged (risk {flag.body['risk_score']}), then the holder "
-            f"crossed at {self.slots['flag_first'].code} {gap / HOUR_MS:.1f} h later.",
-        )
+        self.truth.alert("flagged_money_meets_border", [flag, sighting], [first.passport], self.slots["flag_first"].code,
+                         f"Hawala account of {first.name} flagged (risk {flag.body['risk_score']}), then the holder "
+                         f"crossed at {self.slots['flag_first'].code} {gap / HOUR_MS:.1f} h later.")
 
         second, gap = self.net.sighting_first_financier, self.hours(3, 16)
         assert second.phone is not None
         seen_at = self.start_for(gap)
         sighting = self.scan(second, self.slots["sighting_first"], seen_at, phone=True)
-        flag = self.flag(
-            second,
-            seen_at + gap,
-            self.rng.randint(75, 98),
-            name_holder=second.phone,
-            channel="WIRE",
-            typologies=["SMUGGLING_FEES", "RAPID_MOVEMENT"],
-        )
-        self.truth.alert(
-            "flagged_money_meets_border",
-            [sighting, flag],
-            [second.phone],
-            self.slots["sighting_first"].code,
-            f"{second.name} declared this phone at {self.slots['sighting_first'].code}; "
-            f"{gap / HOUR_MS:.1f} h later a payment from their account was flagged "
-            f"(risk {flag.body['risk_score']}).",
-        )
+        flag = self.flag(second, seen_at + gap, self.rng.randint(75, 98), name_holder=second.phone, channel="WIRE",
+                         typologies=["SMUGGLING_FEES", "RAPID_MOVEMENT"])
+        self.truth.alert("flagged_money_meets_border", [sighting, flag], [second.phone], self.slots["sighting_first"].code,
+                         f"{second.name} declared this phone at {self.slots['sighting_first'].code}; "
+                         f"{gap / HOUR_MS:.1f} h later a payment from their account was flagged "
+                         f"(risk {flag.body['risk_score']}).")
 
     def plant_money_near_misses(self) -> None:
         net, threshold = self.net, RULE_DEFAULTS["finance_risk_threshold"]
         courier, gap = net.low_risk_courier, self.hours(2, 12)
         flag_at = self.start_for(gap)
-        flag = self.flag(
-            courier, flag_at, threshold - 1, name_holder=courier.passport, typologies=["CASH_INTENSIVE"], channel="CASH_COURIER"
-        )
+        flag = self.flag(courier, flag_at, threshold - 1, name_holder=courier.passport, typologies=["CASH_INTENSIVE"],
+                         channel="CASH_COURIER")
         sighting = self.scan(courier, self.any_point(), flag_at + gap)
-        self.truth.near_miss(
-            "flagged_money_meets_border", [flag, sighting], [courier.passport], f"risk score {threshold - 1} is below {threshold}"
-        )
+        self.truth.near_miss("flagged_money_meets_border", [flag, sighting], [courier.passport],
+                             f"risk score {threshold - 1} is below {threshold}")
 
         holder, gap = net.unnamed_holder, self.hours(2, 12)
         flag_at = self.start_for(gap)
-        flag = self.flag(holder, flag_at, self.rng.randint(85, 95), name_holder=None, typologies=["STRUCTURING"], channel="WIRE")
+        flag = self.flag(holder, flag_at, self.rng.randint(85, 95), name_holder=None, typologies=["STRUCTURING"],
+                         channel="WIRE")
         sighting = self.scan(holder, self.any_point(), flag_at + gap, phone=True)
-        self.truth.near_miss(
-            "flagged_money_meets_border",
-            [flag, sighting],
-            [holder.passport],
-            "the flag names only the account (and the holder's name as free text), not a document or phone",
-        )
+        self.truth.near_miss("flagged_money_meets_border", [flag, sighting], [holder.passport],
+                             "the flag names only the account (and the holder's name as free text), not a document or phone")
 
         late_ms = LATE_SIGHTING_HOURS * HOUR_MS
         if self.end_ms - self.earliest_ms < late_ms + HOUR_MS:
-            note = (
-                f"near miss 'risk 90, sighting {LATE_SIGHTING_HOURS} h later' omitted for {net.network_id}: "
-                f"the span is too short to hold an {LATE_SIGHTING_HOURS} h gap"
-            )
+            note = (f"near miss 'risk 90, sighting {LATE_SIGHTING_HOURS} h later' omitted for {net.network_id}: "
+                    f"the span is too short to hold an {LATE_SIGHTING_HOURS} h gap")
             self.truth.notes.append(note)
             return
         courier = net.late_courier
@@ -732,12 +564,8 @@ class NetworkPlanter:
         flag = self.flag(courier, flag_at, 90, name_holder=courier.passport, typologies=["SMUGGLING_FEES"])
         sighting = self.scan(courier, self.any_point(), flag_at + late_ms)
         window = RULE_DEFAULTS["finance_border_window_hours"]
-        self.truth.near_miss(
-            "flagged_money_meets_border",
-            [flag, sighting],
-            [courier.passport],
-            f"the sighting came {LATE_SIGHTING_HOURS} h after the flag, outside the {window} h window",
-        )
+        self.truth.near_miss("flagged_money_meets_border", [flag, sighting], [courier.passport],
+                             f"the sighting came {LATE_SIGHTING_HOURS} h after the flag, outside the {window} h window")
 
     # ----------------------------------------------------------------- rule 3: network_convergence
 
@@ -746,25 +574,17 @@ class NetworkPlanter:
         first, second = self.net.convoy_drivers
         at = self.start_for(gap)
         events = [self.scan(first, point, at, phone=True), self.scan(second, point, at + gap)]
-        self.truth.alert(
-            "network_convergence",
-            events,
-            [first.passport, second.passport],
-            point.code,
-            f"Two drivers named in case {self.net.network_id} crossed at {point.code} {gap / HOUR_MS:.1f} h apart.",
-        )
+        self.truth.alert("network_convergence", events, [first.passport, second.passport], point.code,
+                         f"Two drivers named in case {self.net.network_id} crossed at {point.code} "
+                         f"{gap / HOUR_MS:.1f} h apart.")
 
         point, gap = self.slots["spaced"], self.hours(8.8, 9.5)
         first, second = self.net.spaced_drivers
         at = self.start_for(gap)
         events = [self.scan(first, point, at), self.scan(second, point, at + gap)]
         window = RULE_DEFAULTS["convergence_window_hours"]
-        self.truth.near_miss(
-            "network_convergence",
-            events,
-            [first.passport, second.passport],
-            f"same point but {gap / HOUR_MS:.1f} h apart, more than {window} h",
-        )
+        self.truth.near_miss("network_convergence", events, [first.passport, second.passport],
+                             f"same point but {gap / HOUR_MS:.1f} h apart, more than {window} h")
 
     # ----------------------------------------------------------------- rule 4: implausible_movement
 
@@ -777,14 +597,9 @@ class NetworkPlanter:
         gap = int(distance / speed * HOUR_MS)
         at = self.start_for(gap)
         reads = [self.read(vehicle, a, at), self.read(vehicle, b, at + gap)]
-        self.truth.alert(
-            "implausible_movement",
-            reads,
-            [vehicle],
-            b.code,
-            f"Plate read at {a.code} and {b.code}, {distance:.0f} km in {gap / HOUR_MS:.1f} h "
-            f"({distance / (gap / HOUR_MS):.0f} km/h).",
-        )
+        self.truth.alert("implausible_movement", reads, [vehicle], b.code,
+                         f"Plate read at {a.code} and {b.code}, {distance:.0f} km in {gap / HOUR_MS:.1f} h "
+                         f"({distance / (gap / HOUR_MS):.0f} km/h).")
 
         vehicle, points = self.net.touring_vehicle, self.touring
         gaps = [self._legal_gap(p, q) for p, q in itertools.pairwise(points)]
@@ -792,26 +607,18 @@ class NetworkPlanter:
         reads = [self.read(vehicle, points[0], at)]
         for point, gap in zip(points[1:], gaps, strict=True):
             reads.append(self.read(vehicle, point, reads[-1].occurred_at_ms + gap))
-        self.truth.alert(
-            "implausible_movement",
-            reads,
-            [vehicle],
-            points[-1].code,
-            f"Plate read at {len(points)} distinct points ({', '.join(p.code for p in points)}) "
-            f"within {sum(gaps) / HOUR_MS:.1f} h.",
-        )
+        self.truth.alert("implausible_movement", reads, [vehicle], points[-1].code,
+                         f"Plate read at {len(points)} distinct points ({', '.join(p.code for p in points)}) "
+                         f"within {sum(gaps) / HOUR_MS:.1f} h.")
 
         vehicle, (a, b) = self.net.steady_vehicle, self.steady
         gap = self._legal_gap(a, b)
         at = self.start_for(gap)
         reads = [self.read(vehicle, a, at), self.read(vehicle, b, at + gap)]
         distance = a.distance_km(b)
-        self.truth.near_miss(
-            "implausible_movement",
-            reads,
-            [vehicle],
-            f"two points only, {distance:.0f} km in {gap / HOUR_MS:.1f} h ({distance / (gap / HOUR_MS):.0f} km/h) is plausible",
-        )
+        self.truth.near_miss("implausible_movement", reads, [vehicle],
+                             f"two points only, {distance:.0f} km in {gap / HOUR_MS:.1f} h "
+                             f"({distance / (gap / HOUR_MS):.0f} km/h) is plausible")
 
     def _legal_gap(self, a: BorderPoint, b: BorderPoint) -> int:
         """Driving time at a comfortably legal 35-60 km/h, plus a stop."""
@@ -828,14 +635,9 @@ class NetworkPlanter:
         at = self.start_for(gap)
         advert = self.advert(facilitator, self.net.advert_wallets[0], at)
         sighting = self.scan(facilitator, point, at + gap, phone=True)
-        self.truth.alert(
-            "advert_to_action",
-            [advert, sighting],
-            [facilitator.phone],
-            point.code,
-            f"Phone advertised on {advert.body['platform']} for crossings to the UK, declared at "
-            f"{point.code} {gap / HOUR_MS:.1f} h later by {facilitator.name}.",
-        )
+        self.truth.alert("advert_to_action", [advert, sighting], [facilitator.phone], point.code,
+                         f"Phone advertised on {advert.body['platform']} for crossings to the UK, declared at "
+                         f"{point.code} {gap / HOUR_MS:.1f} h later by {facilitator.name}.")
 
         quiet = self.net.quiet_facilitator
         assert quiet.phone is not None
@@ -852,17 +654,10 @@ class NetworkPlanter:
             account = self.factory.platform_account(platform)
             self.net.platform_accounts.append(account)
             subjects.insert(0, account.subject(self.rng))
-        return self.add(
-            self.writer.platform_report(
-                agency.code,
-                platform,
-                at_ms,
-                subjects,
-                content_kind="ADVERT",
-                route=f"{ORIGIN}>TR>{TRANSIT}>{DESTINATION}",
-                language=self.rng.choice(("ku", "ar")),
-            )
-        )
+        return self.add(self.writer.platform_report(
+            agency.code, platform, at_ms, subjects, content_kind="ADVERT", route=f"{ORIGIN}>TR>{TRANSIT}>{DESTINATION}",
+            language=self.rng.choice(("ku", "ar")),
+        ))
 
     # ----------------------------------------------------------------- colour: the crossing itself
 
@@ -870,29 +665,11 @@ class NetworkPlanter:
         """The boat and the people it carried: realistic traffic that matches no rule."""
         point, at = self.boat_point, self.start_for(4 * HOUR_MS)
         people = len(self.net.migrants) + self.rng.randint(20, 45)
-        self.add(
-            self.writer.sighting(
-                point,
-                at,
-                [self.net.boat.subject(self.rng)],
-                "MARITIME",
-                direction="INBOUND",
-                headcount=people,
-                notes="Overcrowded vessel, no lights.",
-            )
-        )
+        self.add(self.writer.sighting(point, at, [self.net.boat.subject(self.rng)], "MARITIME",
+                                      direction="INBOUND", headcount=people, notes="Overcrowded vessel, no lights."))
         subjects = [migrant.passport.subject(self.rng) for migrant in self.net.migrants]
-        self.add(
-            self.writer.sighting(
-                point,
-                at + self.hours(0.5, 3),
-                subjects,
-                "PATROL",
-                direction="INBOUND",
-                headcount=people,
-                notes="Group landed; documents recovered from some.",
-            )
-        )
+        self.add(self.writer.sighting(point, at + self.hours(0.5, 3), subjects, "PATROL", direction="INBOUND",
+                                      headcount=people, notes="Group landed; documents recovered from some."))
 
 
 # --------------------------------------------------------------------------- background traffic
@@ -915,12 +692,8 @@ class Background:
     def generate(self, count: int) -> list[PlannedEvent]:
         rng = self.writer.rng
         stories: list[tuple[Callable[[int], None], int]] = [
-            (self.traveller, 38),
-            (self.vehicle, 22),
-            (self.patrol, 4),
-            (self.finance, 14),
-            (self.platform, 13),
-            (self.case, 5),
+            (self.traveller, 38), (self.vehicle, 22), (self.patrol, 4), (self.finance, 14),
+            (self.platform, 13), (self.case, 5),
         ]
         if self.config.points_where(None, "sea"):
             stories.append((self.maritime, 4))
@@ -939,9 +712,8 @@ class Background:
     def nationality(self, point: BorderPoint | None = None) -> str:
         if point is not None and self.rng.random() < 0.5 and self.config.region(point) in ("IQ", "GR", "GB", "TR"):
             return self.config.region(point)
-        return self.rng.choices(
-            ("IQ", "TR", "GB", "GR", "DE", "SY", "IR", "AF", "FR", "EG", "PK"), (25, 15, 20, 10, 10, 6, 5, 3, 3, 2, 2)
-        )[0]
+        return self.rng.choices(("IQ", "TR", "GB", "GR", "DE", "SY", "IR", "AF", "FR", "EG", "PK"),
+                                (25, 15, 20, 10, 10, 6, 5, 3, 3, 2, 2))[0]
 
     def traveller(self, room: int) -> None:
         """A document scan; some travellers come back through the same point or one nearby."""
@@ -1019,20 +791,10 @@ class Background:
             {"role": "ORIGINATOR", "subject_id": None, "name": holder.name, "country": holder.nationality},
             {"role": "BENEFICIARY", "subject_id": None, "name": self.factory.name(self.nationality()), "country": country},
         ]
-        self.events.append(
-            self.writer.finance_flag(
-                agency.code,
-                self.when(),
-                subjects,
-                amount=_amount(currency, rng, 200, 25_000),
-                currency=currency,
-                channel=channel,
-                counterparties=counterparties,
-                typologies=typologies,
-                risk=risk,
-                year=self.year,
-            )
-        )
+        self.events.append(self.writer.finance_flag(
+            agency.code, self.when(), subjects, amount=_amount(currency, rng, 200, 25_000), currency=currency,
+            channel=channel, counterparties=counterparties, typologies=typologies, risk=risk, year=self.year,
+        ))
 
     def platform(self, room: int) -> None:
         """Reported content whose contacts are fresh and never reappear."""
@@ -1049,16 +811,9 @@ class Background:
             subjects.append(self.factory.wallet("TRX").subject())
         routes = ("IQ>TR>GR>GB", "IQ>TR>BG>DE", "SY>TR>GR>IT", "AF>IR>TR>GR", "IQ>BY>PL>DE", "LY>IT", "FR>GB")
         route = rng.choice(routes) if kind == "ADVERT" else None
-        self.events.append(
-            self.writer.platform_report(
-                agency.code,
-                platform,
-                self.when(),
-                subjects,
-                content_kind=kind,
-                route=route,
-            )
-        )
+        self.events.append(self.writer.platform_report(
+            agency.code, platform, self.when(), subjects, content_kind=kind, route=route,
+        ))
 
     def case(self, room: int) -> None:
         """Unrelated casework on people who never cross a monitored border; never a warrant."""
@@ -1068,23 +823,12 @@ class Background:
         roles = ("SUSPECT", "SUSPECT", "FACILITATOR", "VICTIM", "WITNESS")
         named = [(person.passport.subject(), rng.choice(roles)) for person in suspects]
         network = f"OCG-{self.year}-{rng.randint(100, 999)}" if rng.random() < 0.3 else None
-        summary = rng.choice(
-            (
-                "Document fraud investigation.",
-                "Modern slavery referral reviewed.",
-                "Cash seizure follow-up.",
-                "Counterfeit visa stamps recovered.",
-                "Exploitation of seasonal workers under review.",
-            )
-        )
-        self.events.append(
-            self.writer.case_update(
-                agency.code,
-                self.when(),
-                case_id=f"{agency.code.upper()}-{self.year}-{rng.randint(10000, 99999)}",
-                status=rng.choice(("OPENED", "SUBJECT_ADDED", "CHARGED", "CLOSED")),
-                named=named,
-                network_id=network,
-                summary=summary,
-            )
-        )
+        summary = rng.choice((
+            "Document fraud investigation.", "Modern slavery referral reviewed.", "Cash seizure follow-up.",
+            "Counterfeit visa stamps recovered.", "Exploitation of seasonal workers under review.",
+        ))
+        self.events.append(self.writer.case_update(
+            agency.code, self.when(), case_id=f"{agency.code.upper()}-{self.year}-{rng.randint(10000, 99999)}",
+            status=rng.choice(("OPENED", "SUBJECT_ADDED", "CHARGED", "CLOSED")), named=named, network_id=network,
+            summary=summary,
+        ))

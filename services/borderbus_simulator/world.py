@@ -74,8 +74,7 @@ class WorldConfig:
 
     def points_where(self, region: str | None = None, kind: str | None = None) -> list[BorderPoint]:
         return [
-            point
-            for point in self.sighting_points
+            point for point in self.sighting_points
             if (region is None or self.region(point) == region) and (kind is None or point.kind == kind)
         ]
 
@@ -135,38 +134,16 @@ class Person:
 
 
 ALPHA3 = {
-    "AF": "AFG",
-    "DE": "DEU",
-    "EG": "EGY",
-    "ER": "ERI",
-    "FR": "FRA",
-    "GB": "GBR",
-    "GR": "GRC",
-    "IQ": "IRQ",
-    "IR": "IRN",
-    "PK": "PAK",
-    "SD": "SDN",
-    "SY": "SYR",
-    "TR": "TUR",
+    "AF": "AFG", "DE": "DEU", "EG": "EGY", "ER": "ERI", "FR": "FRA", "GB": "GBR", "GR": "GRC",
+    "IQ": "IRQ", "IR": "IRN", "PK": "PAK", "SD": "SDN", "SY": "SYR", "TR": "TUR",
 }
 
 # 'L' is a letter, '#' a digit, anything else literal.
 _PASSPORT_PATTERNS = {
-    "IQ": "L########",
-    "SY": "N#########",
-    "IR": "K########",
-    "AF": "P#######",
-    "TR": "U########",
-    "GR": "LL#######",
-    "GB": "#########",
-    "DE": "CLL######",
-    "ER": "LL######",
-    "SD": "P########",
-    "PK": "LL#######",
-    "EG": "A########",
-    "FR": "##LL#####",
+    "IQ": "L########", "SY": "N#########", "IR": "K########", "AF": "P#######", "TR": "U########",
+    "GR": "LL#######", "GB": "#########", "DE": "CLL######", "ER": "LL######", "SD": "P########",
+    "PK": "LL#######", "EG": "A########", "FR": "##LL#####",
 }
-
 
 # Mobile ranges that libphonenumber accepts: calling code, a drawer for the national number, the
 # trunk prefix dialled nationally, and how the digits are grouped when written.
@@ -180,7 +157,7 @@ class _PhonePlan:
     def grouped(self, number: str) -> str:
         parts, start = [], 0
         for size in self.groups:
-            parts.append(number[start : start + size])
+            parts.append(number[start:start + size])
             start += size
         return " ".join(parts)
 
@@ -207,74 +184,31 @@ _IBAN_BANKS = {
 
 _VESSEL_MIDS = {"GR": ("237", "239", "240", "241"), "TR": ("271",), "GB": ("232", "233", "235")}
 _VESSEL_NAMES = (
-    "AEGEAN STAR",
-    "BLUE HORIZON",
-    "NORTH WIND",
-    "SEA SPRAY",
-    "KAPETAN GIORGOS",
-    "MARMARA PRIDE",
-    "ANATOLIA",
-    "CHANNEL SPIRIT",
-    "PRIDE OF KENT",
-    "ELENI K",
-    "AYVALIK",
-    "MORNING CLOUD",
+    "AEGEAN STAR", "BLUE HORIZON", "NORTH WIND", "SEA SPRAY", "KAPETAN GIORGOS", "MARMARA PRIDE",
+    "ANATOLIA", "CHANNEL SPIRIT", "PRIDE OF KENT", "ELENI K", "AYVALIK", "MORNING CLOUD",
 )
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _HANDLE_WORDS = (
-    "safe",
-    "travel",
-    "euro",
-    "trip",
-    "road",
-    "visa",
-    "jobs",
-    "uk",
-    "london",
-    "hope",
-    "way",
-    "bridge",
-    "sea",
-    "boat",
-    "help",
-    "family",
-    "kurd",
-    "news",
-    "cars",
-    "market",
-    "shop",
-    "food",
-    "music",
-    "life",
+    "safe", "travel", "euro", "trip", "road", "visa", "jobs", "uk", "london", "hope", "way", "bridge",
+    "sea", "boat", "help", "family", "kurd", "news", "cars", "market", "shop", "food", "music", "life",
 )
 
 NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "IQ": (
-        ("Karwan", "Hawre", "Ahmed", "Rebin", "Shvan", "Dilan", "Ali", "Omar", "Sara", "Zhino", "Hemin", "Bawar"),
-        ("Aziz", "Hamad", "Mustafa", "Rashid", "Barzani", "Jaf", "Othman", "Saleh", "Karim", "Qadir"),
-    ),
-    "SY": (
-        ("Mohammad", "Khaled", "Yusuf", "Rania", "Hassan", "Lina", "Samer", "Nour"),
-        ("Haddad", "Khalil", "Darwish", "Sabbagh", "Hamdan", "Asaad"),
-    ),
-    "IR": (
-        ("Reza", "Mehdi", "Arash", "Neda", "Dariush", "Parisa", "Babak"),
-        ("Ahmadi", "Hosseini", "Karimi", "Rahimi", "Moradi", "Jafari"),
-    ),
-    "AF": (("Ahmad", "Farid", "Wahid", "Zarmina", "Naveed", "Gul"), ("Safi", "Popal", "Wardak", "Stanikzai", "Noori", "Sultani")),
-    "TR": (
-        ("Mehmet", "Emre", "Ayse", "Burak", "Elif", "Murat", "Zeynep"),
-        ("Yilmaz", "Kaya", "Demir", "Celik", "Sahin", "Ozturk"),
-    ),
-    "GR": (
-        ("Giorgos", "Nikos", "Eleni", "Dimitris", "Maria", "Kostas"),
-        ("Papadopoulos", "Nikolaou", "Georgiou", "Ioannou", "Vlachos"),
-    ),
-    "GB": (
-        ("James", "Oliver", "Emma", "Sophie", "Daniel", "Priya", "Tom", "Aisha"),
-        ("Smith", "Jones", "Taylor", "Brown", "Patel", "Walker", "Khan"),
-    ),
+    "IQ": (("Karwan", "Hawre", "Ahmed", "Rebin", "Shvan", "Dilan", "Ali", "Omar", "Sara", "Zhino", "Hemin", "Bawar"),
+           ("Aziz", "Hamad", "Mustafa", "Rashid", "Barzani", "Jaf", "Othman", "Saleh", "Karim", "Qadir")),
+    "SY": (("Mohammad", "Khaled", "Yusuf", "Rania", "Hassan", "Lina", "Samer", "Nour"),
+           ("Haddad", "Khalil", "Darwish", "Sabbagh", "Hamdan", "Asaad")),
+    "IR": (("Reza", "Mehdi", "Arash", "Neda", "Dariush", "Parisa", "Babak"),
+           ("Ahmadi", "Hosseini", "Karimi", "Rahimi", "Moradi", "Jafari")),
+    "AF": (("Ahmad", "Farid", "Wahid", "Zarmina", "Naveed", "Gul"),
+           ("Safi", "Popal", "Wardak", "Stanikzai", "Noori", "Sultani")),
+    "TR": (("Mehmet", "Emre", "Ayse", "Burak", "Elif", "Murat", "Zeynep"),
+           ("Yilmaz", "Kaya", "Demir", "Celik", "Sahin", "Ozturk")),
+    "GR": (("Giorgos", "Nikos", "Eleni", "Dimitris", "Maria", "Kostas"),
+           ("Papadopoulos", "Nikolaou", "Georgiou", "Ioannou", "Vlachos")),
+    "GB": (("James", "Oliver", "Emma", "Sophie", "Daniel", "Priya", "Tom", "Aisha"),
+           ("Smith", "Jones", "Taylor", "Brown", "Patel", "Walker", "Khan")),
     "DE": (("Lukas", "Anna", "Jonas", "Lea", "Felix"), ("Muller", "Schmidt", "Schneider", "Fischer", "Weber")),
     "ER": (("Yonas", "Selam", "Tesfay", "Helen"), ("Tesfamariam", "Ghebre", "Haile", "Kidane")),
     "SD": (("Mohamed", "Amna", "Osman", "Hiba"), ("Abdelrahman", "Elamin", "Idris", "Babiker")),
@@ -322,9 +256,8 @@ class IdentityFactory:
         self.rng = rng
         self.issued: set[tuple[str, str]] = set()
 
-    def _issue(
-        self, kind: str, draw: Callable[[], tuple[str, str | None, tuple[tuple[str, str | None], ...]]], label: str | None = None
-    ) -> Ident:
+    def _issue(self, kind: str, draw: Callable[[], tuple[str, str | None, tuple[tuple[str, str | None], ...]]],
+               label: str | None = None) -> Ident:
         for _ in range(1000):
             raw, country, spellings = draw()
             try:
@@ -413,7 +346,7 @@ class IdentityFactory:
                 "DE": lambda: bank + _digits(rng, 10),
             }[country]()
             compact = country + iban_check_digits(country, bban) + bban
-            grouped = " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+            grouped = " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
             return compact, None, ((grouped, None),)
 
         return self._issue("BANK_ACCOUNT", draw)
@@ -440,9 +373,8 @@ class IdentityFactory:
 
         return self._issue("PLATFORM_ACCOUNT", draw)
 
-    def person(
-        self, nationality: str, *, phone_country: str | None = None, with_phone: bool = True, avoid_names: set[str] | None = None
-    ) -> Person:
+    def person(self, nationality: str, *, phone_country: str | None = None, with_phone: bool = True,
+               avoid_names: set[str] | None = None) -> Person:
         """A traveller with a passport and usually a phone; ``avoid_names`` keeps the people of one
         network distinguishable by name in the ground truth (ids stay the real key)."""
         name = self.name(nationality)
@@ -474,37 +406,34 @@ class Network:
     never share a subject and cannot combine into an alert the ground truth does not list."""
 
     network_id: str
-    case_ids: dict[str, str]  # case-update agency code -> case id
-    wanted_organiser: Person  # warrant issued, then sighted
-    cleared_organiser: Person  # warrant issued and withdrawn, then sighted
-    advert_facilitator: Person  # phone in an advert, then at a checkpoint
-    quiet_facilitator: Person  # phone in an advert, never seen again
-    convoy_drivers: tuple[Person, Person]  # same point within the convergence window
-    spaced_drivers: tuple[Person, Person]  # same point, too far apart in time
-    flag_first_financier: Person  # high-risk flag, then sighted
-    sighting_first_financier: Person  # sighted, then high-risk flag
-    low_risk_courier: Person  # flag just under the threshold, then sighted
-    unnamed_holder: Person  # account flagged without naming the holder
-    late_courier: Person  # flagged, sighted after the window
+    case_ids: dict[str, str]                       # case-update agency code -> case id
+    wanted_organiser: Person                       # warrant issued, then sighted
+    cleared_organiser: Person                      # warrant issued and withdrawn, then sighted
+    advert_facilitator: Person                     # phone in an advert, then at a checkpoint
+    quiet_facilitator: Person                      # phone in an advert, never seen again
+    convoy_drivers: tuple[Person, Person]          # same point within the convergence window
+    spaced_drivers: tuple[Person, Person]          # same point, too far apart in time
+    flag_first_financier: Person                   # high-risk flag, then sighted
+    sighting_first_financier: Person               # sighted, then high-risk flag
+    low_risk_courier: Person                       # flag just under the threshold, then sighted
+    unnamed_holder: Person                         # account flagged without naming the holder
+    late_courier: Person                           # flagged, sighted after the window
     migrants: list[Person]
     fast_vehicle: Ident
     touring_vehicle: Ident
     steady_vehicle: Ident
     boat: Ident
-    accounts: dict[str, Ident]  # passport id -> account
+    accounts: dict[str, Ident]                     # passport id -> account
     advert_wallets: tuple[Ident, Ident]
-    platform_accounts: list[Ident] = field(default_factory=list)  # the advertisers, made when advertising
+    platform_accounts: list[Ident] = field(default_factory=list)   # the advertisers, made when advertising
     route: list[str] = field(default_factory=list)
 
     def case_named(self) -> list[tuple[Person, str]]:
         """The people the case names, with their roles: the members convergence is judged on."""
         return [
-            (self.wanted_organiser, "ORGANISER"),
-            (self.cleared_organiser, "ORGANISER"),
-            (self.flag_first_financier, "FINANCIER"),
-            (self.sighting_first_financier, "FINANCIER"),
-            (self.advert_facilitator, "FACILITATOR"),
-            (self.quiet_facilitator, "FACILITATOR"),
+            (self.wanted_organiser, "ORGANISER"), (self.cleared_organiser, "ORGANISER"),
+            (self.flag_first_financier, "FINANCIER"), (self.sighting_first_financier, "FINANCIER"),
+            (self.advert_facilitator, "FACILITATOR"), (self.quiet_facilitator, "FACILITATOR"),
             *((driver, "DRIVER") for driver in (*self.convoy_drivers, *self.spaced_drivers)),
         ]
 
@@ -512,14 +441,8 @@ class Network:
         members = [self._member(role, person) for person, role in self.case_named()]
         members += [self._member("COURIER", p) for p in (self.low_risk_courier, self.unnamed_holder, self.late_courier)]
         members += [self._member("MIGRANT", person) for person in self.migrants]
-        assets = (
-            self.fast_vehicle,
-            self.touring_vehicle,
-            self.steady_vehicle,
-            self.boat,
-            *self.advert_wallets,
-            *self.platform_accounts,
-        )
+        assets = (self.fast_vehicle, self.touring_vehicle, self.steady_vehicle, self.boat, *self.advert_wallets,
+                  *self.platform_accounts)
         return {
             "network_id": self.network_id,
             "case_ids": sorted(self.case_ids.values()),
@@ -538,15 +461,15 @@ class Network:
 _MIGRANT_NATIONALITIES = ("IQ", "IQ", "SY", "IR", "AF", "ER", "SD")
 
 
-def build_network(
-    factory: IdentityFactory, config: WorldConfig, index: int, year: int, plate_countries: tuple[str, str, str]
-) -> Network:
+def build_network(factory: IdentityFactory, config: WorldConfig, index: int, year: int,
+                  plate_countries: tuple[str, str, str]) -> Network:
     """A network with organisers from the origin country, financiers at both ends of the route,
     and drivers and facilitators along it; it has a case at every agency that publishes case
     updates. ``plate_countries`` registers the fast, touring and steady vehicles where they drive."""
     rng = factory.rng
     case_ids = {
-        agency.code: f"{agency.code.upper()}-{year}-{rng.randint(1000, 9999)}" for agency in config.publishers("case-update")
+        agency.code: f"{agency.code.upper()}-{year}-{rng.randint(1000, 9999)}"
+        for agency in config.publishers("case-update")
     }
     accounts: dict[str, Ident] = {}
     names: set[str] = set()
