@@ -106,6 +106,7 @@ class DutyDesk:
             self.reader,
             self.status_log,
             checkpoint_interval_s=config.checkpoint_interval_s,
+            keep_closed_s=config.keep_closed_s,
             on_failure=self.fail,
         )
         self.router = AgencyAlertRouter(bus, instance_id=instance_id, on_failure=self.fail) if route_agency_topics else None

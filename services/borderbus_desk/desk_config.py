@@ -27,6 +27,8 @@ class DeskConfig:
     webhooks: tuple[WebhookSubscription, ...]
     checkpoint_interval_s: float = 5.0
     """How often the desk writes changed alerts' status records and its log positions (bounds restart work)."""
+    keep_closed_s: float = 90 * 24 * 3600.0
+    """How long a resolved or false-positive alert stays on the desk after its last change."""
 
     @classmethod
     def load(cls, path: Path, known_agencies: set[str]) -> DeskConfig:
@@ -48,7 +50,10 @@ class DeskConfig:
         names = [webhook.name for webhook in webhooks]
         if len(set(names)) != len(names):
             raise CatalogueError(f"{path}: webhooks: names must be unique (deliveries owed are kept by name)")
-        return cls(deadlines, notes, webhooks, float(interval))
+        keep_closed = raw.get("keep_closed_alerts_seconds", 90 * 24 * 3600)
+        if not isinstance(keep_closed, int | float) or keep_closed <= 0:
+            raise CatalogueError(f"{path}: keep_closed_alerts_seconds: expected seconds > 0")
+        return cls(deadlines, notes, webhooks, float(interval), float(keep_closed))
 
 
 def _webhook(path: Path, index: int, item: dict[str, Any], known_agencies: set[str]) -> WebhookSubscription:

@@ -11,7 +11,8 @@ ignored by every reader (and a reopened alert can be escalated again).
 The checkpoint is this single writer's other job: the status records of every alert changed since
 the last checkpoint, and the log reader's positions as offsets of group ``borderbus-desk-state``,
 in one transaction. A restarted desk loads the status records and reads the logs from those
-positions, so its start-up reads what happened since the checkpoint, not the logs' whole history.
+positions, so its start-up reads what happened since the checkpoint, not the logs' whole history;
+closed alerts untouched for ``keep_closed_alerts_seconds`` leave as tombstones.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Escalator:
         status_log: StatusLog,
         *,
         checkpoint_interval_s: float = 5.0,
+        keep_closed_s: float = 90 * 24 * 3600.0,
         on_failure: FailureListener | None = None,
         now_ms: Callable[[], int] | None = None,
     ) -> None:
@@ -73,7 +75,7 @@ class Escalator:
         self.group = Consumer(settings.consumer_config(status_log.group))
         self.state, self.lock, self.sequencer, self.deadlines_s = state, lock, sequencer, deadlines_s
         self.reader, self.status_log = reader, status_log
-        self.checkpoint_interval_s = checkpoint_interval_s
+        self.checkpoint_interval_s, self.keep_closed_ms = checkpoint_interval_s, int(keep_closed_s * 1000)
         self.on_failure = on_failure
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.fenced = False
@@ -160,9 +162,11 @@ class Escalator:
         with self.sequencer:
             now = self.now_ms()
             with self.lock:
+                gone = self.state.forget_closed(now, self.keep_closed_ms)
                 dirty = [alert for alert in self.state.take_dirty() if alert.message is not None]
                 positions = self.reader.applied_positions()
                 records = [self.status_log.record(alert, self.deadlines_s, now) for alert in dirty]
+                records += [self.status_log.tombstone(alert_id) for alert_id in gone]
             if not records and positions == self._last_positions:
                 self._last_checkpoint = time.monotonic()
                 return 0

@@ -27,6 +27,7 @@ from typing import Any
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 STATUSES = ("new", "acknowledged", "escalated", "retracted", "resolved", "false_positive")
 OPEN_STATUSES = ("new", "acknowledged", "escalated")
+FINAL_STATUSES = ("resolved", "false_positive")
 """Statuses an officer still has to act on; ``retracted`` is not one (the facts took the alert back)."""
 _CLOSABLE = (*OPEN_STATUSES, "retracted")
 _TRANSITIONS: dict[str, dict[str, str]] = {
@@ -441,6 +442,19 @@ class DeskState:
         self.dirty.add(alert_id)
         return change
 
+    def forget_closed(self, now_ms: int, keep_ms: int) -> list[str]:
+        """Drop resolved and false-positive alerts untouched for ``keep_ms``; returns their ids (their
+        status records become tombstones, so the desk's state grows with open alerts, not with history)."""
+        gone = [
+            alert.alert_id
+            for alert in self.alerts.values()
+            if alert.status in FINAL_STATUSES and last_touched_ms(alert) + keep_ms <= now_ms
+        ]
+        for alert_id in gone:
+            del self.alerts[alert_id]
+            self.dirty.discard(alert_id)
+        return gone
+
     def take_dirty(self) -> list[DeskAlert]:
         """The alerts changed since the last call, for a status checkpoint."""
         dirty, self.dirty = self.dirty, set()
@@ -452,7 +466,11 @@ class DeskState:
             return None
         if seq < self.seq and (not self._changes or self._changes[0].seq > seq + 1):
             return None
-        alerts = {change.alert_id: self.alerts[change.alert_id] for change in self._changes if change.seq > seq}
+        alerts = {
+            change.alert_id: self.alerts[change.alert_id]
+            for change in self._changes
+            if change.seq > seq and change.alert_id in self.alerts
+        }
         return sorted(alerts.values(), key=lambda alert: alert.seq)
 
     def due_for_escalation(self, now_ms: int, deadlines: Mapping[str, float | None]) -> list[DeskAlert]:
@@ -470,6 +488,11 @@ class DeskState:
         for alert in self.alerts.values():
             counts[alert.status] += 1
         return counts
+
+
+def last_touched_ms(alert: DeskAlert) -> int:
+    """When the alert last changed: its latest version or its latest action."""
+    return max([alert.updated_ms, alert.published_ms, *(action.occurred_at_ms for action in alert.actions)])
 
 
 def apply_to(alert: DeskAlert, action: Action) -> None:

@@ -40,6 +40,9 @@ class StatusLog:
         value = codec.encode(self.schema, status_record(alert, deadlines, now_ms))
         return Outgoing(self.topic, alert.alert_id.encode(), value)
 
+    def tombstone(self, alert_id: str) -> Outgoing:
+        return Outgoing(self.topic, alert_id.encode(), None)
+
     def load(self) -> list[tuple[dict[str, Any], dict[str, Any], bytes]]:
         """Every alert's latest status record (committed only): ``(status, alert record, alert message)``."""
         consumer = Consumer(self.bus.settings.consumer_config(f"{self.group}-loader", **{"enable.partition.eof": True}))

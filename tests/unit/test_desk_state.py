@@ -398,3 +398,18 @@ def test_delivery_ids_follow_alert_version_and_change() -> None:
     assert pulled.delivery_id == delivery_id("A", 2, "RETRACTED") != raised.delivery_id
     ack = state.apply_action(versioned_action("A", "RESOLVE", 2, action_id="act-1")).change
     assert ack is not None and ack.delivery_id == delivery_id("A", 2, "RESOLVE/act-1")
+
+
+def test_closed_alerts_leave_after_the_keep_period_open_ones_never() -> None:
+    state = DeskState()
+    for alert_id in ("open", "closed", "recent"):
+        state.apply_alert(v2(alert_id, 1, "RAISED"), published_ms=NOW)
+    state.apply_action(versioned_action("closed", "RESOLVE", 1, at=NOW + 1000))
+    state.apply_action(versioned_action("recent", "FALSE_POSITIVE", 1, at=NOW + 50_000))
+    state.take_dirty()
+    assert state.forget_closed(NOW + 1000 + 9_999, keep_ms=10_000) == []
+    assert state.forget_closed(NOW + 1000 + 10_000, keep_ms=10_000) == ["closed"]
+    assert set(state.alerts) == {"open", "recent"}
+    assert state.forget_closed(NOW + 10**12, keep_ms=10_000) == ["recent"]
+    assert set(state.alerts) == {"open"}
+    assert [a.alert_id for a in state.changed_since(0) or []] == ["open"]
