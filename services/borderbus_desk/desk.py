@@ -218,12 +218,12 @@ class DutyDesk:
                 for sender in self.webhooks:
                     subscription = sender.subscription
                     if visible_to(subscription.agency, alert.record) and subscription.filter.matches(alert):
-                        owed = PendingDelivery(subscription.name, change.delivery_id, change.kind)
+                        owed = PendingDelivery(subscription.name, change.delivery_id, change.kind, change.detail)
                         alert.pending_deliveries.setdefault(owed.key, owed)
                         self.state.dirty.add(alert.alert_id)
                         chosen.append((sender, owed))
             for sender, owed in chosen:
-                self._offer(sender, view, owed, change.detail)
+                self._offer(sender, view, owed)
 
     def _offer_owed(self) -> None:
         """After catching up: offer again what the status records say was owed when the desk stopped."""
@@ -237,12 +237,12 @@ class DutyDesk:
         for view, item in owed:
             sender = senders.get(item.subscription)
             if sender is not None:
-                self._offer(sender, view, item, "")
+                self._offer(sender, view, item)
 
-    def _offer(self, sender: WebhookSender, view: dict[str, Any], owed: PendingDelivery, what: str) -> None:
+    def _offer(self, sender: WebhookSender, view: dict[str, Any], owed: PendingDelivery) -> None:
         if owed.key in self._in_flight:
             return
-        if sender.offer(view, owed.kind, owed.delivery_id, what):
+        if sender.offer(view, owed.kind, owed.delivery_id, owed.what):
             self._in_flight.add(owed.key)
 
     def _delivered(self, payload: dict[str, Any], delivered: bool) -> None:

@@ -264,6 +264,7 @@ class PendingDelivery:
     subscription: str
     delivery_id: str
     kind: str
+    what: str = ""
 
     @property
     def key(self) -> str:
@@ -533,7 +534,7 @@ def status_record(alert: DeskAlert, deadlines: Mapping[str, float | None], writt
         "updated_since_acknowledged": alert.updated_since_acknowledged,
         "versions": [{"version": seen.version, "severity": seen.severity, "change": seen.change} for seen in alert.versions],
         "pending_deliveries": [
-            {"subscription": item.subscription, "delivery_id": item.delivery_id, "kind": item.kind}
+            {"subscription": item.subscription, "delivery_id": item.delivery_id, "kind": item.kind, "what": item.what}
             for item in alert.pending_deliveries.values()
         ],
         "written_at": written_ms,
@@ -542,7 +543,10 @@ def status_record(alert: DeskAlert, deadlines: Mapping[str, float | None], writt
 
 def alert_from_status(status: Mapping[str, Any], record: dict[str, Any], seq: int) -> DeskAlert:
     status = to_millis(dict(status))
-    pending = [PendingDelivery(item["subscription"], item["delivery_id"], item["kind"]) for item in status["pending_deliveries"]]
+    pending = [
+        PendingDelivery(item["subscription"], item["delivery_id"], item["kind"], item.get("what", ""))
+        for item in status["pending_deliveries"]
+    ]
     return DeskAlert(
         record=record,
         published_ms=int(status["published_at"]),

@@ -337,6 +337,7 @@ def test_webhook_deliveries_pending_at_a_crash_are_offered_again_with_the_same_i
         desk.start()
         delivered = receiver.wait(lambda p: p["alert"]["alert_id"] == target)
         assert delivered["header_delivery_id"] == delivered["delivery_id"] == expected
+        assert (delivered["change"], delivered["what"], delivered["alert"]["alert_id"]) == ("version", "RAISED", target)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and status_records(fresh_bus)[target]["pending_deliveries"]:
             time.sleep(0.2)
