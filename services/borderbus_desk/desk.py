@@ -228,16 +228,17 @@ class DutyDesk:
     def _offer_owed(self) -> None:
         """After catching up: offer again what the status records say was owed when the desk stopped."""
         senders = {sender.subscription.name: sender for sender in self.webhooks}
+        owed: list[tuple[dict[str, Any], PendingDelivery]] = []
         with self.lock:
-            owed = [
-                (alert.to_json(), item)
-                for alert in sorted(self.state.alerts.values(), key=lambda alert: alert.seq)
-                for item in alert.pending_deliveries.values()
-            ]
+            for alert in sorted(self.state.alerts.values(), key=lambda alert: alert.seq):
+                for key, item in list(alert.pending_deliveries.items()):
+                    if item.subscription in senders:
+                        owed.append((alert.to_json(), item))
+                    else:  # the subscription left desk.yaml: nobody to deliver to
+                        del alert.pending_deliveries[key]
+                        self.state.dirty.add(alert.alert_id)
         for view, item in owed:
-            sender = senders.get(item.subscription)
-            if sender is not None:
-                self._offer(sender, view, item)
+            self._offer(senders[item.subscription], view, item)
 
     def _offer(self, sender: WebhookSender, view: dict[str, Any], owed: PendingDelivery) -> None:
         if owed.key in self._in_flight:
