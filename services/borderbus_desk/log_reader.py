@@ -32,7 +32,7 @@ from borderbus.schema_registry import SchemaRegistry
 from borderbus_desk import faults
 from borderbus_desk.metrics import ALERTS_BY_STATUS, CAUGHT_UP, CONSUMER_LAG, RESTORED_ALERTS, TIME_TO_ACKNOWLEDGE
 from borderbus_desk.state import Action, ActionOutcome, Change, DeskState
-from borderbus_desk.status_log import StatusLog
+from borderbus_desk.status_log import StatusLog, watermarks
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class AlertLogReader:
         assignment = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=30, cached=False)
+            low, high = watermarks(self.consumer, tp)
             checkpoint = committed.get(key, -1)
             self.resumed |= checkpoint >= 0
             start = checkpoint if checkpoint >= low else low

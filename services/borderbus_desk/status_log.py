@@ -8,6 +8,7 @@ also commit the log reader's positions, group ``borderbus-desk-state``); read wh
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,22 @@ log = logging.getLogger(__name__)
 
 STATE_GROUP = "borderbus-desk-state"
 """Consumer group whose committed offsets say how far the last checkpoint had read the logs."""
+
+
+def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> tuple[int, int]:
+    """``(low, high)``, retrying retriable errors: a just-created topic or a restarted broker may not have
+    elected its leaders yet, which must not stop the desk from starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            return int(low), int(high)
+        except KafkaException as error:
+            kafka_error = error.args[0] if error.args else None
+            if time.monotonic() > deadline or not getattr(kafka_error, "retriable", lambda: False)():
+                raise
+            log.info("watermarks of %s[%d] not available yet (%s), retrying", tp.topic, tp.partition, error)
+            time.sleep(0.2)
 
 
 class StatusLog:
@@ -53,7 +70,7 @@ class StatusLog:
                 raise RuntimeError(f"topic {self.topic} does not exist: run 'borderbus topics apply'")
             assignment, remaining = [], set()
             for partition in metadata.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=30, cached=False)
+                low, high = watermarks(consumer, TopicPartition(self.topic, partition))
                 if high > low:
                     assignment.append(TopicPartition(self.topic, partition, low))
                     remaining.add(partition)
