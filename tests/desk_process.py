@@ -56,6 +56,7 @@ class DeskProcess(ServiceProcess):
         work_dir.mkdir(parents=True, exist_ok=True)
         officers_file, config_file = work_dir / f"{name}-officers.yaml", work_dir / f"{name}-desk.yaml"
         self.tokens = write_officers(officers_file, officers)
+        self.config_path = config_file
         config_file.write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
         args = ["-v", "desk", "serve", "--officers", str(officers_file), "--config", str(config_file), "--instance-id", name]
         super().__init__(bus, work_dir, name, args, ready_path="/readyz", env=env)
@@ -135,18 +136,27 @@ def alert_record(
     version: int = 1,
     rule: str = "wanted_subject_sighted",
     created_ms: int | None = None,
+    updated_ms: int | None = None,
     border_point: str | None = "GR-EVR",
+    change: str | None = None,
+    previous_severity: str | None = None,
+    retraction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An Alert record as the correlator publishes it (fastavro value types)."""
+    """An Alert record as the correlator publishes it (fastavro value types); ``retraction`` makes it a
+    RETRACTED version (alert schema v2; a v1 writer drops the v2 fields)."""
     now = int(time.time() * 1000) if created_ms is None else created_ms
     return {
+        "status": "RETRACTED" if retraction else "OPEN",
+        "change": change or ("RETRACTED" if retraction else None),
+        "previous_severity": previous_severity,
+        "retraction": retraction,
         "alert_id": alert_id,
         "version": version,
         "rule": rule,
         "severity": severity,
         "score": 0.9,
         "created_at": now,
-        "updated_at": now + version,
+        "updated_at": now + version if updated_ms is None else updated_ms,
         "tlp": tlp,
         "allowed_agencies": allowed,
         "subjects": [{"kind": "PERSON_DOCUMENT", "id": f"GB:{abs(hash(alert_id)) % 10**9:09d}"}],
@@ -168,16 +178,19 @@ def alert_record(
 
 
 class AlertWriter:
-    """Publishes Alert records to ``alerts.shared`` the way the correlator does (keyed by alert id)."""
+    """Publishes Alert records to ``alerts.shared`` the way the correlator does (keyed by alert id), with the
+    latest Alert schema or an older ``schema_version`` (the desk reads both)."""
 
-    def __init__(self, bus: Bus) -> None:
-        self.schema = bus.schemas.latest("alert")
+    def __init__(self, bus: Bus, schema_version: int | None = None) -> None:
+        self.schema = bus.schemas.latest("alert") if schema_version is None else bus.schemas.get("alert", schema_version)
         SchemaRegistry(bus.settings, known=bus.schemas).register(self.schema)
         self.topic = bus.catalogue.topic("alerts.shared")
         self.producer = Producer(bus.settings.producer_config())
 
     def publish(self, *records: dict[str, Any]) -> None:
+        fields = {field["name"] for field in self.schema.definition["fields"]}
         for record in records:
-            self.producer.produce(self.topic, key=record["alert_id"].encode(), value=codec.encode(self.schema, record))
+            value = codec.encode(self.schema, {name: item for name, item in record.items() if name in fields})
+            self.producer.produce(self.topic, key=record["alert_id"].encode(), value=value)
         if self.producer.flush(30):
             raise RuntimeError("alerts not acknowledged")

@@ -21,6 +21,7 @@ EVENT_TYPES = ("sighting", "finance-flag", "case-update", "platform-report")
 SCHEMA_TOPIC = "borderbus.schemas"
 ALERTS_TOPIC = "alerts.shared"
 ALERT_ACTIONS_TOPIC = "alerts.actions"
+DESK_STATUS_TOPIC = "desk.alert-status"
 DEAD_LETTER_TOPIC = "borderbus.deadletter"
 _INGEST_PATTERN = re.compile(r"^ingest\.(?P<agency>[a-z0-9-]+)\.(?P<event_type>[a-z-]+)$")
 

@@ -158,6 +158,10 @@ def _desk_serve(args: argparse.Namespace) -> int:
     desk = DutyDesk(bus, officers, config, instance_id=instance_id, route_agency_topics=not args.no_router)
     logging.getLogger(__name__).info("duty desk on http://%s:%d (%d officers)", args.host, args.port, len(officers))
     serve(desk, args.host, args.port)
+    if desk.failure is not None:
+        from borderbus_desk.desk import EXIT_CODE_WORKER_DIED
+
+        return EXIT_CODE_WORKER_DIED
     return 0
 
 
@@ -335,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--token", help="officer token (default: $BORDERBUS_TOKEN)")
         if filters:
             sub.add_argument("--min-severity", dest="min_severity", choices=("LOW", "MEDIUM", "HIGH", "CRITICAL"))
-            sub.add_argument("--status", help="comma-separated: new,acknowledged,escalated,resolved,false_positive")
+            sub.add_argument("--status", help="comma-separated: new,acknowledged,escalated,retracted,resolved,false_positive")
             sub.add_argument("--rule")
             sub.add_argument("--border-point", dest="border_point")
             sub.add_argument("--subject", help="kind:id or id")

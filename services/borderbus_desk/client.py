@@ -107,9 +107,18 @@ def _describe(status: int, body: bytes) -> str:
 def alert_change_line(view: dict[str, Any]) -> str:
     acted = view["actions"][-1] if view["actions"] else None
     by = f" by {acted['actor']} ({acted['agency']})" if acted else ""
+    retraction = view.get("retraction")
+    why = [
+        f"retracted ({retraction['reason']}: {retraction['detail']}; events {', '.join(retraction['event_ids'])})"
+        if retraction
+        else None,
+        view.get("reopened"),
+        view.get("updated_since_acknowledged"),
+    ]
+    notes = "".join(f"  [{item}]" for item in why if item)
     return (
         f"{view['updated_at'][:19]}Z {view['severity']:<8} {view['status'].upper():<14}{by:<28} "
-        f"{view['alert_id']}  v{view['version']} {view['rule']}: {view['summary'][:90]}"
+        f"{view['alert_id']}  v{view['version']} {view['rule']}: {view['summary'][:90]}{notes}"
     )
 
 

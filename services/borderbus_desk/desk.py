@@ -3,12 +3,20 @@
 Kafka threads (log reader, escalator, agency router) feed the state; the asyncio side (HTTP, SSE,
 webhooks) reads it. Changes cross from the reader thread to the event loop through
 ``call_soon_threadsafe``, in the order the state applied them.
+
+Every action (an officer's or the escalator's) is written together with the alert's new status
+record in one Kafka transaction, one at a time per desk (``sequencer``) and only against the state
+that includes every earlier action of this desk, so the status records agree with the action log.
+
+Nothing dies quietly: if a worker thread or webhook task dies, ``/healthz`` answers 503 and the
+process exits non-zero shortly after, for its supervisor to restart it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
@@ -16,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from confluent_kafka import KafkaException, Producer
+from aiohttp.web_runner import GracefulExit
+from confluent_kafka import KafkaException
 
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERT_ACTIONS_TOPIC
 from borderbus.schema_registry import SchemaRegistry
+from borderbus.transactions import Fenced, Outgoing, TransactionalWriter
 from borderbus_desk.desk_config import DeskConfig
 from borderbus_desk.escalator import Escalator
 from borderbus_desk.log_reader import AlertLogReader
@@ -36,15 +46,22 @@ from borderbus_desk.state import (
     Change,
     DeskAlert,
     DeskState,
+    IllegalTransition,
+    PendingDelivery,
     next_status,
     visible_to,
 )
+from borderbus_desk.status_log import StatusLog
 from borderbus_desk.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 _ACTION_APPLY_TIMEOUT_S = 10.0
 _SUBSCRIBER_QUEUE_LIMIT = 20_000
+EXIT_GRACE_ENV = "BORDERBUS_DESK_EXIT_GRACE_S"
+"""Seconds between a worker's death and the process's exit (default 2): time for probes to see the 503."""
+EXIT_CODE_WORKER_DIED = 70
+_HARD_EXIT_AFTER_S = 30.0
 
 
 class DeskError(Exception):
@@ -72,18 +89,34 @@ class DutyDesk:
         self.bus, self.officers, self.config = bus, officers, config
         self.state = DeskState()
         self.lock = threading.Lock()
+        self.sequencer = threading.Lock()
         self.epoch = uuid.uuid4().hex[:10]
-        self.reader = AlertLogReader(bus, self.state, self.lock, self._on_changes)
-        self.escalator = Escalator(bus, self.state, self.lock, config.deadlines_s, self.reader.caught_up)
-        self.router = AgencyAlertRouter(bus, instance_id=instance_id) if route_agency_topics else None
+        self.failure: str | None = None
+        self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
+        self.status_log = StatusLog(bus, self.registry)
+        self.reader = AlertLogReader(
+            bus, self.state, self.lock, self._on_changes, self.status_log, on_failure=self.fail, on_caught_up=self._on_caught_up
+        )
+        self.escalator = Escalator(
+            bus,
+            self.state,
+            self.lock,
+            self.sequencer,
+            config.deadlines_s,
+            self.reader,
+            self.status_log,
+            checkpoint_interval_s=config.checkpoint_interval_s,
+            keep_closed_s=config.keep_closed_s,
+            on_failure=self.fail,
+        )
+        self.router = AgencyAlertRouter(bus, instance_id=instance_id, on_failure=self.fail) if route_agency_topics else None
         self.actions_topic = bus.catalogue.topic(ALERT_ACTIONS_TOPIC)
         self.action_schema = bus.schemas.latest("alert-action")
-        self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
-        # A delivery either succeeds or fails within the publish wait, so a 503 never hides a late write.
-        self.producer = Producer({**bus.settings.producer_config(), "message.timeout.ms": 9_000})
+        # Per instance: officers' actions and their status records, one transaction each.
+        self.writer = TransactionalWriter(bus.settings, f"{bus.settings.topic_prefix}borderbus-desk-actions-{instance_id}")
         self.subscribers: set[Subscriber] = set()
         self.webhooks: list[WebhookSender] = []
-        self._waiters: dict[str, asyncio.Future[ActionOutcome]] = {}
+        self._in_flight: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -94,13 +127,17 @@ class DutyDesk:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._session = aiohttp.ClientSession()
-        self.webhooks = [WebhookSender(subscription, self._session) for subscription in self.config.webhooks]
+        self.webhooks = [WebhookSender(subscription, self._session, self._delivered) for subscription in self.config.webhooks]
         for sender in self.webhooks:
             sender.start()
+            assert sender.task is not None
+            sender.task.add_done_callback(self._webhook_task_ended)
         await asyncio.to_thread(self._start_kafka)
 
     def _start_kafka(self) -> None:
-        self.registry.register(self.action_schema)
+        for schema in (self.action_schema, self.status_log.schema):
+            self.registry.register(schema)
+        self.writer.init(30)
         self.escalator.fence_predecessors()
         self.reader.start()
         self.escalator.start()
@@ -108,7 +145,7 @@ class DutyDesk:
             self.router.start()
 
     async def stop(self) -> None:
-        for worker in (self.escalator, self.router, self.reader):
+        for worker in (self.router, self.reader, self.escalator):
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
         for sender in self.webhooks:
@@ -116,19 +153,50 @@ class DutyDesk:
                 sender.task.cancel()
         if self._session is not None:
             await self._session.close()
-        self.producer.flush(10)
+
+    # -- supervision ---------------------------------------------------------------------------------
+
+    def fail(self, worker: str, error: BaseException) -> None:
+        """A worker died: report unhealthy, then exit so the supervisor restarts the desk (any thread)."""
+        if self.failure is not None:
+            return
+        self.failure = f"{worker} died: {type(error).__name__}: {error}"
+        log.critical("desk %s; exiting with %d", self.failure, EXIT_CODE_WORKER_DIED)
+        grace = float(os.environ.get(EXIT_GRACE_ENV, "2"))
+        hard_exit = threading.Timer(grace + _HARD_EXIT_AFTER_S, os._exit, (EXIT_CODE_WORKER_DIED,))  # if shutdown hangs
+        hard_exit.daemon = True
+        hard_exit.start()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.call_later, grace, _graceful_exit)
+
+    def _webhook_task_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.fail(f"webhooks ({task.get_name()})", task.exception() or RuntimeError("ended"))
+
+    def unhealthy(self) -> str | None:
+        """Why the desk is unhealthy, or None."""
+        if self.failure is not None:
+            return self.failure
+        threads = [self.reader.thread, self.escalator.thread] + ([self.router.thread] if self.router else [])
+        for thread in threads:
+            if thread.ident is not None and not thread.is_alive():
+                return f"{thread.name} is not running"
+        for sender in self.webhooks:
+            if sender.task is not None and sender.task.done():
+                return f"{sender.task.get_name()} is not running"
+        return None
 
     # -- from the reader thread to the event loop ------------------------------------------------
 
-    def _on_changes(self, changes: list[Change], outcomes: list[ActionOutcome], live: bool) -> None:
+    def _on_changes(self, changes: list[Change], outcomes: list[ActionOutcome], offer: bool) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._dispatch, changes, outcomes, live)
+            self._loop.call_soon_threadsafe(self._dispatch, changes, offer)
 
-    def _dispatch(self, changes: list[Change], outcomes: list[ActionOutcome], live: bool) -> None:
-        for outcome in outcomes:
-            waiter = self._waiters.pop(outcome.action.action_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(outcome)
+    def _on_caught_up(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._offer_owed)
+
+    def _dispatch(self, changes: list[Change], offer: bool) -> None:
         for subscriber in list(self.subscribers):
             for change in changes:
                 try:
@@ -136,7 +204,7 @@ class DutyDesk:
                 except asyncio.QueueFull:
                     subscriber.overflowed = True
                     break
-        if live and self.webhooks:
+        if offer and self.webhooks:
             self._offer_webhooks(changes)
 
     def _offer_webhooks(self, changes: list[Change]) -> None:
@@ -146,10 +214,50 @@ class DutyDesk:
                 if alert is None:
                     continue
                 view = alert.to_json()
-            for sender in self.webhooks:
-                subscription = sender.subscription
-                if visible_to(subscription.agency, alert.record) and subscription.filter.matches(alert):
-                    sender.offer(view, change.kind)
+                chosen = []
+                for sender in self.webhooks:
+                    subscription = sender.subscription
+                    if visible_to(subscription.agency, alert.record) and subscription.filter.matches(alert):
+                        owed = PendingDelivery(subscription.name, change.delivery_id, change.kind, change.detail)
+                        alert.pending_deliveries.setdefault(owed.key, owed)
+                        self.state.dirty.add(alert.alert_id)
+                        chosen.append((sender, owed))
+            for sender, owed in chosen:
+                self._offer(sender, view, owed)
+
+    def _offer_owed(self) -> None:
+        """After catching up: offer again what the status records say was owed when the desk stopped."""
+        senders = {sender.subscription.name: sender for sender in self.webhooks}
+        owed: list[tuple[dict[str, Any], PendingDelivery]] = []
+        with self.lock:
+            for alert in sorted(self.state.alerts.values(), key=lambda alert: alert.seq):
+                for key, item in list(alert.pending_deliveries.items()):
+                    if item.subscription in senders:
+                        owed.append((alert.to_json(), item))
+                    else:  # the subscription left desk.yaml: nobody to deliver to
+                        del alert.pending_deliveries[key]
+                        self.state.dirty.add(alert.alert_id)
+        for view, item in owed:
+            self._offer(senders[item.subscription], view, item)
+
+    def _offer(self, sender: WebhookSender, view: dict[str, Any], owed: PendingDelivery) -> None:
+        if owed.key in self._in_flight:
+            return
+        if sender.offer(view, owed.kind, owed.delivery_id, owed.what):
+            self._in_flight.add(owed.key)
+
+    def _delivered(self, payload: dict[str, Any], delivered: bool) -> None:
+        """A delivery is done (delivered, or given up): no longer owed."""
+        for sender in self.webhooks:
+            key = PendingDelivery(sender.subscription.name, payload["delivery_id"], payload["change"]).key
+            if key not in self._in_flight:
+                continue
+            self._in_flight.discard(key)
+            with self.lock:
+                alert = self.state.alerts.get(payload["alert"]["alert_id"])
+                if alert is not None and alert.pending_deliveries.pop(key, None) is not None:
+                    self.state.dirty.add(alert.alert_id)
+            return
 
     # -- queries -----------------------------------------------------------------------------------
 
@@ -211,25 +319,18 @@ class DutyDesk:
     # -- actions -----------------------------------------------------------------------------------
 
     async def act(self, officer: Officer, alert_id: str, action_name: str, note: str | None) -> tuple[int, dict[str, Any]]:
-        """Publish an officer's action and return once the desk has applied it from the log."""
+        """Publish an officer's action (with the alert's new status) and return once the desk has applied it."""
         try:
             action = self._validated_action(officer, alert_id, action_name, note)
         except DeskError:
             ACTIONS_TAKEN.labels(action_name if action_name in ACTIONS else "unknown", "rejected").inc()
             raise
-        assert self._loop is not None
-        waiter: asyncio.Future[ActionOutcome] = self._loop.create_future()
-        self._waiters[action.action_id] = waiter
         try:
-            await asyncio.to_thread(self._publish, action)
-        except KafkaException as error:
-            self._waiters.pop(action.action_id, None)
+            outcome = await asyncio.to_thread(self._record, action)
+        except DeskError:
             ACTIONS_TAKEN.labels(action.action, "rejected").inc()
-            raise DeskError(503, "kafka_unavailable", f"the action was not recorded: {error}") from error
-        try:
-            outcome = await asyncio.wait_for(waiter, _ACTION_APPLY_TIMEOUT_S)
-        except TimeoutError:
-            self._waiters.pop(action.action_id, None)
+            raise
+        if outcome is None:
             ACTIONS_TAKEN.labels(action.action, "accepted").inc()
             return 202, {"status": "recorded", "action_id": action.action_id, "message": "recorded in Kafka, not yet applied"}
         if not outcome.applied:
@@ -237,6 +338,25 @@ class DutyDesk:
             raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first")
         ACTIONS_TAKEN.labels(action.action, "accepted").inc()
         return 200, self.get(officer, alert_id)
+
+    def _record(self, action: Action) -> ActionOutcome | None:
+        """The action and the alert's status after it, in one transaction; then wait for the reader to apply
+        it. One at a time, so each is checked against a state holding every earlier action of this desk."""
+        with self.sequencer:
+            with self.lock:
+                try:
+                    after = self.state.preview(action)
+                except IllegalTransition as error:
+                    raise DeskError(409, "illegal_transition", str(error)) from None
+                status = self.status_log.record(after, self.config.deadlines_s, int(time.time() * 1000))
+            value = codec.encode(self.action_schema, action.to_record())
+            try:
+                self.writer.write([Outgoing(self.actions_topic, action.alert_id.encode(), value), status])
+            except (Fenced, KafkaException) as error:
+                raise DeskError(503, "kafka_unavailable", f"the action was not recorded: {error}") from error
+            if not self.reader.wait_applied([action.action_id], _ACTION_APPLY_TIMEOUT_S):
+                return None
+            return self.state.outcomes[action.action_id]
 
     def _validated_action(self, officer: Officer, alert_id: str, action_name: str, note: str | None) -> Action:
         if action_name not in ACTIONS:
@@ -264,19 +384,6 @@ class DutyDesk:
             occurred_at_ms=int(time.time() * 1000),
         )
 
-    def _publish(self, action: Action) -> None:
-        """Produce and wait for Kafka's acknowledgement (idempotent producer, acks=all)."""
-        failures: list[str] = []
 
-        def on_delivery(error: object, _message: object) -> None:
-            if error is not None:
-                failures.append(str(error))
-
-        self.producer.produce(
-            self.actions_topic,
-            key=action.alert_id.encode(),
-            value=codec.encode(self.action_schema, action.to_record()),
-            on_delivery=on_delivery,
-        )
-        if self.producer.flush(15) or failures:
-            raise KafkaException(failures[0] if failures else "no acknowledgement within 15 s")
+def _graceful_exit() -> None:
+    raise GracefulExit()

@@ -1,4 +1,4 @@
-"""``desk.yaml``: acknowledgement deadlines, notes required, webhook subscriptions."""
+"""``desk.yaml``: acknowledgement deadlines, notes required, webhook subscriptions, checkpoint interval."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ class DeskConfig:
     deadlines_s: dict[str, float | None]
     note_required: frozenset[str]
     webhooks: tuple[WebhookSubscription, ...]
+    checkpoint_interval_s: float = 5.0
+    """How often the desk writes changed alerts' status records and its log positions (bounds restart work)."""
+    keep_closed_s: float = 90 * 24 * 3600.0
+    """How long a resolved or false-positive alert stays on the desk after its last change."""
 
     @classmethod
     def load(cls, path: Path, known_agencies: set[str]) -> DeskConfig:
@@ -40,7 +44,16 @@ class DeskConfig:
         if notes - set(ACTIONS):
             raise CatalogueError(f"{path}: note_required: unknown actions {sorted(notes - set(ACTIONS))}")
         webhooks = tuple(_webhook(path, index, item, known_agencies) for index, item in enumerate(raw.get("webhooks") or []))
-        return cls(deadlines, notes, webhooks)
+        interval = raw.get("checkpoint_interval_seconds", 5)
+        if not isinstance(interval, int | float) or interval <= 0:
+            raise CatalogueError(f"{path}: checkpoint_interval_seconds: expected seconds > 0")
+        names = [webhook.name for webhook in webhooks]
+        if len(set(names)) != len(names):
+            raise CatalogueError(f"{path}: webhooks: names must be unique (deliveries owed are kept by name)")
+        keep_closed = raw.get("keep_closed_alerts_seconds", 90 * 24 * 3600)
+        if not isinstance(keep_closed, int | float) or keep_closed <= 0:
+            raise CatalogueError(f"{path}: keep_closed_alerts_seconds: expected seconds > 0")
+        return cls(deadlines, notes, webhooks, float(interval), float(keep_closed))
 
 
 def _webhook(path: Path, index: int, item: dict[str, Any], known_agencies: set[str]) -> WebhookSubscription:

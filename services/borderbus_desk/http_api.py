@@ -175,6 +175,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """503 from the moment a worker died until the process exits (and its supervisor restarts it)."""
+    problem = request.app[DESK_KEY].unhealthy()
+    if problem is not None:
+        return web.json_response({"status": "unhealthy", "reason": problem}, status=503)
     return web.json_response({"status": "ok"})
 
 

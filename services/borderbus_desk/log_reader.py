@@ -1,10 +1,16 @@
-"""Reads the alert and action logs from their beginning into the desk's state, in one thread.
+"""Restores the desk's state from ``desk.alert-status``, then reads the alert and action logs, in one thread.
 
-Every desk instance reads every partition itself (no consumer group): each needs the whole state.
+Every desk instance reads every partition itself (assigned, not subscribed): each needs the whole
+state. At start it loads the status records, then reads each log partition from the offset the last
+checkpoint committed (group ``borderbus-desk-state``), or from the start of what is retained when
+there is none or it has been deleted since: start-up reads what changed since the checkpoint, and an
+acknowledgement that aged out of ``alerts.actions`` is still in its status record.
+
 The desk is *caught up* once it has applied both logs up to the ends they had when it started;
-only then does it serve /readyz, escalate, or push to webhooks, so a restart never mistakes
-history for news. An undecodable alert is skipped here and dead-lettered once by the router,
-which (unlike this reader) commits its position, so a restart does not dead-letter it again.
+only then does it serve /readyz and escalate. Webhooks get live changes, and, when the desk resumed
+from a checkpoint, also the changes it read since (receivers deduplicate by delivery id), so a crash
+loses no delivery. An undecodable alert is skipped here and dead-lettered once by the router (which
+commits its position); an undecodable action is dead-lettered here when the desk is live.
 """
 
 from __future__ import annotations
@@ -12,8 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
@@ -22,56 +27,108 @@ from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERT_ACTIONS_TOPIC, ALERTS_TOPIC
 from borderbus.codec import DecodeError
+from borderbus.dead_letter import DeadLetters
 from borderbus.schema_registry import SchemaRegistry
-from borderbus_desk.metrics import ALERTS_BY_STATUS, CAUGHT_UP, CONSUMER_LAG, TIME_TO_ACKNOWLEDGE
+from borderbus_desk import faults
+from borderbus_desk.metrics import ALERTS_BY_STATUS, CAUGHT_UP, CONSUMER_LAG, RESTORED_ALERTS, TIME_TO_ACKNOWLEDGE
 from borderbus_desk.state import Action, ActionOutcome, Change, DeskState
+from borderbus_desk.status_log import StatusLog, watermarks
 
 log = logging.getLogger(__name__)
 
 ChangeListener = Callable[[list[Change], list[ActionOutcome], bool], None]
-"""Called after each batch with the changes, the action outcomes, and whether the desk was caught up."""
+"""Called after each batch with the changes, the action outcomes, and whether to offer them to webhooks."""
+FailureListener = Callable[[str, BaseException], None]
 
 _LAG_INTERVAL_S = 5.0
 
 
 class AlertLogReader:
-    def __init__(self, bus: Bus, state: DeskState, lock: threading.Lock, listener: ChangeListener) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        state: DeskState,
+        lock: threading.Lock,
+        listener: ChangeListener,
+        status_log: StatusLog,
+        *,
+        on_failure: FailureListener | None = None,
+        on_caught_up: Callable[[], None] | None = None,
+    ) -> None:
         settings = bus.settings
         self.alerts_topic = bus.catalogue.topic(ALERTS_TOPIC)
         self.actions_topic = bus.catalogue.topic(ALERT_ACTIONS_TOPIC)
         self.alert_schema = bus.schemas.latest("alert")
         self.action_schema = bus.schemas.latest("alert-action")
         self.registry = SchemaRegistry(settings, known=bus.schemas)
-        self.consumer = Consumer(settings.consumer_config(f"{settings.topic_prefix}borderbus-desk-reader-{uuid.uuid4().hex[:8]}"))
+        self.status_log = status_log
+        # Assigned, never subscribed: the group only holds the checkpoints' committed positions.
+        self.consumer = Consumer(settings.consumer_config(status_log.group))
+        self.dead_letters = DeadLetters(settings, "desk")
         self.state, self.lock, self.listener = state, lock, listener
+        self.on_failure, self.on_caught_up = on_failure, on_caught_up
         self.caught_up = threading.Event()
+        self.resumed = False
+        """Whether the logs are read from a checkpoint (then what is read was not necessarily offered yet)."""
+        self._applied: dict[tuple[str, int], int] = {}
+        self._applied_changed = threading.Condition()
         self._targets: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="desk-log-reader", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="desk-log-reader", daemon=True)
         self._last_lag = 0.0
 
     def start(self) -> None:
-        """Assign every partition of both topics from the beginning and note where 'now' ends."""
+        """Restore the status records, then assign every log partition from the checkpoint (or the start)."""
+        restored = self.status_log.load()
+        with self.lock:
+            for status, record, message in restored:
+                self.state.restore(status, record, message)
+        RESTORED_ALERTS.set(len(restored))
         metadata = self.consumer.list_topics(timeout=30)
         partitions = []
         for topic in (self.alerts_topic, self.actions_topic):
             if topic not in metadata.topics or metadata.topics[topic].error is not None:
                 raise RuntimeError(f"topic {topic} does not exist: run 'borderbus topics apply'")
-            for partition in metadata.topics[topic].partitions:
-                low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30, cached=False)
-                if high > low:
-                    self._targets[(topic, partition)] = high
-                partitions.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
-        self.consumer.assign(partitions)
-        self._thread.start()
+            partitions += [TopicPartition(topic, partition) for partition in metadata.topics[topic].partitions]
+        committed = {(tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(partitions, timeout=30)}
+        assignment = []
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            low, high = watermarks(self.consumer, tp)
+            checkpoint = committed.get(key, -1)
+            self.resumed |= checkpoint >= 0
+            start = checkpoint if checkpoint >= low else low
+            if high > start:
+                self._targets[key] = high
+            self._applied[key] = start
+            assignment.append(TopicPartition(tp.topic, tp.partition, start if checkpoint >= low else OFFSET_BEGINNING))
+        log.info(
+            "desk restored %d alert(s) from %s; reading the logs from %s",
+            len(restored),
+            self.status_log.topic,
+            "the last checkpoint" if self.resumed else "the start of what is retained",
+        )
+        self.consumer.assign(assignment)
+        self.thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self.thread.join(timeout=10)
+
+    def applied_positions(self) -> dict[tuple[str, int], int]:
+        """Next offset to read per partition, consistent with the state (call holding the state lock)."""
+        return dict(self._applied)
+
+    def wait_applied(self, action_ids: Iterable[str], timeout: float) -> bool:
+        """Wait until the reader has applied (or refused) each action; False on timeout."""
+        wanted = list(action_ids)
+        with self._applied_changed:
+            return self._applied_changed.wait_for(lambda: all(i in self.state.outcomes for i in wanted), timeout)
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                faults.check("log-reader")
                 messages = next_batch(self.consumer, 500, 0.2)
                 if messages:
                     self._apply(messages)
@@ -79,9 +136,10 @@ class AlertLogReader:
                     self._check_caught_up()
                 if time.monotonic() - self._last_lag >= _LAG_INTERVAL_S:
                     self._update_lag()
-        except Exception:
+        except Exception as error:
             log.exception("desk log reader stopped")
-            raise
+            if self.on_failure is not None:
+                self.on_failure("log-reader", error)
         finally:
             self.consumer.close()
 
@@ -89,20 +147,33 @@ class AlertLogReader:
         live = self.caught_up.is_set()
         changes: list[Change] = []
         outcomes: list[ActionOutcome] = []
+        dead = 0
         for message in messages:
+            topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            is_alert = topic == self.alerts_topic
+            value = message.value() or b""
             try:
-                record = codec.decode(
-                    message.value() or b"",
-                    self.alert_schema if message.topic() == self.alerts_topic else self.action_schema,
-                    self.registry.lookup,
-                )
+                record = codec.decode(value, self.alert_schema if is_alert else self.action_schema, self.registry.lookup)
             except DecodeError as error:
-                log.warning("skipping %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), error)
+                log.warning("skipping %s[%s]@%s: %s", topic, partition, offset, error)
+                if live and not is_alert:
+                    self.dead_letters.send(
+                        value=value,
+                        key=message.key(),
+                        source_topic=topic,
+                        partition=partition,
+                        offset=offset,
+                        reason=error.reason,
+                        detail=error.detail,
+                    )
+                    dead += 1
+                with self.lock:
+                    self._applied[(topic, partition)] = offset + 1
                 continue
             with self.lock:
-                if message.topic() == self.alerts_topic:
+                if is_alert:
                     _, published_ms = message.timestamp()
-                    changes += self.state.apply_alert(record, published_ms)
+                    changes += self.state.apply_alert(record, published_ms, value)
                 else:
                     outcome = self.state.apply_action(Action.from_record(record))
                     outcomes.append(outcome)
@@ -113,11 +184,16 @@ class AlertLogReader:
                         TIME_TO_ACKNOWLEDGE.labels(alert.severity).observe(
                             max(0.0, (outcome.action.occurred_at_ms - alert.created_ms) / 1000)
                         )
+                self._applied[(topic, partition)] = offset + 1
+        if dead:
+            self.dead_letters.flush()
         with self.lock:
             counts = self.state.status_counts()
         for status, count in counts.items():
             ALERTS_BY_STATUS.labels(status).set(count)
-        self.listener(changes, outcomes, live)
+        with self._applied_changed:
+            self._applied_changed.notify_all()
+        self.listener(changes, outcomes, live or self.resumed)
 
     def _positions(self) -> dict[tuple[str, int], int]:
         return {(tp.topic, tp.partition): tp.offset for tp in self.consumer.position(self.consumer.assignment())}
@@ -128,6 +204,8 @@ class AlertLogReader:
             self.caught_up.set()
             CAUGHT_UP.set(1)
             log.info("desk caught up: %d alerts", len(self.state.alerts))
+            if self.on_caught_up is not None:
+                self.on_caught_up()
 
     def _update_lag(self) -> None:
         self._last_lag = time.monotonic()

@@ -21,9 +21,7 @@ ACTIONS_TAKEN = Counter(
     "borderbus_desk_actions_total", "Officer actions requested over HTTP, by action and outcome.", ["action", "outcome"]
 )
 ALERTS_BY_STATUS = Gauge("borderbus_desk_alerts", "Alerts the desk holds, by status.", ["status"])
-ALERTS_ROUTED = Counter(
-    "borderbus_desk_alerts_routed_total", "Alert versions copied to an agency's own alert topic.", ["agency"]
-)
+ALERTS_ROUTED = Counter("borderbus_desk_alerts_routed_total", "Alert versions copied to an agency's own alert topic.", ["agency"])
 WEBHOOK_DELIVERIES = Counter(
     "borderbus_desk_webhook_deliveries_total",
     "Alert changes delivered to webhooks (delivered) or given up after the last retry (failed).",
@@ -40,3 +38,7 @@ FAILED_SIGNINS = Counter(
     "rate_limited (429, the address had too many failures).",
     ["reason"],
 )
+CHECKPOINTS = Counter(
+    "borderbus_desk_checkpoints_total", "Status checkpoints written to desk.alert-status with the log reader's positions."
+)
+RESTORED_ALERTS = Gauge("borderbus_desk_restored_alerts", "Alerts restored from desk.alert-status at start.")

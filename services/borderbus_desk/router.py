@@ -3,15 +3,17 @@
 ``alerts.agency.<code>`` then holds only what that agency may see, so its own systems consume it
 with any Kafka client, and broker ACLs can restrict each topic to its agency. A consumer group
 with transactions (the consumed offsets commit with the copies), so a restarted or rebalanced
-router neither skips nor repeats a version.
+router neither skips nor repeats a version. Each version goes where *that version's*
+``allowed_agencies`` allow, so a retraction reaches the agencies that may see the retracted version.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from borderbus import codec
 from borderbus.batches import next_batch
@@ -20,6 +22,8 @@ from borderbus.catalogue import ALERTS_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.dead_letter import DeadLetters
 from borderbus.schema_registry import SchemaRegistry
+from borderbus.transactions import Outgoing, TransactionalWriter
+from borderbus_desk import faults
 from borderbus_desk.metrics import ALERTS_ROUTED
 from borderbus_desk.state import visible_to
 
@@ -27,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class AgencyAlertRouter:
-    def __init__(self, bus: Bus, *, instance_id: str) -> None:
+    def __init__(self, bus: Bus, *, instance_id: str, on_failure: Callable[[str, BaseException], None] | None = None) -> None:
         settings, catalogue = bus.settings, bus.catalogue
         group = f"{settings.topic_prefix}borderbus-desk-router"
         self.source = catalogue.topic(ALERTS_TOPIC)
@@ -36,54 +40,55 @@ class AgencyAlertRouter:
         self.registry = SchemaRegistry(settings, known=bus.schemas)
         self.dead_letters = DeadLetters(settings, "desk-router")
         self.consumer = Consumer(settings.consumer_config(group, **{"session.timeout.ms": 10_000}))
-        self.producer = Producer(
-            {**settings.producer_config(transactional_id=f"{group}-{instance_id}"), "transaction.timeout.ms": 10_000}
-        )
+        self.writer = TransactionalWriter(settings, f"{group}-{instance_id}")
+        self.on_failure = on_failure
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="desk-agency-router", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="desk-agency-router", daemon=True)
 
     def start(self) -> None:
-        self.producer.init_transactions(30)
+        self.writer.init(30)
         self.consumer.subscribe([self.source])
-        self._thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=15)
+        self.thread.join(timeout=15)
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                faults.check("router")
                 messages = next_batch(self.consumer, 500, 0.5)
                 if messages:
                     self._route(messages)
-        except Exception:
+        except Exception as error:  # Fenced included: a newer desk with this instance id routes now
             log.exception("agency alert router stopped")
-            raise
+            if self.on_failure is not None:
+                self.on_failure("router", error)
         finally:
             self.consumer.close()
 
     def _route(self, messages: list[Message]) -> None:
         routed: list[str] = []
-        self.producer.begin_transaction()
+        copies: list[Outgoing] = []
         try:
             for message in messages:
-                routed += self._copy(message)
+                routed += self._copy(message, copies)
             self.dead_letters.flush()
-            self.producer.send_offsets_to_transaction(
-                self.consumer.position(self.consumer.assignment()), self.consumer.consumer_group_metadata()
+            self.writer.write(
+                copies,
+                offsets=self.consumer.position(self.consumer.assignment()),
+                group_metadata=self.consumer.consumer_group_metadata(),
             )
-            self.producer.commit_transaction(30)
         except KafkaException as error:
             log.warning("routing batch aborted, will be routed again: %s", error)
-            self.producer.abort_transaction(30)
             for tp in self.consumer.committed(self.consumer.assignment(), timeout=30):
                 self.consumer.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
             return
         for agency in routed:
             ALERTS_ROUTED.labels(agency).inc()
 
-    def _copy(self, message: Message) -> list[str]:
+    def _copy(self, message: Message, copies: list[Outgoing]) -> list[str]:
         value = message.value() or b""
         try:
             record = codec.decode(value, self.schema, self.registry.lookup)
@@ -99,6 +104,5 @@ class AgencyAlertRouter:
             )
             return []
         agencies = [code for code in self.targets if visible_to(code, record)]
-        for code in agencies:
-            self.producer.produce(self.targets[code], key=message.key(), value=value, headers=message.headers())
+        copies += [Outgoing(self.targets[code], message.key(), value, headers=message.headers()) for code in agencies]
         return agencies

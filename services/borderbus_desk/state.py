@@ -4,24 +4,37 @@ Pure logic: the Kafka reader feeds records in, the HTTP layer reads views out. R
 records gives the same statuses, because an alert's actions share one partition (keyed by alert id)
 and so always arrive in the same order; an action that was legal when an officer clicked but lost
 a race (two officers acknowledging at once) is ignored the same way on every replay.
+
+The desk follows the facts: a RETRACTED version (alert schema v2) takes an open alert out of the
+workflow (``retracted``: nothing to acknowledge, no escalation) until a later version re-raises it;
+an acknowledgement covers the version the officer saw, so a later version that raises the severity
+reopens the alert (``new`` again, with ``reopened`` saying why and the escalation clock restarted),
+while new evidence alone keeps it acknowledged and shows ``updated_since_acknowledged``.
+
+Each alert's state is also a status record (:func:`status_record`, schema ``desk-alert-status``)
+kept in a compacted topic, so the desk's memory does not depend on the retention of the logs.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-STATUSES = ("new", "acknowledged", "escalated", "resolved", "false_positive")
+STATUSES = ("new", "acknowledged", "escalated", "retracted", "resolved", "false_positive")
 OPEN_STATUSES = ("new", "acknowledged", "escalated")
+FINAL_STATUSES = ("resolved", "false_positive")
+"""Statuses an officer still has to act on; ``retracted`` is not one (the facts took the alert back)."""
+_CLOSABLE = (*OPEN_STATUSES, "retracted")
 _TRANSITIONS: dict[str, dict[str, str]] = {
     "ACKNOWLEDGE": {"new": "acknowledged", "escalated": "acknowledged"},
     "ESCALATE": {"new": "escalated", "acknowledged": "escalated"},
-    "RESOLVE": {status: "resolved" for status in OPEN_STATUSES},
-    "FALSE_POSITIVE": {status: "false_positive" for status in OPEN_STATUSES},
+    "RESOLVE": {status: "resolved" for status in _CLOSABLE},
+    "FALSE_POSITIVE": {status: "false_positive" for status in _CLOSABLE},
 }
 ACTIONS = tuple(_TRANSITIONS)
 SYSTEM_ACTOR = "system"
@@ -30,6 +43,7 @@ EVERY_AGENCY = "*"
 """In ``allowed_agencies``, stands for every agency on the bus, except for TLP:RED alerts."""
 
 _CHANGE_LOG_LENGTH = 50_000
+_VERSIONS_KEPT = 100
 
 
 class IllegalTransition(ValueError):
@@ -123,6 +137,23 @@ class Action:
         return {**self.to_record(), "occurred_at": iso(self.occurred_at_ms)}
 
 
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+def delivery_id(alert_id: str, version: int, kind: str) -> str:
+    """A webhook delivery's id from what it reports, so every desk (and every restart) gives one change
+    the same id and receivers can deduplicate."""
+    return hashlib.sha256(f"{alert_id}|{version}|{kind}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class VersionSeen:
+    version: int
+    severity: str
+    change: str | None
+
+
 @dataclass
 class DeskAlert:
     """The latest version of one alert and what officers (and the system) did about it."""
@@ -134,8 +165,21 @@ class DeskAlert:
     actions: list[Action] = field(default_factory=list)
     acknowledged_by: str | None = None
     acknowledged_at_ms: int | None = None
+    acknowledged_version: int | None = None
+    acknowledged_severity: str | None = None
     escalated: bool = False
     escalation_pending: bool = False
+    clock_start_ms: int | None = None
+    """When the acknowledgement clock started: creation, or the version that reopened the alert."""
+    clock_version: int | None = None
+    """The version that restarted the clock (None: creation); part of the escalation's id."""
+    reopened: str | None = None
+    updated_since_acknowledged: str | None = None
+    versions: list[VersionSeen] = field(default_factory=list)
+    message: bytes | None = None
+    """The alert version's message as read from ``alerts.shared``, kept for the status record."""
+    pending_deliveries: dict[str, PendingDelivery] = field(default_factory=dict)
+    """Webhook deliveries offered but not yet done, by ``subscription|delivery id`` (re-offered after a crash)."""
 
     @property
     def alert_id(self) -> str:
@@ -158,6 +202,23 @@ class DeskAlert:
     @property
     def updated_ms(self) -> int:
         return int(self.record["updated_at"])
+
+    @property
+    def clock_ms(self) -> int:
+        return self.created_ms if self.clock_start_ms is None else self.clock_start_ms
+
+    @property
+    def retraction(self) -> dict[str, Any] | None:
+        if self.record.get("status", "OPEN") != "RETRACTED":
+            return None
+        retraction = self.record.get("retraction") or {"reason": "unknown", "detail": "", "event_ids": []}
+        return {"reason": retraction["reason"], "detail": retraction["detail"], "event_ids": list(retraction["event_ids"])}
+
+    def escalation_deadline_ms(self, deadlines: Mapping[str, float | None]) -> int | None:
+        deadline = deadlines.get(self.severity)
+        if self.status != "new" or deadline is None:
+            return None
+        return self.clock_ms + int(deadline * 1000)
 
     def to_json(self) -> dict[str, Any]:
         record = self.record
@@ -186,8 +247,28 @@ class DeskAlert:
             "actions": [action.to_json() for action in self.actions],
             "acknowledged_by": self.acknowledged_by,
             "acknowledged_at": iso(self.acknowledged_at_ms),
+            "acknowledged_version": self.acknowledged_version,
+            "acknowledged_severity": self.acknowledged_severity,
             "escalated": self.escalated,
+            "change": record.get("change"),
+            "previous_severity": record.get("previous_severity"),
+            "retracted": self.retraction is not None,
+            "retraction": self.retraction,
+            "reopened": self.reopened,
+            "updated_since_acknowledged": self.updated_since_acknowledged,
         }
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    subscription: str
+    delivery_id: str
+    kind: str
+    what: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.subscription}|{self.delivery_id}"
 
 
 @dataclass(frozen=True)
@@ -199,6 +280,19 @@ class Change:
     kind: str  # "version" or "action"
     published_ms: int
     action: Action | None = None
+    version: int = 0
+    detail: str = ""
+    """What changed: the version's ``change`` (RETRACTED, SEVERITY_RAISED...) or the action's kind."""
+
+    @property
+    def delivery_kind(self) -> str:
+        if self.action is not None:
+            return f"{self.action.action}/{self.action.action_id}"
+        return self.detail
+
+    @property
+    def delivery_id(self) -> str:
+        return delivery_id(self.alert_id, self.version, self.delivery_kind)
 
 
 @dataclass(frozen=True)
@@ -208,6 +302,61 @@ class ActionOutcome:
     previous_status: str | None
     change: Change | None
     reason: str | None = None
+
+
+def version_change(record: Mapping[str, Any], previous: DeskAlert | None) -> str:
+    """Why a version exists: its own ``change`` (v2), else RAISED for the first one seen, else NEW_VERSION (v1)."""
+    if record.get("status", "OPEN") == "RETRACTED":
+        return "RETRACTED"
+    change = record.get("change")
+    if change:
+        return str(change)
+    return "RAISED" if previous is None else "NEW_VERSION"
+
+
+def follow_version(alert: DeskAlert) -> None:
+    """What a new version (already in ``alert.record``) does to the desk's status of the alert."""
+    version, severity = alert.version, alert.severity
+    alert.versions = [*alert.versions[-(_VERSIONS_KEPT - 1) :], VersionSeen(version, severity, alert.record.get("change"))]
+    if alert.record.get("status", "OPEN") == "RETRACTED":
+        if alert.status in OPEN_STATUSES:
+            alert.status, alert.escalation_pending = "retracted", False
+        return
+    if alert.status == "retracted":
+        _reopen(alert, f"reopened: re-raised in version {version} after it was retracted")
+        return
+    review_acknowledgement(alert)
+
+
+def review_acknowledgement(alert: DeskAlert) -> None:
+    """An acknowledgement covers the version acknowledged: a later version that raised the severity
+    (``SEVERITY_RAISED``, or a severity above the acknowledged one) reopens the alert; any other later
+    version keeps it acknowledged and says so."""
+    acked = alert.acknowledged_version
+    if alert.status != "acknowledged" or acked is None or alert.version <= acked:
+        return
+    acked_severity = alert.acknowledged_severity or alert.severity
+    later = [seen for seen in alert.versions if seen.version > acked]
+    for seen in later:
+        if seen.change == "SEVERITY_RAISED" or severity_rank(seen.severity) > severity_rank(acked_severity):
+            start = acked_severity if severity_rank(seen.severity) > severity_rank(acked_severity) else _before(alert, seen)
+            _reopen(alert, f"reopened: severity raised from {start} to {seen.severity} in version {seen.version}")
+            return
+    changes = ", ".join(sorted({seen.change or "new version" for seen in later}))
+    alert.updated_since_acknowledged = (
+        f"updated since acknowledged: version {alert.version} ({changes}) after the acknowledgement of version {acked}"
+    )
+
+
+def _before(alert: DeskAlert, seen: VersionSeen) -> str:
+    earlier = [other.severity for other in alert.versions if other.version < seen.version]
+    return earlier[-1] if earlier else (alert.acknowledged_severity or seen.severity)
+
+
+def _reopen(alert: DeskAlert, why: str) -> None:
+    alert.status, alert.reopened, alert.updated_since_acknowledged = "new", why, None
+    alert.acknowledged_version = alert.acknowledged_severity = None
+    alert.clock_start_ms, alert.clock_version, alert.escalation_pending = alert.updated_ms, alert.version, False
 
 
 class DeskState:
@@ -220,19 +369,24 @@ class DeskState:
         self._seen_actions: set[str] = set()
         self._waiting_actions: dict[str, list[Action]] = {}
         self.outcomes: dict[str, ActionOutcome] = {}
+        self.dirty: set[str] = set()
+        """Alerts changed since the last status checkpoint took them (see :meth:`take_dirty`)."""
 
-    def apply_alert(self, record: Mapping[str, Any], published_ms: int) -> list[Change]:
+    def apply_alert(self, record: Mapping[str, Any], published_ms: int, message: bytes | None = None) -> list[Change]:
         """A new alert version; older or repeated versions change nothing."""
         converted: dict[str, Any] = to_millis(dict(record))
         alert_id = converted["alert_id"]
         current = self.alerts.get(alert_id)
         if current is not None and int(converted["version"]) <= current.version:
             return []
-        change = self._record_change(alert_id, "version", published_ms)
+        kind = version_change(converted, current)
+        change = self._record_change(alert_id, "version", published_ms, version=int(converted["version"]), detail=kind)
         if current is None:
-            self.alerts[alert_id] = DeskAlert(record=converted, published_ms=published_ms, seq=change.seq)
+            current = self.alerts[alert_id] = DeskAlert(record=converted, published_ms=published_ms, seq=change.seq)
         else:
             current.record, current.published_ms, current.seq = converted, published_ms, change.seq
+        current.message = message
+        follow_version(current)
         changes = [change]
         for action in self._waiting_actions.pop(alert_id, []):
             outcome = self.apply_action(action)
@@ -252,26 +406,60 @@ class DeskState:
         self._seen_actions.add(action.action_id)
         previous = alert.status
         try:
-            alert.status = next_status(previous, action.action)
+            apply_to(alert, action)
         except IllegalTransition as error:
             outcome = ActionOutcome(action, False, previous, None, str(error))
         else:
-            alert.actions.append(action)
-            if action.action == "ACKNOWLEDGE":
-                alert.acknowledged_by, alert.acknowledged_at_ms = action.actor, action.occurred_at_ms
-            if action.action == "ESCALATE":
-                alert.escalated, alert.escalation_pending = True, False
-            change = self._record_change(alert.alert_id, "action", alert.published_ms, action)
+            change = self._record_change(alert.alert_id, "action", alert.published_ms, action, version=action.alert_version)
             alert.seq = change.seq
             outcome = ActionOutcome(action, True, previous, change)
         self.outcomes[action.action_id] = outcome
         return outcome
 
-    def _record_change(self, alert_id: str, kind: str, published_ms: int, action: Action | None = None) -> Change:
+    def preview(self, action: Action) -> DeskAlert:
+        """The alert as it will be once ``action`` is applied (IllegalTransition if it cannot be), without
+        changing the state: what the actions writer puts in the status record of the action's transaction."""
+        alert = self.alerts[action.alert_id]
+        after = replace(
+            alert, actions=list(alert.actions), versions=list(alert.versions), pending_deliveries=dict(alert.pending_deliveries)
+        )
+        apply_to(after, action)
+        return after
+
+    def restore(self, status: Mapping[str, Any], record: Mapping[str, Any], message: bytes | None) -> None:
+        """An alert as a status record left it (after a restart, before reading the logs' retained tail)."""
         self.seq += 1
-        change = Change(self.seq, alert_id, kind, published_ms, action)
+        alert = alert_from_status(status, to_millis(dict(record)), self.seq)
+        alert.message = message
+        self.alerts[alert.alert_id] = alert
+        self._seen_actions.update(action.action_id for action in alert.actions)
+
+    def _record_change(
+        self, alert_id: str, kind: str, published_ms: int, action: Action | None = None, *, version: int = 0, detail: str = ""
+    ) -> Change:
+        self.seq += 1
+        change = Change(self.seq, alert_id, kind, published_ms, action, version, detail or (action.action if action else ""))
         self._changes.append(change)
+        self.dirty.add(alert_id)
         return change
+
+    def forget_closed(self, now_ms: int, keep_ms: int) -> list[str]:
+        """Drop resolved and false-positive alerts untouched for ``keep_ms``; returns their ids (their
+        status records become tombstones, so the desk's state grows with open alerts, not with history)."""
+        gone = [
+            alert.alert_id
+            for alert in self.alerts.values()
+            if alert.status in FINAL_STATUSES and last_touched_ms(alert) + keep_ms <= now_ms
+        ]
+        for alert_id in gone:
+            del self.alerts[alert_id]
+            self.dirty.discard(alert_id)
+        return gone
+
+    def take_dirty(self) -> list[DeskAlert]:
+        """The alerts changed since the last call, for a status checkpoint."""
+        dirty, self.dirty = self.dirty, set()
+        return [self.alerts[alert_id] for alert_id in sorted(dirty) if alert_id in self.alerts]
 
     def changed_since(self, seq: int) -> list[DeskAlert] | None:
         """Alerts changed after ``seq``, oldest change first; None when ``seq`` is older than the kept log."""
@@ -279,17 +467,20 @@ class DeskState:
             return None
         if seq < self.seq and (not self._changes or self._changes[0].seq > seq + 1):
             return None
-        alerts = {change.alert_id: self.alerts[change.alert_id] for change in self._changes if change.seq > seq}
+        alerts = {
+            change.alert_id: self.alerts[change.alert_id]
+            for change in self._changes
+            if change.seq > seq and change.alert_id in self.alerts
+        }
         return sorted(alerts.values(), key=lambda alert: alert.seq)
 
     def due_for_escalation(self, now_ms: int, deadlines: Mapping[str, float | None]) -> list[DeskAlert]:
-        """New alerts whose acknowledgement deadline (by current severity, from creation) has passed."""
+        """New alerts whose acknowledgement deadline (by current severity, from creation or from the version
+        that reopened them) has passed."""
         due = []
         for alert in self.alerts.values():
-            deadline = deadlines.get(alert.severity)
-            if alert.status != "new" or alert.escalation_pending or deadline is None:
-                continue
-            if alert.created_ms + deadline * 1000 <= now_ms:
+            deadline_ms = alert.escalation_deadline_ms(deadlines)
+            if deadline_ms is not None and not alert.escalation_pending and deadline_ms <= now_ms:
                 due.append(alert)
         return due
 
@@ -298,6 +489,82 @@ class DeskState:
         for alert in self.alerts.values():
             counts[alert.status] += 1
         return counts
+
+
+def last_touched_ms(alert: DeskAlert) -> int:
+    """When the alert last changed: its latest version or its latest action."""
+    return max([alert.updated_ms, alert.published_ms, *(action.occurred_at_ms for action in alert.actions)])
+
+
+def apply_to(alert: DeskAlert, action: Action) -> None:
+    """One action on one alert; IllegalTransition (and nothing changed) if the status forbids it."""
+    alert.status = next_status(alert.status, action.action)
+    alert.actions.append(action)
+    if action.action == "ACKNOWLEDGE":
+        alert.acknowledged_by, alert.acknowledged_at_ms = action.actor, action.occurred_at_ms
+        alert.acknowledged_version = min(action.alert_version, alert.version)
+        seen = {item.version: item.severity for item in alert.versions}
+        alert.acknowledged_severity = seen.get(alert.acknowledged_version, alert.severity)
+        alert.reopened = alert.updated_since_acknowledged = None
+        review_acknowledgement(alert)
+    if action.action == "ESCALATE":
+        alert.escalated, alert.escalation_pending = True, False
+
+
+def status_record(alert: DeskAlert, deadlines: Mapping[str, float | None], written_ms: int) -> dict[str, Any]:
+    """The alert's ``desk-alert-status`` record: everything needed to restore it without the logs."""
+    if alert.message is None:
+        raise ValueError(f"{alert.alert_id}: no alert message to keep in its status record")
+    return {
+        "alert_id": alert.alert_id,
+        "alert_version": alert.version,
+        "alert_message": alert.message,
+        "published_at": alert.published_ms,
+        "status": alert.status,
+        "actions": [{key: value for key, value in action.to_record().items() if key != "alert_id"} for action in alert.actions],
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_at": alert.acknowledged_at_ms,
+        "acknowledged_version": alert.acknowledged_version,
+        "acknowledged_severity": alert.acknowledged_severity,
+        "escalated": alert.escalated,
+        "clock_start": alert.clock_ms,
+        "clock_version": alert.clock_version,
+        "escalation_deadline": alert.escalation_deadline_ms(deadlines),
+        "reopened": alert.reopened,
+        "updated_since_acknowledged": alert.updated_since_acknowledged,
+        "versions": [{"version": seen.version, "severity": seen.severity, "change": seen.change} for seen in alert.versions],
+        "pending_deliveries": [
+            {"subscription": item.subscription, "delivery_id": item.delivery_id, "kind": item.kind, "what": item.what}
+            for item in alert.pending_deliveries.values()
+        ],
+        "written_at": written_ms,
+    }
+
+
+def alert_from_status(status: Mapping[str, Any], record: dict[str, Any], seq: int) -> DeskAlert:
+    status = to_millis(dict(status))
+    pending = [
+        PendingDelivery(item["subscription"], item["delivery_id"], item["kind"], item.get("what", ""))
+        for item in status["pending_deliveries"]
+    ]
+    return DeskAlert(
+        record=record,
+        published_ms=int(status["published_at"]),
+        seq=seq,
+        status=status["status"],
+        actions=[Action.from_record({**item, "alert_id": status["alert_id"]}) for item in status["actions"]],
+        acknowledged_by=status.get("acknowledged_by"),
+        acknowledged_at_ms=status.get("acknowledged_at"),
+        acknowledged_version=status.get("acknowledged_version"),
+        acknowledged_severity=status.get("acknowledged_severity"),
+        escalated=bool(status["escalated"]),
+        clock_start_ms=int(status["clock_start"]),
+        clock_version=status.get("clock_version"),
+        reopened=status.get("reopened"),
+        updated_since_acknowledged=status.get("updated_since_acknowledged"),
+        versions=[VersionSeen(int(item["version"]), item["severity"], item.get("change")) for item in status["versions"]],
+        pending_deliveries={item.key: item for item in pending},
+    )
 
 
 def _ms_or_iso(field_name: str, value: str) -> int:

@@ -2,9 +2,10 @@
 
 Signature: header ``X-Borderbus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
 so a receiver checks both authenticity and freshness (:func:`verify_signature`). Each delivery has
-an id (``X-Borderbus-Delivery``) that stays the same across retries, for the receiver to deduplicate.
-Deliveries start once the desk has caught up; changes made while the desk was down reach webhooks
-only through the alert's next change (agencies that need every version read ``alerts.agency.<code>``).
+an id (``X-Borderbus-Delivery``) derived from the alert id, version and change
+(:func:`borderbus_desk.state.delivery_id`), the same across retries, desk restarts and crashes, for
+the receiver to deduplicate. Deliveries owed are kept in the alerts' status records, so a desk killed
+before delivering offers them again after its restart: at least once, with the same id.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import json
 import logging
 import os
 import time
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
+from borderbus_desk import faults
 from borderbus_desk.desk_config import WebhookSubscription
 from borderbus_desk.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES
 
@@ -31,6 +33,10 @@ DELIVERY_HEADER = "X-Borderbus-Delivery"
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 60.0
 _QUEUE_LIMIT = 10_000
+_IDLE_CHECK_S = 1.0
+
+DeliveryDone = Callable[[dict[str, Any], bool], None]
+"""Called with the payload and whether it was delivered (False: given up after the last attempt)."""
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -53,30 +59,44 @@ def verify_signature(secret: str, header: str, body: bytes, *, tolerance_s: int 
 class WebhookSender:
     """One subscription's queue and its delivery task; changes go out in order, one at a time."""
 
-    def __init__(self, subscription: WebhookSubscription, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, subscription: WebhookSubscription, session: aiohttp.ClientSession, on_done: DeliveryDone | None = None
+    ) -> None:
         secret = os.environ.get(subscription.secret_env)
         if not secret:
             raise RuntimeError(f"webhook {subscription.name}: environment variable {subscription.secret_env} is not set")
-        self.subscription, self.secret, self.session = subscription, secret, session
+        self.subscription, self.secret, self.session, self.on_done = subscription, secret, session, on_done
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_LIMIT)
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"webhook-{self.subscription.name}")
 
-    def offer(self, view: dict[str, Any], change: str) -> None:
-        payload = {"delivery_id": str(uuid.uuid4()), "change": change, "alert": view}
+    def offer(self, view: dict[str, Any], change: str, delivery_id: str, what: str) -> bool:
+        """Queue one delivery; ``change`` is version or action, ``what`` says which (RETRACTED, ACKNOWLEDGE...)."""
+        payload = {"delivery_id": delivery_id, "change": change, "what": what, "alert": view}
         try:
             self.queue.put_nowait(payload)
         except asyncio.QueueFull:
             WEBHOOK_DELIVERIES.labels(self.subscription.agency, "failed").inc()
             log.error("webhook %s: queue full, change of %s dropped", self.subscription.name, view["alert_id"])
+            return False
+        return True
 
     async def _run(self) -> None:
         while True:
-            payload = await self.queue.get()
+            if faults.ENABLED:  # tests only: wake up now and then to notice the injected fault
+                faults.check("webhooks")
+                try:
+                    payload = await asyncio.wait_for(self.queue.get(), _IDLE_CHECK_S)
+                except TimeoutError:
+                    continue
+            else:
+                payload = await self.queue.get()
             delivered = await self._deliver(payload)
             WEBHOOK_DELIVERIES.labels(self.subscription.agency, "delivered" if delivered else "failed").inc()
+            if self.on_done is not None:
+                self.on_done(payload, delivered)
 
     async def _deliver(self, payload: dict[str, Any]) -> bool:
         body = json.dumps(payload, separators=(",", ":")).encode()

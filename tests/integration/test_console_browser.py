@@ -181,3 +181,41 @@ def test_the_console_reconnects_after_the_desk_restarts_and_catches_up(bus: Bus,
     page.wait_for("document.querySelector('#connection').textContent === 'live'", timeout=60)
     page.wait_for(f"document.querySelector({json.dumps(_row(missed_id))})?.dataset.status === 'new'", timeout=30)
     assert page.evaluate("window.sameDocument === true && !document.querySelector('#desk').hidden")
+
+
+def test_the_console_says_why_an_alert_was_retracted_or_reopened(bus: Bus, desk: DeskProcess, browser: Browser) -> None:
+    page = browser.new_page()
+    _sign_in(page, desk, *OFFICER)
+    pulled, raised = f"console-test-retracted-{uuid.uuid4()}", f"console-test-reopened-{uuid.uuid4()}"
+    writer = AlertWriter(bus)
+    writer.publish(_alert(pulled, ["uk-bf"], "Warrant-backed sighting"), _alert(raised, ["uk-bf"], "Flagged money at Dover"))
+    page.wait_for(f"document.querySelector({json.dumps(_row(raised))}) !== null", timeout=60)
+    assert desk.request(OFFICER[0], "POST", f"/api/v1/alerts/{raised}/actions", {"action": "ACKNOWLEDGE"})[0] == 200
+    retraction = {"reason": "warrant_withdrawn", "detail": "The warrant was withdrawn by the court", "event_ids": ["ev-court-1"]}
+    writer.publish(
+        {
+            **_alert(pulled, ["uk-bf"], "Warrant-backed sighting"),
+            "version": 2,
+            "status": "RETRACTED",
+            "change": "RETRACTED",
+            "retraction": retraction,
+        },
+        {
+            **_alert(raised, ["uk-bf"], "Flagged money at Dover"),
+            "version": 2,
+            "severity": "CRITICAL",
+            "change": "SEVERITY_RAISED",
+            "previous_severity": "HIGH",
+        },
+    )
+    page.wait_for(f"document.querySelector({json.dumps(_row(pulled))})?.dataset.status === 'retracted'", timeout=30)
+    page.click(_row(pulled))
+    notice = page.wait_for(_text("#detail-notices [data-notice=retracted]"))
+    assert "warrant_withdrawn" in notice and "withdrawn by the court" in notice and "ev-court-1" in notice
+    assert page.evaluate("document.querySelector('button[data-action=ACKNOWLEDGE]').disabled") is True
+
+    page.wait_for(f"document.querySelector({json.dumps(_row(raised))})?.dataset.status === 'new'", timeout=30)
+    page.click(_row(raised))
+    notice = page.wait_for(_text("#detail-notices [data-notice=reopened]"))
+    assert notice == "reopened: severity raised from HIGH to CRITICAL in version 2"
+    assert not [line for line in page.console if line.startswith(("exception", "error"))], page.console

@@ -28,7 +28,6 @@ from kafka_reading import read_all
 pytestmark = pytest.mark.broker
 
 
-
 @pytest.fixture
 def desks(tmp_path: Path) -> Iterator[list[DeskProcess]]:
     started: list[DeskProcess] = []
@@ -360,6 +359,3 @@ def test_the_console_and_its_assets_are_served_without_any_outside_address(
         assert not asset.startswith(("http:", "https:", "//")), f"console loads {asset} from outside"
         with urllib.request.urlopen(desk.url + "/" + asset.lstrip("/"), timeout=10) as response:
             assert response.status == 200 and response.read()
-
-
-

@@ -19,8 +19,11 @@ from borderbus_desk.state import (
     DeskState,
     FilterError,
     IllegalTransition,
+    PendingDelivery,
     allowed_actions,
+    delivery_id,
     next_status,
+    status_record,
     visible_to,
 )
 from borderbus_desk.webhooks import sign, verify_signature
@@ -235,3 +238,178 @@ def test_desk_config_rejects_bad_deadlines(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"webhooks": [{"name": "x", "agency": "nope", "url": "http://x", "secret_env": "S"}]}))
     with pytest.raises(CatalogueError, match=r"webhooks\[0\].agency"):
         DeskConfig.load(path, {"uk-bf"})
+
+
+# -- following the facts: retractions, versions an acknowledgement covers, status records --------------
+
+
+def v2(alert_id: str, version: int, change: str | None, **overrides: Any) -> dict[str, Any]:
+    """An alert v2 record (status, change, previous_severity, retraction)."""
+    return record(
+        alert_id, version, **{"status": "OPEN", "change": change, "previous_severity": None, "retraction": None, **overrides}
+    )
+
+
+def retracted_record(alert_id: str, version: int) -> dict[str, Any]:
+    retraction = {"reason": "warrant_withdrawn", "detail": "the warrant was withdrawn", "event_ids": ["ev-9"]}
+    return {**v2(alert_id, version, "RETRACTED"), "status": "RETRACTED", "retraction": retraction}
+
+
+def versioned_action(alert_id: str, kind: str, version: int, action_id: str | None = None, at: int = NOW + 5000) -> Action:
+    return Action(action_id or f"{alert_id}-{kind}-v{version}", alert_id, version, kind, "ana", "uk-bf", "note", at)
+
+
+def test_a_retracted_alert_shows_why_stops_escalating_and_a_reraise_makes_it_active_again() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED", severity="CRITICAL"), published_ms=NOW)
+    deadlines = {"CRITICAL": 120.0}
+    assert [a.alert_id for a in state.due_for_escalation(NOW + 10**6, deadlines)] == ["A"]
+    [change] = state.apply_alert(retracted_record("A", 2), published_ms=NOW)
+    assert (change.kind, change.detail) == ("version", "RETRACTED")
+    alert = state.alerts["A"]
+    view = alert.to_json()
+    assert (view["status"], view["retracted"]) == ("retracted", True)
+    assert view["retraction"] == {"reason": "warrant_withdrawn", "detail": "the warrant was withdrawn", "event_ids": ["ev-9"]}
+    assert view["allowed_actions"] == ["RESOLVE", "FALSE_POSITIVE"]
+    assert state.due_for_escalation(NOW + 10**6, deadlines) == []  # the clock is cancelled
+    assert state.apply_action(versioned_action("A", "ESCALATE", 1)).applied is False  # a late escalation loses
+    state.apply_alert(v2("A", 3, "RERAISED", severity="CRITICAL", updated_at=NOW + 50_000), published_ms=NOW)
+    view = state.alerts["A"].to_json()
+    assert (view["status"], view["retracted"], view["retraction"]) == ("new", False, None)
+    assert view["reopened"] == "reopened: re-raised in version 3 after it was retracted"
+    assert state.due_for_escalation(NOW + 50_000 + 119_999, deadlines) == []  # clock restarted from version 3
+    assert [a.alert_id for a in state.due_for_escalation(NOW + 50_000 + 120_000, deadlines)] == ["A"]
+
+
+def test_a_retraction_leaves_a_closed_alert_closed_but_visible_as_retracted() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW)
+    state.apply_action(versioned_action("A", "RESOLVE", 1))
+    state.apply_alert(retracted_record("A", 2), published_ms=NOW)
+    assert (state.alerts["A"].status, state.alerts["A"].to_json()["retracted"]) == ("resolved", True)
+
+
+def test_an_acknowledgement_does_not_cover_a_later_version_that_raised_the_severity() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED", severity="HIGH"), published_ms=NOW)
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    alert = state.alerts["A"]
+    assert (alert.status, alert.acknowledged_version, alert.acknowledged_severity) == ("acknowledged", 1, "HIGH")
+    state.apply_alert(
+        v2("A", 2, "SEVERITY_RAISED", severity="CRITICAL", previous_severity="HIGH", updated_at=NOW + 30_000), published_ms=NOW
+    )
+    view = alert.to_json()
+    assert view["status"] == "new"
+    assert view["reopened"] == "reopened: severity raised from HIGH to CRITICAL in version 2"
+    assert "ACKNOWLEDGE" in view["allowed_actions"]
+    deadlines = {"CRITICAL": 120.0}
+    assert state.due_for_escalation(NOW + 30_000 + 119_999, deadlines) == []  # the clock restarts from version 2
+    [due] = state.due_for_escalation(NOW + 30_000 + 120_000, deadlines)
+    assert (due.clock_version, escalation_action_id("A", due.clock_version)) == (2, escalation_action_id("A", 2))
+    assert escalation_action_id("A", 2) != escalation_action_id("A")  # a second clock, a second escalation
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 2))
+    view = alert.to_json()
+    assert (view["status"], view["reopened"], view["acknowledged_version"]) == ("acknowledged", None, 2)
+
+
+def test_a_higher_severity_reopens_even_without_the_change_field_of_schema_v2() -> None:
+    state = DeskState()
+    state.apply_alert(record("A", 1, severity="MEDIUM"), published_ms=NOW)  # alert v1 records: no change field
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    state.apply_alert(record("A", 2, severity="HIGH"), published_ms=NOW)
+    assert state.alerts["A"].status == "new"
+    assert state.alerts["A"].reopened == "reopened: severity raised from MEDIUM to HIGH in version 2"
+
+
+def test_new_evidence_alone_keeps_the_acknowledgement_and_says_so() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW)
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    state.apply_alert(v2("A", 2, "EVIDENCE_ADDED"), published_ms=NOW)
+    state.apply_alert(v2("A", 3, "SEVERITY_LOWERED", severity="MEDIUM", previous_severity="HIGH"), published_ms=NOW)
+    view = state.alerts["A"].to_json()
+    assert (view["status"], view["reopened"]) == ("acknowledged", None)
+    assert view["updated_since_acknowledged"] == (
+        "updated since acknowledged: version 3 (EVIDENCE_ADDED, SEVERITY_LOWERED) after the acknowledgement of version 1"
+    )
+    assert state.due_for_escalation(NOW + 10**9, {"MEDIUM": 1.0, "HIGH": 1.0}) == []
+
+
+def test_an_acknowledgement_of_an_older_version_arriving_late_reopens_at_once() -> None:
+    """The officer saw version 1 (HIGH) and clicked; version 2 (CRITICAL) reached the log first."""
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED", severity="HIGH"), published_ms=NOW)
+    state.apply_alert(v2("A", 2, "SEVERITY_RAISED", severity="CRITICAL", previous_severity="HIGH"), published_ms=NOW)
+    outcome = state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    assert outcome.applied
+    alert = state.alerts["A"]
+    assert (alert.status, alert.reopened) == ("new", "reopened: severity raised from HIGH to CRITICAL in version 2")
+    assert [a.action for a in alert.actions] == ["ACKNOWLEDGE"]
+
+
+def test_status_records_restore_an_alert_without_its_logs() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW, message=b"v1-bytes")
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    state.apply_alert(v2("A", 2, "EVIDENCE_ADDED"), published_ms=NOW + 1, message=b"v2-bytes")
+    alert = state.alerts["A"]
+    alert.pending_deliveries["hook|d1"] = PendingDelivery("hook", "d1", "version")
+    status = status_record(alert, {"HIGH": 600.0}, NOW + 10)
+    assert (status["alert_version"], status["alert_message"], status["status"]) == (2, b"v2-bytes", "acknowledged")
+    assert status["escalation_deadline"] is None  # acknowledged: no clock running
+
+    restored = DeskState()
+    restored.restore(status, v2("A", 2, "EVIDENCE_ADDED"), b"v2-bytes")
+    again = restored.alerts["A"]
+    assert {**again.to_json(), "published_at": None} == {**alert.to_json(), "published_at": None}
+    assert again.pending_deliveries == alert.pending_deliveries
+    # the logs' retained tail replays over it: repeats change nothing, a newer version still applies
+    assert restored.apply_action(versioned_action("A", "ACKNOWLEDGE", 1)).reason == "duplicate"
+    assert restored.apply_alert(v2("A", 2, "EVIDENCE_ADDED"), published_ms=NOW) == []
+    restored.apply_alert(v2("A", 3, "SEVERITY_RAISED", severity="CRITICAL", previous_severity="HIGH"), published_ms=NOW)
+    assert restored.alerts["A"].reopened == "reopened: severity raised from HIGH to CRITICAL in version 3"
+
+
+def test_a_preview_is_the_state_after_the_action_and_changes_nothing() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW, message=b"m")
+    after = state.preview(versioned_action("A", "ACKNOWLEDGE", 1))
+    assert (after.status, state.alerts["A"].status, state.alerts["A"].actions) == ("acknowledged", "new", [])
+    state.apply_action(versioned_action("A", "RESOLVE", 1))
+    with pytest.raises(IllegalTransition):
+        state.preview(versioned_action("A", "ACKNOWLEDGE", 1, action_id="z"))
+
+
+def test_checkpoints_take_each_changed_alert_once() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW, message=b"a")
+    state.apply_alert(v2("B", 1, "RAISED"), published_ms=NOW, message=b"b")
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    assert [alert.alert_id for alert in state.take_dirty()] == ["A", "B"]
+    assert state.take_dirty() == []
+
+
+def test_delivery_ids_follow_alert_version_and_change() -> None:
+    state = DeskState()
+    [raised] = state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW)
+    [pulled] = state.apply_alert(retracted_record("A", 2), published_ms=NOW)
+    replayed = DeskState()
+    assert [c.delivery_id for c in replayed.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW)] == [raised.delivery_id]
+    assert pulled.delivery_id == delivery_id("A", 2, "RETRACTED") != raised.delivery_id
+    ack = state.apply_action(versioned_action("A", "RESOLVE", 2, action_id="act-1")).change
+    assert ack is not None and ack.delivery_id == delivery_id("A", 2, "RESOLVE/act-1")
+
+
+def test_closed_alerts_leave_after_the_keep_period_open_ones_never() -> None:
+    state = DeskState()
+    for alert_id in ("open", "closed", "recent"):
+        state.apply_alert(v2(alert_id, 1, "RAISED"), published_ms=NOW)
+    state.apply_action(versioned_action("closed", "RESOLVE", 1, at=NOW + 1000))
+    state.apply_action(versioned_action("recent", "FALSE_POSITIVE", 1, at=NOW + 50_000))
+    state.take_dirty()
+    assert state.forget_closed(NOW + 1000 + 9_999, keep_ms=10_000) == []
+    assert state.forget_closed(NOW + 1000 + 10_000, keep_ms=10_000) == ["closed"]
+    assert set(state.alerts) == {"open", "recent"}
+    assert state.forget_closed(NOW + 10**12, keep_ms=10_000) == ["recent"]
+    assert set(state.alerts) == {"open"}
+    assert [a.alert_id for a in state.changed_since(0) or []] == ["open"]

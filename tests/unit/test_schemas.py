@@ -43,6 +43,7 @@ def test_catalogue_has_every_event_type_and_the_alert_types(offline_bus: Bus) ->
         "platform-report",
         "alert",
         "alert-action",
+        "desk-alert-status",
     }
 
 

@@ -9,6 +9,7 @@ const ALLOWED_ACTIONS = {
   new: ["ACKNOWLEDGE", "ESCALATE", "RESOLVE", "FALSE_POSITIVE"],
   acknowledged: ["ESCALATE", "RESOLVE", "FALSE_POSITIVE"],
   escalated: ["ACKNOWLEDGE", "RESOLVE", "FALSE_POSITIVE"],
+  retracted: ["RESOLVE", "FALSE_POSITIVE"],
   resolved: [],
   false_positive: [],
 };
@@ -318,9 +319,14 @@ function fillRow(row, alert) {
   row.setAttribute("aria-label", `${alert.severity} ${statusLabel(alert.status)} ${alert.rule}: ${alert.summary}`);
   const subjects = (alert.subjects || []).map((s) => el("div", { title: s.kind }, s.id));
   const [day, time] = utc(alert.updated_at).split(" ");
+  const flag = alert.reopened ? " ↻" : alert.updated_since_acknowledged ? " •" : "";
   row.replaceChildren(
     el("td", { class: "sev-cell" }, severityBadge(alert.severity)),
-    el("td", { class: `status status-${alert.status}` }, statusLabel(alert.status)),
+    el(
+      "td",
+      { class: `status status-${alert.status}`, title: alert.reopened || alert.updated_since_acknowledged || "" },
+      statusLabel(alert.status) + flag,
+    ),
     el("td", { class: "rule" }, breakable(alert.rule)),
     el("td", { class: "summary-cell" }, alert.summary),
     el("td", { class: "subjects mono" }, ...subjects),
@@ -444,7 +450,22 @@ function renderDetail() {
     ...(alert.subjects || []).map((s) => el("li", {}, el("span", { class: "kind" }, s.kind), " ", el("span", { class: "mono" }, s.id))),
   );
   $("#detail-agencies").textContent = (alert.allowed_agencies || []).map((code) => (code === "*" ? "every agency (*)" : code)).join(", ");
-  $("#detail-acknowledged-by").textContent = alert.acknowledged_by || "—";
+  $("#detail-acknowledged-by").textContent = alert.acknowledged_by
+    ? `${alert.acknowledged_by}${alert.acknowledged_version ? ` (version ${alert.acknowledged_version})` : ""}`
+    : "—";
+  // why the alert is where it is: retracted by the facts, reopened, or changed since it was acknowledged
+  const notices = [];
+  if (alert.retraction) {
+    const r = alert.retraction;
+    notices.push(el("p", { class: "notice notice-retracted", dataset: { notice: "retracted" } },
+      `Retracted (${r.reason}): ${r.detail}`,
+      (r.event_ids || []).length ? el("span", { class: "mono small" }, ` — events ${r.event_ids.join(", ")}`) : ""));
+  }
+  if (alert.reopened) notices.push(el("p", { class: "notice notice-reopened", dataset: { notice: "reopened" } }, alert.reopened));
+  if (alert.updated_since_acknowledged) {
+    notices.push(el("p", { class: "notice notice-updated", dataset: { notice: "updated" } }, alert.updated_since_acknowledged));
+  }
+  $("#detail-notices").replaceChildren(...notices);
 
   $("#detail-evidence").replaceChildren(
     ...(alert.evidence || []).map((item) =>
