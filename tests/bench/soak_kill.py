@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,6 +77,18 @@ def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[fl
     return versions, events
 
 
+def run_with_retries(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[float]) -> tuple[list[Any], list[str]]:
+    """A round whose topics or worker could not be set up (a busy broker) is run again from scratch: that is
+    the harness failing, not the guarantee, so it is said but not counted as a mismatch."""
+    for attempt in range(1, 4):
+        try:
+            return run_round(bus, f"{label}-{attempt}", scenario, log_dir, kills)
+        except (KafkaException, RuntimeError) as error:
+            print(f"{label}: set-up failed ({str(error)[:120]}), running the round again", flush=True)
+            time.sleep(10)
+    raise RuntimeError(f"{label}: could not be set up three times")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -105,7 +118,7 @@ def main() -> int:
             rounds = []
             for number in range(1, args.rounds + 1):
                 kills = sorted(rng.uniform(0.3, stream_seconds + 15.0) for _ in range(rng.choice((1, 1, 2, 3))))
-                versions, events = run_round(bus, f"soak-{number}", scenario, Path(logs), kills)
+                versions, events = run_with_retries(bus, f"soak-{number}", scenario, Path(logs), kills)
                 pairs = [(v.alert_id, v.version) for v in versions]
                 duplicates = len(pairs) - len(set(pairs))
                 got = final_state(versions)
