@@ -118,7 +118,12 @@ def main() -> int:
             rounds = []
             for number in range(1, args.rounds + 1):
                 kills = sorted(rng.uniform(0.3, stream_seconds + 15.0) for _ in range(rng.choice((1, 1, 2, 3))))
-                versions, events = run_with_retries(bus, f"soak-{number}", scenario, Path(logs), kills)
+                try:
+                    versions, events = run_with_retries(bus, f"soak-{number}", scenario, Path(logs), kills)
+                except AssertionError as error:  # never settled or never went quiet: a failed round, counted as one
+                    rounds.append({"round": number, "matched": False, "error": str(error)[:500]})
+                    print(f"round {number:2d}: FAILED: {str(error)[:200]}", flush=True)
+                    continue
                 pairs = [(v.alert_id, v.version) for v in versions]
                 duplicates = len(pairs) - len(set(pairs))
                 got = final_state(versions)
