@@ -68,9 +68,9 @@ def faust_broker(settings: Settings) -> tuple[str, Any]:
             ssl_context.load_cert_chain(settings.ssl_certificate_location, settings.ssl_key_location)
     if protocol.startswith("SASL"):
         return url, faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism or "PLAIN",
+            username=settings.kafka_principal,
+            password=settings.password(),
+            mechanism=settings.sasl_mechanism or "SCRAM-SHA-512",
             ssl_context=ssl_context,
         )
     return url, (faust.SSLCredentials(ssl_context) if ssl_context else None)

@@ -73,14 +73,16 @@ class DutyDesk:
         self.state = DeskState()
         self.lock = threading.Lock()
         self.epoch = uuid.uuid4().hex[:10]
-        self.reader = AlertLogReader(bus, self.state, self.lock, self._on_changes)
-        self.escalator = Escalator(bus, self.state, self.lock, config.deadlines_s, self.reader.caught_up)
-        self.router = AgencyAlertRouter(bus, instance_id=instance_id) if route_agency_topics else None
+        # Each part authenticates as its own Kafka principal (ops/config/topics.yaml says what each may do).
+        actions_bus = bus.as_principal("desk-actions")
+        self.reader = AlertLogReader(bus.as_principal("desk-reader"), self.state, self.lock, self._on_changes)
+        self.escalator = Escalator(actions_bus, self.state, self.lock, config.deadlines_s, self.reader.caught_up)
+        self.router = AgencyAlertRouter(bus.as_principal("desk-router"), instance_id=instance_id) if route_agency_topics else None
         self.actions_topic = bus.catalogue.topic(ALERT_ACTIONS_TOPIC)
         self.action_schema = bus.schemas.latest("alert-action")
-        self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
+        self.registry = SchemaRegistry(actions_bus.settings, known=bus.schemas)
         # A delivery either succeeds or fails within the publish wait, so a 503 never hides a late write.
-        self.producer = Producer({**bus.settings.producer_config(), "message.timeout.ms": 9_000})
+        self.producer = Producer({**actions_bus.settings.producer_config(), "message.timeout.ms": 9_000})
         self.subscribers: set[Subscriber] = set()
         self.webhooks: list[WebhookSender] = []
         self._waiters: dict[str, asyncio.Future[ActionOutcome]] = {}
