@@ -92,7 +92,9 @@ def create_app(bus: Bus, *, web_port: int = 6066, store: str = "memory://", stat
         processing_guarantee="at_least_once",
         topic_partitions=STATE_PARTITIONS,
         topic_replication_factor=replication,
-        topic_allow_declare=True,
+        # Every topic it uses is declared in topics.yaml (`borderbus topics apply`); the broker gives the
+        # correlator no Create right, so Faust must not try to create any.
+        topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         web_host="127.0.0.1",
         web_port=web_port,
