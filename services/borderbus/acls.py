@@ -141,7 +141,7 @@ def write_secret(path: Path, value: str) -> None:
 
 
 def apply_users(
-    admin: AdminClient, policy: AccessPolicy, credentials_dir: Path, *, rotate: frozenset[str] = frozenset(), prune: bool = True
+    admin: AdminClient, policy: AccessPolicy, credentials_dir: Path, *, rotate: frozenset[str] = frozenset(), prune: bool = False
 ) -> list[UserChange]:
     """Give every declared principal a SCRAM-SHA-512 credential from ``<credentials_dir>/<name>``.
 

@@ -86,7 +86,8 @@ def _users_apply(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown principals: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    changes = apply_users(AdminClient(bus.settings.kafka_client_config()), policy, bus.settings.credentials_dir, rotate=rotate)
+    admin = AdminClient(bus.settings.kafka_client_config())
+    changes = apply_users(admin, policy, bus.settings.credentials_dir, rotate=rotate, prune=args.prune)
     for change in changes:
         print(change)
     print(f"{len(policy.principals)} principals declared, passwords in {bus.settings.credentials_dir}")
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_apply.add_argument(
         "--rotate", nargs="*", metavar="PRINCIPAL", help="new passwords for these principals ('all' for every one)"
     )
+    users_apply.add_argument("--prune", action="store_true", help="also delete SCRAM users the policy does not declare")
 
     schemas = commands.add_parser("schemas", help="the Avro schemas").add_subparsers(dest="action", required=True)
     for name, handler, text in (
