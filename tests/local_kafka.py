@@ -164,6 +164,17 @@ def _noop() -> None:
     pass
 
 
+def admin_sasl_config() -> dict[str, str]:
+    """librdkafka properties to connect to a local broker as its admin (password from kafka.sh's file)."""
+    password = (REPO_ROOT / ".local" / "credentials" / "admin").read_text().strip()
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "admin",
+        "sasl.password": password,
+    }
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         try:

@@ -272,7 +272,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _events_tail(args: argparse.Namespace) -> int:
     from borderbus_demo.tally import tail_events
 
-    result: int = tail_events(_bus("observer"), seconds=args.seconds, group_id=args.group, quiet=args.quiet)
+    bus = _bus("observer")
+    group = bus.settings.topic_prefix + args.group  # groups live in the topic prefix's namespace, as the ACLs do
+    result: int = tail_events(bus, seconds=args.seconds, group_id=group, quiet=args.quiet)
     return result
 
 
