@@ -382,6 +382,8 @@ wait_ready() {
 start_broker() {
     local java pid
     if pid="$(running_pid)"; then
+        [[ -f "$INSTANCE_DIR/scram.formatted" ]] \
+            || die "the broker of $INSTANCE_DIR (pid $pid) runs without SASL/ACLs (started before they were added): run '$0 reset' (deletes its data) and '$0 up'"
         local port
         port="$(running_port)"
         [[ "$port" == "$KAFKA_PORT" ]] \
