@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,27 +10,23 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from test_publish_and_read import SAMPLES
 
+from borderbus.access import AccessPolicy
+from borderbus.acls import apply_users
 from borderbus.bus import Bus
-from borderbus.topics import apply_topics
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
 from http_server import request, serve_in_thread
 from kafka_reading import read_all
-from local_kafka import LocalKafkaBroker
+from local_kafka import LocalKafkaBroker, free_base_port
+from topic_namespace import apply_namespace
 
 pytestmark = pytest.mark.broker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
     """A second, throwaway broker this test may stop without disturbing the others."""
-    broker = LocalKafkaBroker(tmp_path / "kafka", _free_port(), _free_port())
+    broker = LocalKafkaBroker(tmp_path / "kafka", free_base_port())
     broker.start()
     try:
         yield broker
@@ -42,8 +37,10 @@ def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
 def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker) -> None:
     settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
     own_bus = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
-    publisher = AgencyPublisher(own_bus, "uk-bf", instance_id="down-test", timeout=5.0)
+    assert settings.credentials_dir is not None
+    apply_users(AdminClient(settings.kafka_client_config()), AccessPolicy(own_bus.catalogue), settings.credentials_dir)
+    apply_namespace(own_bus)
+    publisher = AgencyPublisher(own_bus.as_principal("agency-uk-bf"), "uk-bf", instance_id="down-test", timeout=5.0)
     body = SAMPLES[("uk-bf", "sighting")]
     with serve_in_thread(build_app(publisher)) as url:
         status, first = request("POST", f"{url}/v1/events/sighting", [body])
