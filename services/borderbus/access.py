@@ -127,6 +127,12 @@ class AccessPolicy:
             topic(self.catalogue.agency_alert_topic(code), agency_alerts["writers"], agency_alerts["readers"], code)
 
         for raw in self._topics_raw["topics"]:
+            missing = [key for key in ("writers", "readers") if key not in raw]
+            if missing:
+                raise CatalogueError(
+                    f"topics.yaml: topic {raw['name']!r} declares no {' and no '.join(missing)}: name the principals "
+                    "(or [] for none) so `borderbus acls apply` can grant them; see `principals:`"
+                )
             readers = raw.get("readers") or []
             topic(self.catalogue.topic(raw["name"]), raw.get("writers") or [], readers)
             for group in raw.get("reader_groups") or []:

@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 import local_kafka
 from borderbus.access import AccessPolicy
-from borderbus.acls import apply_acls, cluster_acls
+from borderbus.acls import apply_acls, apply_users, cluster_acls
 from borderbus.bus import Bus
 from borderbus.config import Settings
 from topic_namespace import own_topics
@@ -328,6 +328,56 @@ def test_a_client_without_valid_credentials_cannot_connect(acl_bus: Bus, config:
     CHECKED["denied"] += 1
 
 
+def test_the_inter_broker_and_controller_listeners_let_no_client_in(kafka_bootstrap: str) -> None:
+    broker = local_kafka.SESSION_BROKER
+    if broker is None:
+        pytest.skip("checks the project's own broker")
+    client_password = (local_kafka.REPO_ROOT / ".local" / "credentials" / "agency-uk-bf").read_text().strip()
+    for port in (broker.port + 2, broker.controller_port):
+        for config in (
+            {"security.protocol": "PLAINTEXT"},
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": "agency-uk-bf",
+                "sasl.password": client_password,
+            },
+        ):
+            admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}", "socket.timeout.ms": 3000, **config})
+            with pytest.raises(KafkaException):
+                admin.list_topics(timeout=5)
+            CHECKED["denied"] += 1
+
+
+def test_users_apply_rotates_a_password(acl_bus: Bus) -> None:
+    assert acl_bus.settings.credentials_dir is not None
+    path = acl_bus.settings.credentials_dir / "observer"
+    old = path.read_text().strip()
+    admin = AdminClient(acl_bus.settings.kafka_client_config())
+    changes = apply_users(
+        admin, AccessPolicy(acl_bus.catalogue), acl_bus.settings.credentials_dir, rotate=frozenset({"observer"})
+    )
+    assert [str(change) for change in changes if change.user == "observer"] == ["rotated  User:observer"]
+    new = path.read_text().strip()
+    assert new != old and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    topic = acl_bus.catalogue.topic("alerts.shared")
+    assert probe_reads(as_principal(acl_bus, "observer"), [topic]) == {topic: True}  # the new one works
+    stale = AdminClient(
+        {
+            "bootstrap.servers": acl_bus.settings.bootstrap_servers,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "observer",
+            "sasl.password": old,
+            "socket.timeout.ms": 3000,
+        }
+    )
+    with pytest.raises(KafkaException):
+        stale.list_topics(timeout=6)  # the old one no longer does
+    CHECKED["denied"] += 1
+
+
 def test_a_sharing_agreement_grants_exactly_its_read_and_revoking_it_removes_it(acl_bus: Bus, tmp_path: Path) -> None:
     config_dir = tmp_path / "config"
     shutil.copytree(acl_bus.settings.config_dir, config_dir)
@@ -398,7 +448,7 @@ def test_tls_listeners_sasl_ssl_and_mutual_tls(acl_bus: Bus) -> None:
         anonymous.list_topics(timeout=6)  # no client certificate: the handshake fails
 
 
-def test_the_broker_has_no_unauthenticated_listener() -> None:
+def test_the_broker_has_no_unauthenticated_listener(kafka_bootstrap: str) -> None:
     broker = local_kafka.SESSION_BROKER
     if broker is None:
         pytest.skip("checks the project's own broker config")
