@@ -314,7 +314,8 @@ format_storage() {
             -t "$cluster_id" -c "$PROPS" \
             --add-scram "SCRAM-SHA-512=[name=broker,password=$(secret broker)]" \
             --add-scram "SCRAM-SHA-512=[name=admin,password=$(secret admin)]" 2>&1)"; then
-        echo "${out//$(secret admin)/***}" >&2
+        local masked="${out//$(secret admin)/***}"
+        echo "${masked//$(secret broker)/***}" >&2
         die "formatting the KRaft storage in $DATA_DIR failed"
     fi
     echo "$KAFKA_CONTROLLER_PORT" >"$formatted_port"

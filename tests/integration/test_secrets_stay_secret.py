@@ -27,7 +27,10 @@ def passwords(bus: Bus, *principals: str) -> dict[str, str]:
 
 
 def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
-    known = passwords(fresh_bus, "agency-uk-bf", "desk-reader", "desk-router", "desk-actions", "admin")
+    known = passwords(fresh_bus, "agency-uk-bf", "correlator", "desk-reader", "desk-router", "desk-actions", "admin")
+    correlator = ServiceProcess(
+        fresh_bus, tmp_path, "correlator", ["-v", "correlator", "run", "--store", "memory://"], port_option="--web-port"
+    ).start()
     agency = ServiceProcess(fresh_bus, tmp_path, "agency", ["-v", "agency", "serve", "--agency", "uk-bf"]).start()
     desk = ServiceProcess(fresh_bus, tmp_path, "desk", ["-v", "desk", "serve", "--instance-id", "secrets"], ready_path="/readyz")
     desk.start()
@@ -38,11 +41,15 @@ def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 202  # it really authenticated and published as agency-uk-bf
-        exposed = {"agency /metrics": agency.metrics(), "desk /metrics": desk.metrics()}
+        exposed = {
+            "agency /metrics": agency.metrics(),
+            "desk /metrics": desk.metrics(),
+            "correlator /metrics": correlator.metrics(),
+        }
     finally:
-        agency.stop()
-        desk.stop()
-    exposed |= {"agency log": agency.log_path.read_text(), "desk log": desk.log_path.read_text()}
+        for service in (agency, desk, correlator):
+            service.stop()
+    exposed |= {f"{s.log_path.name} log": s.log_path.read_text() for s in (agency, desk, correlator)}
 
     # A wrong password makes an error message: it must not echo the password it was given.
     wrong = "WrongPassword-0123456789abcdef"
@@ -68,4 +75,4 @@ def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
 
     leaks = [(where, name) for where, text in exposed.items() for name, password in known.items() if password in text]
     assert not leaks, f"passwords shown: {leaks}"
-    assert "agency-uk-bf" in exposed["agency log"] or "uk-bf" in exposed["agency /metrics"]
+    assert sum(len(text) for text in exposed.values()) > 10_000, "the services did log and serve metrics"
