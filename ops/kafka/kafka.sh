@@ -122,8 +122,14 @@ secret() {
     if [[ ! -s "$file" ]]; then
         (umask 077; mkdir -p "$CREDENTIALS_DIR")
         chmod 700 "$CREDENTIALS_DIR"
-        (umask 077; head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$file.tmp")
-        mv "$file.tmp" "$file"
+        # Under the folder's lock (as `borderbus users apply` takes it): two first runs make one password.
+        (
+            command -v flock >/dev/null 2>&1 && flock -w 60 8
+            if [[ ! -s "$file" ]]; then
+                (umask 077; head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$file.tmp")
+                mv "$file.tmp" "$file"
+            fi
+        ) 8>"$CREDENTIALS_DIR/.lock"
     fi
     tr -d '\n' <"$file"
 }

@@ -7,6 +7,7 @@ prefix on the same cluster) are left alone.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,23 @@ def apply_users(
     A missing file gets a new random password first; a principal in ``rotate`` gets a new one
     (the file changes only after the broker took it). The admin's own credential was made when the
     storage was formatted and is rotated only on request. With ``prune``, users nothing declares
-    are removed (never the cluster's own).
+    are removed (never the cluster's own). Holds the folder's lock (as kafka.sh does), so two
+    concurrent first runs cannot leave the broker with one password and the file with another.
     """
+    credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        lock = (credentials_dir / ".lock").open("a")
+    except OSError:  # a read-only mount of existing Secrets (Kubernetes): nothing is written, nothing to race
+        return _apply_users(admin, policy, credentials_dir, rotate=rotate, prune=prune)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _apply_users(admin, policy, credentials_dir, rotate=rotate, prune=prune)
+
+
+def _apply_users(
+    admin: AdminClient, policy: AccessPolicy, credentials_dir: Path, *, rotate: frozenset[str] = frozenset(), prune: bool = False
+) -> list[UserChange]:
+    """The work of :func:`apply_users`, under its lock."""
     existing = _scram_users(admin)
     changes: list[UserChange] = []
     upserts: list[tuple[str, str, str]] = []
