@@ -32,6 +32,8 @@ helm: ## helm, built from its Go module into .local/bin (first time only)
 
 demo: $(STAMP) system-packages kafka-up ## Run the whole bus and show events flowing (DEMO_SECONDS=N stops after N seconds)
 	@$(BIN)/borderbus topics apply
+	@$(BIN)/borderbus users apply
+	@$(BIN)/borderbus acls apply
 	@$(BIN)/borderbus demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
 test: $(STAMP) tools kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker
@@ -47,8 +49,10 @@ lint: $(STAMP) ## ruff and mypy on services/
 schemas-check: $(STAMP) ## Fail if a schema version breaks compatibility or a published one was edited
 	@$(BIN)/borderbus schemas check
 
-topics: $(STAMP) kafka-up ## Create or update topics on the local broker
+topics: $(STAMP) kafka-up ## Create or update topics, SCRAM users and ACLs on the local broker
 	@$(BIN)/borderbus topics apply
+	@$(BIN)/borderbus users apply
+	@$(BIN)/borderbus acls apply
 
 clean: kafka-down ## Stop the broker and delete generated data (keeps downloaded jars)
 	rm -rf .local/kafka/instance .local/*.json .pytest_cache .mypy_cache .ruff_cache

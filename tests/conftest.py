@@ -1,8 +1,10 @@
-"""Shared fixtures: one real Kafka broker for the session, and a topic namespace per session.
+"""Shared fixtures: one real, secured Kafka broker for the session, and a topic namespace per session.
 
 The broker comes from :func:`local_kafka.session_bootstrap` (``KAFKA_BOOTSTRAP_SERVERS``, else
 testcontainers where Docker runs, else the project's local broker). Every session applies the
-catalogue under a fresh topic prefix, so tests never see the demo's topics or an earlier run's.
+catalogue under a fresh topic prefix, so tests never see the demo's topics or an earlier run's, and,
+as ``admin``, the principals' SCRAM users and the ACLs of that namespace: the fixtures' own clients
+are admin (a super user), while every service a test starts runs as its own principal only.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from borderbus.access import AccessPolicy
+from borderbus.acls import apply_users
 from borderbus.bus import Bus
 from borderbus.config import Settings
-from borderbus.topics import apply_topics
 from local_kafka import session_bootstrap
-from topic_namespace import own_topics
+from topic_namespace import apply_namespace, own_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,10 +40,14 @@ def kafka_bootstrap() -> Iterator[str]:
 def bus(kafka_bootstrap: str) -> Bus:
     """The catalogue applied to the real broker under a prefix unique to this test session."""
     settings = dataclasses.replace(
-        Settings.from_env({}), bootstrap_servers=kafka_bootstrap, topic_prefix=f"test-{uuid.uuid4().hex[:8]}."
+        Settings.from_env().with_default_principal("admin"),
+        bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"test-{uuid.uuid4().hex[:8]}.",
     )
     bus = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), bus.catalogue.topic_specs())
+    assert settings.credentials_dir is not None
+    apply_users(AdminClient(settings.kafka_client_config()), AccessPolicy(bus.catalogue), settings.credentials_dir, prune=False)
+    apply_namespace(bus)
     return bus
 
 

@@ -9,6 +9,8 @@ test session talks to. Standard library only (the optional Docker branch imports
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,21 @@ class LocalKafkaBroker:
         self.port = int(port)
         self.controller_port = int(controller_port) if controller_port is not None else self.port + 1
         self.heap = heap
+
+    @property
+    def ports(self) -> list[int]:
+        """Every port the instance binds on 127.0.0.1 (kafka.sh's defaults relative to the client port)."""
+        return [self.port, self.controller_port, *(self.port + offset for offset in PORT_OFFSETS)]
+
+    @property
+    def tls_bootstrap(self) -> str:
+        """The SASL_SSL listener (server certificate from the CA in ``.local/tls/ca.pem``)."""
+        return f"127.0.0.1:{self.port + TLS_PORT_OFFSET}"
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        """The mutual-TLS listener: the principal is the client certificate's CN."""
+        return f"127.0.0.1:{self.port + TLS_PORT_OFFSET + 1}"
 
     def __repr__(self) -> str:
         return f"LocalKafkaBroker({str(self.instance_dir)!r}, port={self.port}, controller_port={self.controller_port})"
@@ -115,6 +132,10 @@ class LocalKafkaBroker:
 
 METRICS_PORT_OFFSET = 312
 """kafka.sh attaches the JMX exporter on KAFKA_METRICS_PORT, by default the client port + 312 (9404 for 9092)."""
+TLS_PORT_OFFSET = 10
+"""kafka.sh's SASL_SSL listener (client port + 10; the mTLS one is + 11)."""
+PORT_OFFSETS = (2, TLS_PORT_OFFSET, TLS_PORT_OFFSET + 1, METRICS_PORT_OFFSET)
+"""Ports kafka.sh derives from the client port besides the controller's: inter-broker, TLS, mTLS, metrics."""
 
 
 def broker_metrics_address(bootstrap: str) -> str:
@@ -143,6 +164,39 @@ def _noop() -> None:
     pass
 
 
+def admin_sasl_config() -> dict[str, str]:
+    """librdkafka properties to connect to a local broker as its admin (password from kafka.sh's file)."""
+    password = (REPO_ROOT / ".local" / "credentials" / "admin").read_text().strip()
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "admin",
+        "sasl.password": password,
+    }
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_base_port(attempts: int = 200) -> int:
+    """A client port whose whole family (controller, inter-broker, TLS, mTLS, metrics) is free."""
+    for _ in range(attempts):
+        port = random.randrange(20000, 60000, 20)
+        if all(port_free(p) for p in LocalKafkaBroker(DEFAULT_INSTANCE_DIR, port).ports):
+            return port
+    raise RuntimeError("no free port family for a test broker on 127.0.0.1")
+
+
+SESSION_BROKER: LocalKafkaBroker | None = None
+"""The local broker this session uses (None with an external broker or testcontainers)."""
+
+
 def session_bootstrap() -> tuple[str, Callable[[], None]]:
     """Pick the Kafka broker for a test session; return ``(bootstrap_servers, cleanup)``.
 
@@ -158,7 +212,8 @@ def session_bootstrap() -> tuple[str, Callable[[], None]]:
        instance ``.local/kafka/instance`` (a non-default port gets its own ``.local/kafka/instance-PORT``).
        If that broker was already running (e.g. ``make kafka-up``) it is reused and ``cleanup`` leaves
        it running; if this call started it, ``cleanup`` stops it (its data stays; ``kafka.sh reset``
-       deletes it).
+       deletes it). When the port (or one kafka.sh derives from it) is taken by something else, e.g.
+       another clone's ``make demo`` broker, a free port family is picked instead.
     """
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if external:
@@ -177,10 +232,19 @@ def session_bootstrap() -> tuple[str, Callable[[], None]]:
         container.start()
         return container.get_bootstrap_server(), container.stop
 
+    global SESSION_BROKER
     port = int(os.environ.get("BORDERBUS_TEST_KAFKA_PORT", DEFAULT_PORT))
-    instance_dir = DEFAULT_INSTANCE_DIR if port == DEFAULT_PORT else DEFAULT_INSTANCE_DIR.with_name(f"instance-{port}")
-    broker = LocalKafkaBroker(instance_dir, port)
+    broker = _instance(port)
     if broker.is_running():
+        SESSION_BROKER = broker
         return broker.bootstrap, _noop
+    if not all(port_free(p) for p in broker.ports):
+        broker = _instance(free_base_port())
     broker.start()
+    SESSION_BROKER = broker
     return broker.bootstrap, broker.stop
+
+
+def _instance(port: int) -> LocalKafkaBroker:
+    instance_dir = DEFAULT_INSTANCE_DIR if port == DEFAULT_PORT else DEFAULT_INSTANCE_DIR.with_name(f"instance-{port}")
+    return LocalKafkaBroker(instance_dir, port)

@@ -18,6 +18,8 @@ from typing import Self
 
 from borderbus.bus import Bus
 
+IDENTITY_VARIABLES = ("BORDERBUS_PRINCIPAL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -59,12 +61,17 @@ class ServiceProcess:
         return f"http://{self.address}"
 
     def start(self, timeout: float = 90.0) -> Self:
+        # No identity from the test's environment: each command authenticates as its own principal
+        # (agency-<code>, correlator, desk-*) with its password from the credentials folder.
+        inherited = {key: value for key, value in os.environ.items() if key not in IDENTITY_VARIABLES}
         env = {
-            **os.environ,
+            **inherited,
             **self.extra_env,
             "KAFKA_BOOTSTRAP_SERVERS": self.bus.settings.bootstrap_servers,
             "BORDERBUS_TOPIC_PREFIX": self.bus.settings.topic_prefix,
         }
+        if self.bus.settings.credentials_dir is not None:
+            env.setdefault("BORDERBUS_CREDENTIALS_DIR", str(self.bus.settings.credentials_dir))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout

@@ -6,7 +6,6 @@ disturb the developer's broker on 9092.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -15,27 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from local_kafka import LocalKafkaBroker
+from local_kafka import LocalKafkaBroker, admin_sasl_config, free_base_port
 
 pytestmark = pytest.mark.broker
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _new_broker(root: Path) -> LocalKafkaBroker:
-    port, controller_port = _free_ports(2)
-    return LocalKafkaBroker(root / "instance", port, controller_port, heap="384m")
+    return LocalKafkaBroker(root / "instance", free_base_port(), heap="384m")
+
+
+def _client(bootstrap: str) -> dict[str, str]:
+    """The broker is secured: these checks of the broker itself connect as its admin (a super user)."""
+    return {"bootstrap.servers": bootstrap, **admin_sasl_config()}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -60,7 +50,7 @@ def _create_topic(bootstrap: str, partitions: int = 1) -> str:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # not re-exported in the stubs
 
     topic = f"test-{uuid.uuid4().hex[:12]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(_client(bootstrap))
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     futures[topic].result(timeout=30)
     return topic
@@ -71,7 +61,7 @@ def _consume(bootstrap: str, topic: str, expected: int, **extra: str) -> list[tu
 
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **_client(bootstrap),
             "group.id": f"g-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -151,7 +141,7 @@ def test_produce_and_consume(broker: LocalKafkaBroker) -> None:
     from confluent_kafka import Producer
 
     topic = _create_topic(broker.bootstrap)
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": True})
+    producer = Producer({**_client(broker.bootstrap), "acks": "all", "enable.idempotence": True})
     delivered: list[object] = []
     producer.produce(topic, key=b"k1", value=b"hello", on_delivery=lambda err, msg: delivered.append(err or msg))
     assert producer.flush(30) == 0
@@ -164,7 +154,7 @@ def test_transactional_producer_commit_and_abort(broker: LocalKafkaBroker) -> No
     from confluent_kafka import Producer
 
     topic = _create_topic(broker.bootstrap, partitions=3)
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}"})
+    producer = Producer({**_client(broker.bootstrap), "transactional.id": f"tx-{uuid.uuid4().hex[:8]}"})
     producer.init_transactions(30)
 
     producer.begin_transaction()
@@ -183,7 +173,7 @@ def test_transactional_producer_commit_and_abort(broker: LocalKafkaBroker) -> No
 def test_auto_create_is_disabled(broker: LocalKafkaBroker) -> None:
     from confluent_kafka import KafkaException, Producer
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "message.timeout.ms": 3000})
+    producer = Producer({**_client(broker.bootstrap), "message.timeout.ms": 3000})
     errors: list[object] = []
     try:
         producer.produce("never-declared", value=b"x", on_delivery=lambda err, msg: errors.append(err))

@@ -1,4 +1,8 @@
-"""Topic namespaces for tests: one broker, a prefix per test, so each test's topics hold only its own records."""
+"""Topic namespaces for tests: one broker, a prefix per test, so each test's topics hold only its own records.
+
+A namespace is its topics and its ACLs: the services a test starts run as their own principals, and
+their rights are granted on the namespace's names (``<prefix>ingest...``, ``<prefix>borderbus-...``).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,22 @@ import uuid
 
 from confluent_kafka.admin import AdminClient
 
+from borderbus.access import AccessPolicy
+from borderbus.acls import apply_acls
 from borderbus.bus import Bus
 from borderbus.topics import apply_topics
 
 
+def apply_namespace(bus: Bus) -> None:
+    """The catalogue's topics and the policy's ACLs for ``bus``'s prefix (as admin)."""
+    admin = AdminClient(bus.settings.kafka_client_config())
+    apply_topics(admin, bus.catalogue.topic_specs())
+    apply_acls(admin, AccessPolicy(bus.catalogue))
+
+
 def own_topics(bus: Bus, label: str) -> Bus:
-    """``bus`` under the prefix ``<label>-<random>.`` with the whole catalogue applied."""
+    """``bus`` under the prefix ``<label>-<random>.`` with the whole catalogue and its ACLs applied."""
     settings = dataclasses.replace(bus.settings, topic_prefix=f"{label}-{uuid.uuid4().hex[:8]}.")
     namespaced = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), namespaced.catalogue.topic_specs())
+    apply_namespace(namespaced)
     return namespaced

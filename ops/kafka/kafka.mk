@@ -1,7 +1,8 @@
 # Local Apache Kafka broker (KRaft, one node, from Maven Central jars; Java 17+ and Maven, no Docker).
 # Included by the top-level Makefile:  include ops/kafka/kafka.mk
 # Instance, ports and heap come from the environment: KAFKA_INSTANCE_DIR, KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (512m). Everything generated lives under .local/kafka/.
+# KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (512m). Everything generated lives under .local/kafka/;
+# passwords under .local/credentials/, the throwaway TLS CA under .local/tls/.
 
 # := so the folder is taken now, while this file is the last one read.
 KAFKA_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
@@ -12,7 +13,7 @@ KAFKA_SH ?= $(KAFKA_MK_DIR)kafka.sh
 kafka-jars: ## Fetch the Kafka broker's jars into .local/kafka/lib (only when missing or the pom changed)
 	@bash $(KAFKA_SH) jars
 
-kafka-up: ## Start the local Kafka broker (127.0.0.1:9092) and wait until it serves requests
+kafka-up: ## Start the local secured Kafka broker (SASL/SCRAM on 127.0.0.1:9092) and wait until it serves requests
 	@bash $(KAFKA_SH) up
 
 kafka-down: ## Stop the local Kafka broker

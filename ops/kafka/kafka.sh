@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a real local Apache Kafka 4.x broker (KRaft, one node: broker + controller) from Maven Central
-# jars with the machine's Java (17+). No Docker.
+# jars with the machine's Java (17+). No Docker. Secured: SASL/SCRAM-SHA-512 for every client, ACLs
+# (StandardAuthorizer, deny by default), optional TLS and mTLS listeners; see server.properties.template.
 #
 # Usage: ops/kafka/kafka.sh COMMAND [ARGS]
 #   jars       fetch the broker's classpath into .local/kafka/lib (only when missing or the pom changed)
@@ -11,6 +12,9 @@
 #   reset      down, then delete the instance (data, logs, rendered config)
 #   bootstrap  print the bootstrap address (127.0.0.1:PORT)
 #   metrics-url  print the URL of the broker's Prometheus metrics (JMX exporter agent)
+#   tls-port / mtls-port  print the SASL_SSL / mTLS port (fails when TLS is off)
+#   client-cert NAME      issue a client certificate CN=NAME from the throwaway CA (for the mTLS listener);
+#                         prints the PEM paths (cert, key)
 #   logs       print the tail of the broker's server.log
 #   topics ARGS           kafka-topics against this broker (e.g. `topics --list`)
 #   consumer-groups ARGS  kafka-consumer-groups against this broker (e.g. `consumer-groups --list`)
@@ -19,8 +23,15 @@
 # Environment (all optional):
 #   KAFKA_INSTANCE_DIR      instance folder (default <repo>/.local/kafka/instance): server.properties,
 #                           data/, logs/, kafka.pid
-#   KAFKA_PORT              client PLAINTEXT port on 127.0.0.1 (default 9092)
-#   KAFKA_CONTROLLER_PORT   KRaft controller port on 127.0.0.1 (default 9093)
+#   KAFKA_PORT              client SASL_PLAINTEXT (SCRAM-SHA-512) port on 127.0.0.1 (default 9092)
+#   KAFKA_CONTROLLER_PORT   KRaft controller port on 127.0.0.1 (default KAFKA_PORT+1)
+#   KAFKA_INTERNAL_PORT     inter-broker port on 127.0.0.1 (default KAFKA_PORT+2)
+#   KAFKA_TLS_PORT          SASL_SSL client port (default KAFKA_PORT+10; "off" disables both TLS listeners)
+#   KAFKA_MTLS_PORT         mutual-TLS client port, principal = certificate CN (default KAFKA_PORT+11)
+#   KAFKA_CREDENTIALS_DIR   one password file per principal, made on first use (default <repo>/.local/credentials,
+#                           folder 0700, files 0600). The broker, controller and admin passwords are
+#                           written into the storage at format time; `borderbus users apply` adds the rest.
+#   KAFKA_TLS_DIR           throwaway CA and certificates made with openssl (default <repo>/.local/tls)
 #   KAFKA_METRICS_PORT      port of the Prometheus JMX exporter agent on 127.0.0.1 (default KAFKA_PORT+312,
 #                           i.e. 9404 for 9092, so brokers on other ports do not clash; "off" disables it).
 #                           Rules: ops/kafka/jmx-exporter.yml
@@ -47,7 +58,12 @@ AGENT_SUBDIR="agent"
 # Absolute, so the pid check (which matches the broker's command line) does not depend on the cwd.
 INSTANCE_DIR="$(realpath -m -- "${KAFKA_INSTANCE_DIR:-$LOCAL_DIR/instance}")"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_INTERNAL_PORT="${KAFKA_INTERNAL_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_TLS_PORT="${KAFKA_TLS_PORT:-$((KAFKA_PORT + 10))}"
+KAFKA_MTLS_PORT="${KAFKA_MTLS_PORT:-$((KAFKA_PORT + 11))}"
+CREDENTIALS_DIR="$(realpath -m -- "${KAFKA_CREDENTIALS_DIR:-$REPO_ROOT/.local/credentials}")"
+TLS_DIR="$(realpath -m -- "${KAFKA_TLS_DIR:-$REPO_ROOT/.local/tls}")"
 KAFKA_METRICS_PORT="${KAFKA_METRICS_PORT:-$((KAFKA_PORT + 312))}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
@@ -95,6 +111,84 @@ with_lock() {
     else
         "$@"
     fi
+}
+
+# --- secrets -----------------------------------------------------------------------------------------
+
+# The password of principal NAME: read from <credentials>/NAME, made (random, 0600) when missing.
+# Never printed.
+secret() {
+    local name="$1" file="$CREDENTIALS_DIR/$1"
+    if [[ ! -s "$file" ]]; then
+        (umask 077; mkdir -p "$CREDENTIALS_DIR")
+        chmod 700 "$CREDENTIALS_DIR"
+        # Under the folder's lock (as `borderbus users apply` takes it): two first runs make one password.
+        (
+            command -v flock >/dev/null 2>&1 && flock -w 60 8
+            if [[ ! -s "$file" ]]; then
+                (umask 077; head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$file.tmp")
+                mv "$file.tmp" "$file"
+            fi
+        ) 8>"$CREDENTIALS_DIR/.lock"
+    fi
+    tr -d '\n' <"$file"
+}
+
+tls_enabled() {
+    [[ "$KAFKA_TLS_PORT" != "off" ]]
+}
+
+# A throwaway CA and a broker certificate for 127.0.0.1/localhost (openssl, no downloads), once.
+ensure_tls() {
+    tls_enabled || return 0
+    [[ -s "$TLS_DIR/ca.pem" && -s "$TLS_DIR/broker.pem" ]] && return 0
+    command -v openssl >/dev/null 2>&1 || die "openssl not found: install it, or set KAFKA_TLS_PORT=off"
+    (umask 077; mkdir -p "$TLS_DIR")
+    local out
+    if ! out="$(
+        set -e
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=borderbus local test CA" \
+            -keyout ca.key -out ca.pem 2>&1
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout broker.key.tmp -out broker.csr 2>&1
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile broker.ext -out broker.crt 2>&1
+        # Kafka's PEM keystore wants the key as unencrypted PKCS#8, then the certificate chain.
+        openssl pkcs8 -topk8 -nocrypt -in broker.key.tmp -out broker.key 2>&1
+        cat broker.key broker.crt ca.pem >broker.pem
+        rm -f broker.key.tmp broker.csr broker.ext
+    )"; then
+        echo "$out" >&2
+        die "making the test CA and broker certificate in $TLS_DIR failed"
+    fi
+    say "made a throwaway CA and broker certificate in $TLS_DIR"
+}
+
+# A client certificate CN=NAME for the mTLS listener; prints "<cert> <key>".
+cmd_client_cert() {
+    local name="${1:-}"
+    [[ "$name" =~ ^[a-z0-9-]+$ ]] || die "usage: $0 client-cert NAME (lower-case letters, digits, -)"
+    tls_enabled || die "TLS is off (KAFKA_TLS_PORT=off)"
+    ensure_tls
+    local dir="$TLS_DIR/clients"
+    if [[ ! -s "$dir/$name.crt" ]]; then
+        (umask 077; mkdir -p "$dir")
+        local out
+        if ! out="$(
+            set -e
+            cd "$dir"
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$name/O=borderbus" -keyout "$name.key" -out "$name.csr" 2>&1
+            printf 'extendedKeyUsage=clientAuth\n' >"$name.ext"
+            openssl x509 -req -in "$name.csr" -CA ../ca.pem -CAkey ../ca.key -CAcreateserial -days 3650 \
+                -extfile "$name.ext" -out "$name.crt" 2>&1
+            rm -f "$name.csr" "$name.ext"
+        )"; then
+            echo "$out" >&2
+            die "issuing a client certificate for $name failed"
+        fi
+    fi
+    echo "$dir/$name.crt $dir/$name.key"
 }
 
 # --- jars --------------------------------------------------------------------------------------------
@@ -158,7 +252,7 @@ running_pid() {
 
 # Client port the running broker was started with (from the rendered server.properties).
 running_port() {
-    sed -n 's|^listeners=PLAINTEXT://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$PROPS" 2>/dev/null | head -n1
+    sed -n 's|^listeners=CLIENT://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$PROPS" 2>/dev/null | head -n1
 }
 
 # Is the pid alive and not a zombie?
@@ -187,11 +281,23 @@ TOOL_LOG_OPTS=(-Dkafka.log.file=tools.log -Dkafka.root.level=warn)
 
 render_config() {
     mkdir -p "$DATA_DIR" "$LOG_DIR"
-    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+    local tls_listeners=""
+    tls_enabled && tls_listeners=",CLIENT_TLS://127.0.0.1:$KAFKA_TLS_PORT,CLIENT_MTLS://127.0.0.1:$KAFKA_MTLS_PORT"
+    (umask 077; sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
         -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@KAFKA_INTERNAL_PORT@|$KAFKA_INTERNAL_PORT|g" \
+        -e "s|@TLS_LISTENERS@|$tls_listeners|g" \
+        -e "s|@TLS_DIR@|$TLS_DIR|g" \
+        -e "s|@BROKER_PASSWORD@|$(secret broker)|g" \
+        -e "s|@CONTROLLER_PASSWORD@|$(secret controller)|g" \
         -e "s|@KAFKA_DATA_DIR@|$DATA_DIR|g" \
-        "$TEMPLATE" >"$PROPS.tmp"
+        "$TEMPLATE" >"$PROPS.tmp")
     mv "$PROPS.tmp" "$PROPS"
+    # The admin's client settings for the readiness check and the topics/consumer-groups helpers.
+    (umask 077; printf '%s\n' 'request.timeout.ms=5000' 'default.api.timeout.ms=10000' \
+        'security.protocol=SASL_PLAINTEXT' 'sasl.mechanism=SCRAM-SHA-512' \
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(secret admin)\";" \
+        >"$INSTANCE_DIR/cli.properties")
 }
 
 format_storage() {
@@ -202,17 +308,25 @@ format_storage() {
         if [[ -f "$formatted_port" && "$(cat "$formatted_port")" != "$KAFKA_CONTROLLER_PORT" ]]; then
             die "instance $INSTANCE_DIR was formatted for controller port $(cat "$formatted_port"), not $KAFKA_CONTROLLER_PORT: use that port or run '$0 reset'"
         fi
+        # Storage formatted before the broker was secured has no SCRAM users: nobody could log in.
+        [[ -f "$INSTANCE_DIR/scram.formatted" ]] \
+            || die "instance $INSTANCE_DIR was formatted before SASL/ACLs were added (no admin user in its metadata): run '$0 reset' (deletes its data) and '$0 up' again"
         return 0
     fi
     local cluster_id out
     cluster_id="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool random-uuid)"
     if ! out="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" \
             -cp "$LIB_DIR/*" kafka.tools.StorageTool format --standalone \
-            -t "$cluster_id" -c "$PROPS" 2>&1)"; then
-        echo "$out" >&2
+            -t "$cluster_id" -c "$PROPS" \
+            --add-scram "SCRAM-SHA-512=[name=broker,password=$(secret broker)]" \
+            --add-scram "SCRAM-SHA-512=[name=admin,password=$(secret admin)]" 2>&1)"; then
+        local masked="${out//$(secret admin)/***}"
+        echo "${masked//$(secret broker)/***}" >&2
         die "formatting the KRaft storage in $DATA_DIR failed"
     fi
     echo "$KAFKA_CONTROLLER_PORT" >"$formatted_port"
+    # The passwords are in the metadata now: deleting the credentials folder locks everyone out.
+    echo "$CREDENTIALS_DIR" >"$INSTANCE_DIR/scram.formatted"
     say "formatted $DATA_DIR (cluster id $cluster_id)"
 }
 
@@ -275,6 +389,8 @@ wait_ready() {
 start_broker() {
     local java pid
     if pid="$(running_pid)"; then
+        [[ -f "$INSTANCE_DIR/scram.formatted" ]] \
+            || die "the broker of $INSTANCE_DIR (pid $pid) runs without SASL/ACLs (started before they were added): run '$0 reset' (deletes its data) and '$0 up'"
         local port
         port="$(running_port)"
         [[ "$port" == "$KAFKA_PORT" ]] \
@@ -288,17 +404,18 @@ start_broker() {
         rm -f "$PID_FILE"
     fi
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-        port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (another broker? set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+    local ports=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_INTERNAL_PORT")
+    tls_enabled && ports+=("$KAFKA_TLS_PORT" "$KAFKA_MTLS_PORT")
+    for p in "${ports[@]}"; do
+        port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (another broker? set KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_INTERNAL_PORT / KAFKA_TLS_PORT / KAFKA_MTLS_PORT)"
     done
     if metrics_enabled && port_in_use "$KAFKA_METRICS_PORT"; then
         die "metrics port $KAFKA_METRICS_PORT on 127.0.0.1 is already in use (set KAFKA_METRICS_PORT, or KAFKA_METRICS_PORT=off)"
     fi
     fetch_jars_locked
     java="$(java_bin)"
+    ensure_tls
     render_config
-    # Short client timeouts for the CLI readiness check and the `topics`/`consumer-groups` helpers.
-    printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$INSTANCE_DIR/cli.properties"
     format_storage "$java"
 
     local log_offset=0
@@ -452,6 +569,9 @@ main() {
         status) cmd_status ;;
         reset) cmd_reset ;;
         bootstrap) echo "$BOOTSTRAP" ;;
+        tls-port) tls_enabled || die "TLS is off (KAFKA_TLS_PORT=off)"; echo "$KAFKA_TLS_PORT" ;;
+        mtls-port) tls_enabled || die "TLS is off (KAFKA_TLS_PORT=off)"; echo "$KAFKA_MTLS_PORT" ;;
+        client-cert) cmd_client_cert "$@" ;;
         metrics-url) metrics_enabled || die "broker metrics are disabled (KAFKA_METRICS_PORT=off)"; echo "$METRICS_URL" ;;
         logs) tail -n "${1:-60}" "$SERVER_LOG" ;;
         topics) cmd_admin_tool org.apache.kafka.tools.TopicCommand "$@" ;;

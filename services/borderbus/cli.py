@@ -15,6 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from borderbus.bus import Bus
+from borderbus.config import CredentialsError, Settings
+
+ADMIN = "admin"
+
+
+def _bus(principal: str) -> Bus:
+    """The bus as ``principal``, unless the environment (BORDERBUS_PRINCIPAL, KAFKA_SASL_USERNAME) chose one."""
+    return Bus.from_settings(Settings.from_env().with_default_principal(principal))
 
 
 def _topics_apply(args: argparse.Namespace) -> int:
@@ -22,13 +30,68 @@ def _topics_apply(args: argparse.Namespace) -> int:
 
     from borderbus.topics import apply_topics
 
-    bus = Bus.from_env()
+    bus = _bus(ADMIN)
     specs = bus.catalogue.topic_specs()
     changes = apply_topics(AdminClient(bus.settings.kafka_client_config()), specs)
     for change in changes:
         print(change)
     print(f"{len(specs)} topics declared, {len(changes)} change(s)" + ("" if changes else ": cluster already matches"))
     return 1 if any(change.action == "cannot" for change in changes) else 0
+
+
+def _acls_apply(args: argparse.Namespace) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    from borderbus.access import AccessPolicy
+    from borderbus.acls import apply_acls
+
+    bus = _bus(ADMIN)
+    policy = AccessPolicy(bus.catalogue)
+    changes = apply_acls(AdminClient(bus.settings.kafka_client_config()), policy, dry_run=args.dry_run)
+    for change in changes:
+        print(change)
+    verb = "would change" if args.dry_run else "change(s)"
+    print(f"{len(policy.grants)} ACLs declared, {len(changes)} {verb}" + ("" if changes else ": cluster already matches"))
+    return 0
+
+
+def _acls_show(args: argparse.Namespace) -> int:
+    from borderbus.access import AccessPolicy
+
+    policy = AccessPolicy(_bus(ADMIN).catalogue)
+    principals = [args.principal] if args.principal else policy.principals
+    for principal in principals:
+        if principal in policy.super_users:
+            print(f"User:{principal:<20} super user (every operation; broker config super.users)")
+            continue
+        for grant in policy.grants_of(principal):
+            print(grant)
+    print(f"{len(policy.grants)} ACLs for {len(policy.principals)} principals")
+    return 0
+
+
+def _users_apply(args: argparse.Namespace) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    from borderbus.access import AccessPolicy
+    from borderbus.acls import apply_users
+
+    bus = _bus(ADMIN)
+    policy = AccessPolicy(bus.catalogue)
+    if bus.settings.credentials_dir is None:
+        print("users apply needs BORDERBUS_CREDENTIALS_DIR (one password file per principal)", file=sys.stderr)
+        return 2
+    rotate = frozenset(policy.principals if args.rotate == ["all"] else args.rotate or ())
+    unknown = rotate - set(policy.principals)
+    if unknown:
+        print(f"unknown principals: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    admin = AdminClient(bus.settings.kafka_client_config())
+    changes = apply_users(admin, policy, bus.settings.credentials_dir, rotate=rotate, prune=args.prune)
+    for change in changes:
+        print(change)
+    print(f"{len(policy.principals)} principals declared, passwords in {bus.settings.credentials_dir}")
+    return 0
 
 
 def _topics_list(args: argparse.Namespace) -> int:
@@ -73,7 +136,7 @@ def _publish(args: argparse.Namespace) -> int:
     from borderbus_agency.publish_file import publish_file
     from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
-    publisher = AgencyPublisher(Bus.from_env(), args.agency, instance_id=f"cli-{args.instance_id}")
+    publisher = AgencyPublisher(_bus(f"agency-{args.agency}"), args.agency, instance_id=f"cli-{args.instance_id}")
     try:
         return publish_file(publisher, args.type, Path(args.file))
     except BrokerUnavailable as error:
@@ -97,7 +160,7 @@ def _agency_serve(args: argparse.Namespace) -> int:
     from borderbus_agency.http_api import serve
     from borderbus_agency.publisher import AgencyPublisher
 
-    bus = Bus.from_env()
+    bus = _bus(f"agency-{args.agency}")
     bus.catalogue.agency(args.agency)
     default_clients = bus.settings.config_dir / "agency-clients.yaml"
     clients_file = args.clients or os.environ.get("BORDERBUS_AGENCY_CLIENTS_FILE") or default_clients
@@ -132,7 +195,7 @@ def _correlator_run(args: argparse.Namespace) -> int:
 
     instance_id = args.instance_id or f"{socket.gethostname()}-{args.web_port}"
     run_worker(
-        Bus.from_env(),
+        _bus("correlator"),
         web_port=args.web_port,
         store=args.store,
         instance_id=instance_id,
@@ -149,7 +212,7 @@ def _desk_serve(args: argparse.Namespace) -> int:
     from borderbus_desk.http_api import serve
     from borderbus_desk.officers import OfficerDirectory
 
-    bus = Bus.from_env()
+    bus = Bus.from_env()  # the desk's parts pick their principals (desk-reader, desk-router, desk-actions)
     agencies = set(bus.catalogue.agencies)
     officers_file = args.officers or os.environ.get("BORDERBUS_OFFICERS_FILE") or bus.settings.config_dir / "officers.yaml"
     officers = OfficerDirectory.load(Path(officers_file), agencies)
@@ -240,14 +303,16 @@ def _alerts_act(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from borderbus_simulator.driver import run_simulation
 
-    result: int = run_simulation(Bus.from_env(), args)
+    result: int = run_simulation(Bus.from_env(), args)  # publishes as each agency-<code> in turn
     return result
 
 
 def _events_tail(args: argparse.Namespace) -> int:
     from borderbus_demo.tally import tail_events
 
-    result: int = tail_events(Bus.from_env(), seconds=args.seconds, group_id=args.group, quiet=args.quiet)
+    bus = _bus("observer")
+    group = bus.settings.topic_prefix + args.group  # groups live in the topic prefix's namespace, as the ACLs do
+    result: int = tail_events(bus, seconds=args.seconds, group_id=group, quiet=args.quiet)
     return result
 
 
@@ -255,7 +320,7 @@ def _demo(args: argparse.Namespace) -> int:
     from borderbus_demo.runner import run_demo
 
     seed = args.seed if args.seed is not None else int(time.time()) % 100_000
-    result: int = run_demo(Bus.from_env(), seconds=args.seconds, seed=seed, rate=args.rate, base_port=args.base_port)
+    result: int = run_demo(_bus("observer"), seconds=args.seconds, seed=seed, rate=args.rate, base_port=args.base_port)
     return result
 
 
@@ -277,6 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
     topics = commands.add_parser("topics", help="the topic catalogue").add_subparsers(dest="action", required=True)
     command("apply", _topics_apply, "create or update the cluster's topics to match the catalogue", topics)
     command("list", _topics_list, "print every declared topic", topics)
+
+    acls = commands.add_parser("acls", help="who may write and read what").add_subparsers(dest="action", required=True)
+    acls_apply = command(
+        "apply", _acls_apply, "make the cluster's ACLs match topics.yaml + sharing.yaml; says what changed", acls
+    )
+    acls_apply.add_argument("--dry-run", action="store_true", help="only print what would change")
+    acls_show = command("show", _acls_show, "print the declared matrix: principal, operation, resource", acls)
+    acls_show.add_argument("--principal", help="only this principal")
+
+    users = commands.add_parser("users", help="Kafka principals (SASL/SCRAM users)").add_subparsers(dest="action", required=True)
+    users_apply = command(
+        "apply", _users_apply, "create every declared principal's SCRAM credential (password files made on first use)", users
+    )
+    users_apply.add_argument(
+        "--rotate", nargs="*", metavar="PRINCIPAL", help="new passwords for these principals ('all' for every one)"
+    )
+    users_apply.add_argument("--prune", action="store_true", help="also delete SCRAM users the policy does not declare")
 
     schemas = commands.add_parser("schemas", help="the Avro schemas").add_subparsers(dest="action", required=True)
     for name, handler, text in (
@@ -390,7 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except CredentialsError as error:
+        print(f"borderbus: {error}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -19,23 +19,65 @@ KafkaConfig = dict[str, str | int | float | bool]
 """librdkafka properties, as confluent-kafka clients take them."""
 
 
+def _is_secret(key: str) -> bool:
+    return any(marker in key.lower() for marker in SECRET_MARKERS)
+
+
+def redact(config: Mapping[str, object]) -> dict[str, object]:
+    """A client config fit for a log line or an error message: secret values replaced by ``***``."""
+    return {key: "***" if _is_secret(key) else value for key, value in config.items()}
+
+
+SECRET_MARKERS = ("password", "secret", "jaas", "token")
+"""librdkafka property names whose values are never shown (repr, errors, logs)."""
+
+
+class CredentialsError(RuntimeError):
+    """A principal's password is missing or unreadable (the message names the file, never a password)."""
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Process-wide settings, read once from the environment."""
+    """Process-wide settings, read once from the environment.
+
+    Kafka is secured by default (SASL/SCRAM-SHA-512, as ``ops/kafka/kafka.sh`` runs it): a process
+    authenticates as one *principal* (``BORDERBUS_PRINCIPAL``, or the default its command picks,
+    see :meth:`with_default_principal`) whose password is the file ``<credentials_dir>/<principal>``,
+    unless ``KAFKA_SASL_USERNAME``/``KAFKA_SASL_PASSWORD`` give both explicitly. ``repr()`` never
+    shows a password.
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    security_protocol: str = "SASL_PLAINTEXT"
+    sasl_mechanism: str | None = "SCRAM-SHA-512"
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
-    kafka_extra: Mapping[str, str] = field(default_factory=dict)
+    kafka_extra: Mapping[str, str] = field(default_factory=dict, repr=False)
     config_dir: Path = REPO_ROOT / "ops" / "config"
     schema_dir: Path = REPO_ROOT / "schemas" / "avro"
     cluster_profile: str = "local"
     topic_prefix: str = ""
+    principal: str | None = None
+    credentials_dir: Path | None = REPO_ROOT / ".local" / "credentials"
+
+    def __repr__(self) -> str:
+        shown = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "principal": self.kafka_principal,
+            "sasl_password": "***" if self.sasl_password else None,
+            "credentials_dir": str(self.credentials_dir) if self.credentials_dir else None,
+            "kafka_extra": {key: "***" if _is_secret(key) else value for key, value in self.kafka_extra.items()},
+            "topic_prefix": self.topic_prefix,
+            "cluster_profile": self.cluster_profile,
+        }
+        return "Settings(" + ", ".join(f"{key}={value!r}" for key, value in shown.items()) + ")"
+
+    __str__ = __repr__
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,10 +93,11 @@ class Settings:
             if name.startswith(KAFKA_PASSTHROUGH_PREFIX)
         }
         defaults = cls()
+        credentials_dir = env.get("BORDERBUS_CREDENTIALS_DIR")
         return cls(
             bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", defaults.bootstrap_servers),
             security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", defaults.security_protocol),
-            sasl_mechanism=env.get("KAFKA_SASL_MECHANISM") or None,
+            sasl_mechanism=env.get("KAFKA_SASL_MECHANISM") or defaults.sasl_mechanism,
             sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
             sasl_password=env.get("KAFKA_SASL_PASSWORD") or None,
             ssl_ca_location=env.get("KAFKA_SSL_CA_LOCATION") or None,
@@ -65,7 +108,51 @@ class Settings:
             schema_dir=Path(env.get("BORDERBUS_SCHEMA_DIR", defaults.schema_dir)),
             cluster_profile=env.get("BORDERBUS_CLUSTER_PROFILE", defaults.cluster_profile),
             topic_prefix=env.get("BORDERBUS_TOPIC_PREFIX", defaults.topic_prefix),
+            principal=env.get("BORDERBUS_PRINCIPAL") or None,
+            credentials_dir=Path(credentials_dir) if credentials_dir else defaults.credentials_dir,
         )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.upper().startswith("SASL")
+
+    @property
+    def kafka_principal(self) -> str | None:
+        """The name this process authenticates as (None without SASL, or when no command chose one yet)."""
+        return self.sasl_username or self.principal
+
+    def as_principal(self, name: str) -> Settings:
+        """These settings authenticating as ``name``, with its password from the credentials folder.
+
+        Lets one process run parts with different rights (the duty desk's reader, router and
+        actions writer; the simulator publishing as each agency). Without SASL, or when the password
+        was given explicitly (one identity for the whole process), nothing changes.
+        """
+        if not self.uses_sasl or self.sasl_password is not None:
+            return self
+        return replace(self, principal=name, sasl_username=None)
+
+    def with_default_principal(self, name: str) -> Settings:
+        """``as_principal(name)`` unless the environment already chose who this process is."""
+        return self if self.kafka_principal else self.as_principal(name)
+
+    def password(self) -> str | None:
+        """The SASL password: given explicitly, else the principal's file in the credentials folder."""
+        if self.sasl_password is not None:
+            return self.sasl_password
+        name = self.kafka_principal
+        if not self.uses_sasl or name is None:
+            return None
+        if self.credentials_dir is None:
+            raise CredentialsError(f"no password for principal {name!r}: set KAFKA_SASL_PASSWORD or BORDERBUS_CREDENTIALS_DIR")
+        path = self.credentials_dir / name
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise CredentialsError(
+                f"no password for principal {name!r}: cannot read {path} ({error.strerror}); "
+                "`borderbus users apply` (as admin) makes it"
+            ) from None
 
     def kafka_client_config(self) -> KafkaConfig:
         """Connection and security properties shared by producers, consumers and admin clients."""
@@ -73,10 +160,16 @@ class Settings:
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
         }
+        if self.uses_sasl:
+            if self.kafka_principal is None:
+                raise CredentialsError(
+                    "Kafka needs SASL credentials but no principal was chosen: set BORDERBUS_PRINCIPAL "
+                    "(e.g. agency-uk-bf) or KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+                )
+            config["sasl.mechanism"] = self.sasl_mechanism or "SCRAM-SHA-512"
+            config["sasl.username"] = self.kafka_principal
+            config["sasl.password"] = self.password() or ""
         optional = {
-            "sasl.mechanism": self.sasl_mechanism,
-            "sasl.username": self.sasl_username,
-            "sasl.password": self.sasl_password,
             "ssl.ca.location": self.ssl_ca_location,
             "ssl.certificate.location": self.ssl_certificate_location,
             "ssl.key.location": self.ssl_key_location,

@@ -74,7 +74,9 @@ class SchemaRegistry:
     def _refresh(self) -> None:
         """Read the schema topic from where the last refresh stopped up to its current end."""
         self._last_refresh = time.monotonic()
-        consumer = Consumer(self._settings.consumer_config(f"borderbus-schema-reader-{uuid.uuid4()}"))
+        consumer = Consumer(
+            self._settings.consumer_config(f"{self._settings.topic_prefix}borderbus-schema-reader-{uuid.uuid4()}")
+        )
         try:
             partition = TopicPartition(self._topic, 0, self._next_offset)
             _low, high = consumer.get_watermark_offsets(partition, timeout=self._timeout)

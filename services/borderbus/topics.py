@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
@@ -13,6 +13,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConfigResource,
     NewPartitions,
     NewTopic,
+    OffsetSpec,
     TopicMetadata,
 )
 
@@ -39,6 +40,7 @@ def apply_topics(admin: AdminClient, specs: list[TopicSpec]) -> list[TopicChange
     """
     changes = _create_missing(admin, specs)
     existing = _wait_until_visible(admin, [spec.name for spec in specs])
+    _wait_until_led(admin, existing, [change.topic for change in changes if change.action == "created"])
     for spec in specs:
         metadata = existing[spec.name]
         partitions = len(metadata.partitions)
@@ -91,16 +93,47 @@ def _create_missing(admin: AdminClient, specs: list[TopicSpec]) -> list[TopicCha
 
 
 def _wait_until_visible(admin: AdminClient, names: list[str]) -> dict[str, TopicMetadata]:
-    """Metadata of every named topic, waiting for just-created ones to reach the metadata cache."""
+    """Metadata of every named topic, waiting for just-created ones to reach the metadata cache with a leader
+    for every partition (before that, reads of a new topic fail with NOT_LEADER_FOR_PARTITION)."""
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while True:
         topics = admin.list_topics(timeout=TIMEOUT_SECONDS).topics
-        absent = [name for name in names if name not in topics or not topics[name].partitions]
+        absent = [
+            name
+            for name in names
+            if name not in topics
+            or not topics[name].partitions
+            or any(p.leader < 0 or p.error is not None for p in topics[name].partitions.values())
+        ]
         if not absent:
             return {name: topics[name] for name in names}
         if time.monotonic() > deadline:
             raise KafkaException(f"topics not visible after creation: {', '.join(absent)}")
         time.sleep(0.2)
+
+
+def _wait_until_led(admin: AdminClient, metadata: dict[str, TopicMetadata], created: list[str]) -> None:
+    """Until every partition of the just-created topics answers ListOffsets at its leader.
+
+    The metadata cache names a leader slightly before that broker acts as one; a reader that came
+    in between would get NOT_LEADER_FOR_PARTITION.
+    """
+    pending = [TopicPartition(name, p) for name in created for p in metadata[name].partitions]
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while pending:
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        futures = admin.list_offsets(dict.fromkeys(pending, latest), request_timeout=TIMEOUT_SECONDS)
+        failed = []
+        for tp, future in futures.items():
+            try:
+                future.result()
+            except KafkaException:
+                failed.append(tp)
+        pending = failed
+        if pending:
+            if time.monotonic() > deadline:
+                raise KafkaException(f"new topics have no working leader yet: {sorted({tp.topic for tp in pending})}")
+            time.sleep(0.2)
 
 
 def _converge_configs(admin: AdminClient, specs: list[TopicSpec]) -> list[TopicChange]:

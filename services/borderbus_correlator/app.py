@@ -74,9 +74,9 @@ def faust_broker(settings: Settings) -> tuple[str, Any]:
             ssl_context.load_cert_chain(settings.ssl_certificate_location, settings.ssl_key_location)
     if protocol.startswith("SASL"):
         return url, faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism or "PLAIN",
+            username=settings.kafka_principal,
+            password=settings.password(),
+            mechanism=settings.sasl_mechanism or "SCRAM-SHA-512",
             ssl_context=ssl_context,
         )
     return url, (faust.SSLCredentials(ssl_context) if ssl_context else None)
@@ -103,7 +103,9 @@ def create_app(
         processing_guarantee="at_least_once",
         topic_partitions=STATE_PARTITIONS,
         topic_replication_factor=replication,
-        topic_allow_declare=True,
+        # Every topic it uses is declared in topics.yaml (`borderbus topics apply`); the broker gives the
+        # correlator no Create right, so Faust must not try to create any.
+        topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         web_host="127.0.0.1",
         web_port=web_port,

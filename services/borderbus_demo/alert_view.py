@@ -45,7 +45,9 @@ class AlertWatch:
         """``only``: show just alerts with evidence among these event ids (the demo's own run)."""
         self.schema = bus.schemas.latest("alert")
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
-        self.consumer = Consumer(bus.settings.consumer_config(f"borderbus-alert-watch-{uuid.uuid4().hex[:8]}"))
+        self.consumer = Consumer(
+            bus.settings.consumer_config(f"{bus.settings.topic_prefix}borderbus-alert-watch-{uuid.uuid4().hex[:8]}")
+        )
         self.consumer.subscribe([bus.catalogue.topic("alerts.shared")])
         self.latest: dict[str, dict[str, Any]] = {}
         self.versions = 0

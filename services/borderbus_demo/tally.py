@@ -29,7 +29,7 @@ class Tally:
             bus.catalogue,
             bus.schemas,
             registry.lookup,
-            group_id=group_id or f"borderbus-tally-{uuid.uuid4().hex[:8]}",
+            group_id=group_id or f"{bus.settings.topic_prefix}borderbus-tally-{uuid.uuid4().hex[:8]}",
             service="tally",
         )
         self.counts: Counter[tuple[str, str]] = Counter()

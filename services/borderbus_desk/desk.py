@@ -92,13 +92,21 @@ class DutyDesk:
         self.sequencer = threading.Lock()
         self.epoch = uuid.uuid4().hex[:10]
         self.failure: str | None = None
-        self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
-        self.status_log = StatusLog(bus, self.registry)
+        # Each part authenticates as its own Kafka principal (ops/config/topics.yaml says what each may do).
+        reader_bus, actions_bus = bus.as_principal("desk-reader"), bus.as_principal("desk-actions")
+        self.registry = SchemaRegistry(actions_bus.settings, known=bus.schemas)
+        self.status_log = StatusLog(reader_bus, self.registry)
         self.reader = AlertLogReader(
-            bus, self.state, self.lock, self._on_changes, self.status_log, on_failure=self.fail, on_caught_up=self._on_caught_up
+            reader_bus,
+            self.state,
+            self.lock,
+            self._on_changes,
+            self.status_log,
+            on_failure=self.fail,
+            on_caught_up=self._on_caught_up,
         )
         self.escalator = Escalator(
-            bus,
+            actions_bus,
             self.state,
             self.lock,
             self.sequencer,
@@ -109,11 +117,17 @@ class DutyDesk:
             keep_closed_s=config.keep_closed_s,
             on_failure=self.fail,
         )
-        self.router = AgencyAlertRouter(bus, instance_id=instance_id, on_failure=self.fail) if route_agency_topics else None
+        self.router = (
+            AgencyAlertRouter(bus.as_principal("desk-router"), instance_id=instance_id, on_failure=self.fail)
+            if route_agency_topics
+            else None
+        )
         self.actions_topic = bus.catalogue.topic(ALERT_ACTIONS_TOPIC)
         self.action_schema = bus.schemas.latest("alert-action")
         # Per instance: officers' actions and their status records, one transaction each.
-        self.writer = TransactionalWriter(bus.settings, f"{bus.settings.topic_prefix}borderbus-desk-actions-{instance_id}")
+        self.writer = TransactionalWriter(
+            actions_bus.settings, f"{bus.settings.topic_prefix}borderbus-desk-actions-{instance_id}"
+        )
         self.subscribers: set[Subscriber] = set()
         self.webhooks: list[WebhookSender] = []
         self._in_flight: set[str] = set()

@@ -46,7 +46,10 @@ class LibrarySender:
     """One publisher per agency, as if each agency ran its own service."""
 
     def __init__(self, bus: Bus, instance_id: str) -> None:
-        self._publishers = {code: AgencyPublisher(bus, code, instance_id=instance_id) for code in bus.catalogue.agencies}
+        self._publishers = {
+            code: AgencyPublisher(bus.as_principal(f"agency-{code}"), code, instance_id=instance_id)
+            for code in bus.catalogue.agencies
+        }
 
     def __call__(self, agency: str, event_type: str, bodies: list[dict[str, Any]]) -> None:
         self._publishers[agency].publish(event_type, bodies)

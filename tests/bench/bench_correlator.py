@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,9 +31,9 @@ from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.config import Settings
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.topics import apply_topics
 from borderbus_simulator.driver import LibrarySender, make_scenario, send_scenario
 from correlator_worker import CorrelatorWorker
+from topic_namespace import apply_namespace
 
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+|\+Inf)$")
 
@@ -136,10 +135,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency phase")
     args = parser.parse_args()
 
-    base = Settings.from_env()
+    base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
     settings = dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.")
     bus = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), bus.catalogue.topic_specs())
+    apply_namespace(bus)
     sender = LibrarySender(bus, instance_id="bench")
 
     backlog = make_scenario(bus, seed=1, rate=args.backlog, duration=1.0)

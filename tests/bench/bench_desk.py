@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchkit import write_report
 
 from borderbus.bus import Bus
+from borderbus.config import Settings
 from desk_process import AlertWriter, DeskProcess, alert_record
 from topic_namespace import own_topics
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--out", default=".local/bench/desk.json")
     args = parser.parse_args()
 
-    bus = own_topics(Bus.from_env(), "bench-desk")
+    bus = own_topics(Bus.from_settings(Settings.from_env().with_default_principal("admin")), "bench-desk")
     officers = {f"officer-{i}": "uk-bf" for i in range(args.streams)}
     with tempfile.TemporaryDirectory() as work:
         desk = DeskProcess(bus, Path(work), officers).start()

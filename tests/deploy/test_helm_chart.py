@@ -24,7 +24,7 @@ HELM = REPO / ".local" / "bin" / "helm"
 CHART = REPO / "deploy" / "helm" / "borderbus"
 OPS_RULES = REPO / "ops" / "prometheus" / "rules" / "borderbus.yml"
 KUBERNETES_VERSION = "1.30.0"
-CONFIG_FILES = ("agencies.yaml", "border_points.yaml", "topics.yaml", "rules.yaml", "desk.yaml")
+CONFIG_FILES = ("agencies.yaml", "border_points.yaml", "topics.yaml", "sharing.yaml", "rules.yaml", "desk.yaml")
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # monitoring.coreos.com/v1 CRDs: absent from the Kubernetes schemas
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 VALUES = {"default": CHART / "values.yaml", "production": CHART / "values-production.yaml"}
@@ -215,7 +215,7 @@ def test_an_agency_missing_from_agencies_yaml_is_refused() -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_topics_job_runs_before_install_and_upgrade(profile: str) -> None:
     manifests = render(profile)
-    (job,) = of_kind(manifests, "Job")
+    (job,) = [j for j in of_kind(manifests, "Job") if component(j) == "topics"]
     annotations = job["metadata"]["annotations"]
     assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -313,23 +313,79 @@ def test_service_monitor_scrapes_every_service_as_the_rules_expect() -> None:
     assert jobs <= local_jobs, (jobs, local_jobs)
 
 
-def test_kafka_credentials_come_only_from_existing_secrets() -> None:
-    manifests = render("production")
-    assert not of_kind(manifests, "Secret")
-    containers = [(w, c) for w in manifests if w["kind"] in WORKLOAD_KINDS for c in w["spec"]["template"]["spec"]["containers"]]
-    for workload, container in containers:
-        env = env_of(container)
-        password = env["KAFKA_SASL_PASSWORD"]
-        assert "value" not in password and "secretKeyRef" in password["valueFrom"]
-        expected_secret = (
-            f"borderbus-agency-{workload['metadata']['labels']['borderbus.io/agency']}"
-            if component(workload) == "agency"
-            else "borderbus"
-        )
-        assert password["valueFrom"]["secretKeyRef"]["name"] == expected_secret
-        assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
-        ca_dir = str(Path(env["KAFKA_SSL_CA_LOCATION"]["value"]).parent)
-        assert ca_dir in [m["mountPath"] for m in container["volumeMounts"]]
+CREDENTIALS_DIR = "/etc/borderbus/kafka-credentials"
+EXPECTED_PRINCIPALS = {"agency": None, "correlator": ["correlator"], "desk": ["desk-reader", "desk-router", "desk-actions"]}
+
+
+def principals_of(pod: Manifest) -> dict[str, str]:
+    """principal -> Secret name, from the pod's projected credentials volume."""
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "kafka-credentials"]
+    return {
+        item["path"]: source["secret"]["name"] for source in volume["projected"]["sources"] for item in source["secret"]["items"]
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_each_workload_authenticates_as_its_own_principal_from_its_own_secret(profile: str) -> None:
+    manifests = render(profile)
+    assert not of_kind(manifests, "Secret"), "the chart never carries a password"
+    overrides = values(profile)["kafka"]["principals"].get("secrets") or {}
+    for workload in (w for w in manifests if w["kind"] in WORKLOAD_KINDS):
+        pod = workload["spec"]["template"]["spec"]
+        secrets = principals_of(pod)
+        for principal, secret in secrets.items():
+            assert secret == overrides.get(principal, f"borderbus-kafka-{principal}")
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            env = env_of(container)
+            assert "KAFKA_SASL_PASSWORD" not in env and "KAFKA_SASL_USERNAME" not in env
+            assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+            assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+            assert env["BORDERBUS_CREDENTIALS_DIR"]["value"] == CREDENTIALS_DIR
+            assert CREDENTIALS_DIR in [m["mountPath"] for m in container["volumeMounts"]]
+            if "KAFKA_SSL_CA_LOCATION" in env:
+                assert str(Path(env["KAFKA_SSL_CA_LOCATION"]["value"]).parent) in [
+                    m["mountPath"] for m in container["volumeMounts"]
+                ]
+            principal = env.get("BORDERBUS_PRINCIPAL", {}).get("value")
+            kind = component(workload)
+            if kind == "agency":
+                code = workload["metadata"]["labels"]["borderbus.io/agency"]
+                assert principal == f"agency-{code}" and list(secrets) == [principal]
+            elif kind in ("topics", "access"):
+                assert principal == "admin"
+            elif kind == "correlator":
+                assert principal == "correlator" and list(secrets) == ["correlator"]
+            else:  # the desk: each part as its own principal, no single identity for the pod
+                assert kind == "desk" and principal is None
+                assert sorted(secrets) == sorted(EXPECTED_PRINCIPALS["desk"])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_access_job_applies_users_then_acls_after_the_topics(profile: str) -> None:
+    manifests = render(profile)
+    jobs = {component(j): j for j in of_kind(manifests, "Job")}
+    access, topics = jobs["access"], jobs["topics"]
+    assert set(access["metadata"]["annotations"]["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    weight = int(access["metadata"]["annotations"]["helm.sh/hook-weight"])
+    assert weight > int(topics["metadata"]["annotations"].get("helm.sh/hook-weight", 0))
+    pod = access["spec"]["template"]["spec"]
+    assert [c["args"] for c in pod["initContainers"]] == [["users", "apply"]]
+    assert [c["args"] for c in pod["containers"]] == [["acls", "apply"]]
+    # it sets every principal's credential, so it mounts every principal's Secret
+    agencies = [a["code"] for a in yaml.safe_load((REPO / "ops" / "config" / "agencies.yaml").read_text())["agencies"]]
+    expected = {f"{kind}-{code}" for code in agencies for kind in ("agency", "consumer")}
+    expected |= {"correlator", "desk-reader", "desk-router", "desk-actions", "observer", "admin"}
+    assert set(principals_of(pod)) == expected
+    # its configuration (with sharing.yaml) is the hook ConfigMap made before it
+    (config_name,) = [v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v]
+    (config_map,) = [c for c in of_kind(manifests, "ConfigMap") if c["metadata"]["name"] == config_name]
+    assert "sharing.yaml" in config_map["data"]
+    assert int(config_map["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight
+
+
+def test_access_job_can_be_left_to_another_operator() -> None:
+    output = template("-f", str(VALUES["production"]), "--set", "accessJob.enabled=false").stdout
+    assert "access" not in [component(d) for d in yaml.safe_load_all(output) if d and d["kind"] == "Job"]
 
 
 def test_dockerfile_is_pinned_multi_stage_and_runs_unprivileged() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,33 +19,40 @@ from test_publish_and_read import SAMPLES
 
 from agency_clients import clients_for
 from borderbus import codec
+from borderbus.access import AccessPolicy
+from borderbus.acls import apply_users
 from borderbus.bus import Bus
+from borderbus.config import Settings
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.topics import apply_topics
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
 from http_server import request, serve_in_thread
 from kafka_reading import read_all
-from local_kafka import LocalKafkaBroker
+from local_kafka import LocalKafkaBroker, free_base_port
+from topic_namespace import apply_namespace
 
 pytestmark = pytest.mark.broker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafkaBroker]:
     """A second, throwaway broker this test may stop without disturbing the others."""
-    broker = LocalKafkaBroker(tmp_path / "kafka", _free_port(), _free_port())
+    broker = LocalKafkaBroker(tmp_path / "kafka", free_base_port())
     broker.start()
     try:
         yield broker
     finally:
         broker.stop()
+
+
+def _secured(bus: Bus, broker: LocalKafkaBroker) -> tuple[Settings, Bus]:
+    """The throwaway broker with this session's users and the namespace's ACLs, as the suite's own broker has."""
+    settings = dataclasses.replace(bus.settings, bootstrap_servers=broker.bootstrap)
+    own_bus = Bus.from_settings(settings)
+    assert settings.credentials_dir is not None
+    apply_users(AdminClient(settings.kafka_client_config()), AccessPolicy(own_bus.catalogue), settings.credentials_dir)
+    apply_namespace(own_bus)
+    return settings, own_bus
 
 
 def _first_publish(post: Callable[[list[dict[str, Any]]], tuple[int, Any]], body: list[dict[str, Any]]) -> None:
@@ -58,10 +64,8 @@ def _first_publish(post: Callable[[list[dict[str, Any]]], tuple[int, Any]], body
 
 
 def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path) -> None:
-    settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
-    own_bus = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
-    publisher = AgencyPublisher(own_bus, "uk-bf", instance_id="down-test", timeout=5.0)
+    settings, own_bus = _secured(bus, own_broker)
+    publisher = AgencyPublisher(own_bus.as_principal("agency-uk-bf"), "uk-bf", instance_id="down-test", timeout=5.0)
     body = SAMPLES[("uk-bf", "sighting")]
     clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
     token = tokens["anpr"]
@@ -97,10 +101,8 @@ class FreezingPublisher(AgencyPublisher):
 def test_a_commit_without_answer_is_reported_unknown_and_its_retry_writes_nothing_twice(
     bus: Bus, own_broker: LocalKafkaBroker, tmp_path: Path
 ) -> None:
-    settings = dataclasses.replace(bus.settings, bootstrap_servers=own_broker.bootstrap)
-    own_bus = Bus.from_settings(settings)
-    apply_topics(AdminClient(settings.kafka_client_config()), own_bus.catalogue.topic_specs())
-    publisher = FreezingPublisher(own_bus, "uk-bf", instance_id="freeze-test", timeout=3.0)
+    settings, own_bus = _secured(bus, own_broker)
+    publisher = FreezingPublisher(own_bus.as_principal("agency-uk-bf"), "uk-bf", instance_id="freeze-test", timeout=3.0)
     clients, tokens = clients_for(tmp_path / "clients.yaml", {"anpr": ("uk-bf", "publish")}, set(own_bus.catalogue.agencies))
     sample = SAMPLES[("uk-bf", "sighting")]
     first = [{**sample, "event_id": str(uuid.uuid4())}]

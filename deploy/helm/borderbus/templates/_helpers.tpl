@@ -42,17 +42,66 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 
 {{- define "borderbus.configData" -}}
-{{- range $name := list "agencies.yaml" "border_points.yaml" "topics.yaml" "rules.yaml" "desk.yaml" }}
+{{- range $name := list "agencies.yaml" "border_points.yaml" "topics.yaml" "sharing.yaml" "rules.yaml" "desk.yaml" }}
 {{ $name }}: |
 {{ include "borderbus.configFile" (dict "root" $ "name" $name) | trimSuffix "\n" | indent 2 }}
 {{- end }}
 {{- end -}}
 
-{{/* Environment every container shares; call with (dict "root" $ "credentials" <kafka.sasl-like map or nil>). */}}
+{{/* Every Kafka principal of the policy (topics.yaml `principals:`, one agency-/consumer- per agency), as JSON. */}}
+{{- define "borderbus.principals" -}}
+{{- $codes := list -}}
+{{- range (include "borderbus.configFile" (dict "root" .root "name" "agencies.yaml") | fromYaml).agencies }}
+{{- $codes = append $codes .code -}}
+{{- end -}}
+{{- $names := list -}}
+{{- range $template, $_ := (include "borderbus.configFile" (dict "root" .root "name" "topics.yaml") | fromYaml).principals }}
+{{- if contains "{agency}" $template }}
+{{- range $code := $codes }}{{ $names = append $names (replace "{agency}" $code $template) }}{{ end }}
+{{- else }}
+{{- $names = append $names $template -}}
+{{- end }}
+{{- end -}}
+{{- dict "names" $names | toJson -}}
+{{- end -}}
+
+{{/* The existing Secret holding a principal's password; call with (dict "root" $ "principal" NAME). */}}
+{{- define "borderbus.principalSecret" -}}
+{{- $p := .root.Values.kafka.principals -}}
+{{- index ($p.secrets | default dict) .principal | default (replace "{principal}" .principal $p.secretName) -}}
+{{- end -}}
+
+{{/* The principals' passwords as files <credentials dir>/<principal>; call with (dict "root" $ "principals" LIST). */}}
+{{- define "borderbus.credentialsVolume" -}}
+{{- if hasPrefix "SASL" .root.Values.kafka.securityProtocol }}
+- name: kafka-credentials
+  projected:
+    defaultMode: 0440  # owner root, group fsGroup (the pods run as uid/gid 10001)
+    sources:
+      {{- range $principal := .principals }}
+      - secret:
+          name: {{ include "borderbus.principalSecret" (dict "root" $.root "principal" $principal) }}
+          items:
+            - key: {{ $.root.Values.kafka.principals.key }}
+              path: {{ $principal }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "borderbus.credentialsMount" -}}
+{{- if hasPrefix "SASL" .Values.kafka.securityProtocol }}
+- name: kafka-credentials
+  mountPath: /etc/borderbus/kafka-credentials
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Environment every container shares; call with (dict "root" $ "principal" NAME-or-empty). A container
+     authenticates as `principal` (BORDERBUS_PRINCIPAL), or, without one, each of its parts as its own
+     (the desk: desk-reader, desk-router, desk-actions); passwords are the mounted files. */}}
 {{- define "borderbus.env" -}}
 {{- $root := .root -}}
 {{- $kafka := $root.Values.kafka -}}
-{{- $sasl := .credentials | default $kafka.sasl -}}
 - name: POD_NAME
   valueFrom:
     fieldRef:
@@ -66,21 +115,12 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- if hasPrefix "SASL" $kafka.securityProtocol }}
 - name: KAFKA_SASL_MECHANISM
   value: {{ required "kafka.sasl.mechanism is required with SASL" $kafka.sasl.mechanism | quote }}
-{{- $secret := required "kafka.sasl.existingSecret (or the agency's kafkaCredentials.existingSecret) is required with SASL" $sasl.existingSecret }}
-- name: KAFKA_SASL_USERNAME
-{{- if $sasl.usernameKey }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ $secret }}
-      key: {{ $sasl.usernameKey }}
-{{- else }}
-  value: {{ required "kafka.sasl.username or usernameKey is required with SASL" $sasl.username | quote }}
+- name: BORDERBUS_CREDENTIALS_DIR
+  value: /etc/borderbus/kafka-credentials
+{{- with .principal }}
+- name: BORDERBUS_PRINCIPAL
+  value: {{ . | quote }}
 {{- end }}
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $secret }}
-      key: {{ $sasl.passwordKey | default "password" }}
 {{- end }}
 {{- if $kafka.tls.caSecret }}
 - name: KAFKA_SSL_CA_LOCATION
@@ -105,6 +145,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 - name: config
   mountPath: /etc/borderbus/config
   readOnly: true
+{{- include "borderbus.credentialsMount" . }}
 - name: tmp
   mountPath: /tmp
 {{- if .Values.kafka.tls.caSecret }}
@@ -114,11 +155,12 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end }}
 {{- end -}}
 
-{{/* The matching volumes; call with (dict "root" $ "configMap" <name>). */}}
+{{/* The matching volumes; call with (dict "root" $ "configMap" <name> "principals" <list>). */}}
 {{- define "borderbus.volumes" -}}
 - name: config
   configMap:
     name: {{ .configMap }}
+{{- include "borderbus.credentialsVolume" . }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
