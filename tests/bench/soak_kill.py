@@ -12,6 +12,7 @@ replayed. Writes ``.local/bench/soak-kill.json`` with how many rounds matched.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import sys
@@ -28,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchkit import write_report
 
+from borderbus.access import AccessPolicy
+from borderbus.acls import apply_users
 from borderbus.bus import Bus
 from borderbus.config import Settings
 from borderbus_simulator.scenario import build_scenario
@@ -99,8 +102,13 @@ def main() -> int:
 
     bootstrap, cleanup = session_bootstrap()
     try:
-        settings = Settings.from_env({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+        base = Settings.from_env({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}).with_default_principal("admin")
+        settings = dataclasses.replace(base, topic_prefix="")  # sets up as admin; each worker runs as `correlator`
         bus = Bus.from_settings(settings)
+        assert settings.credentials_dir is not None
+        apply_users(
+            AdminClient(settings.kafka_client_config()), AccessPolicy(bus.catalogue), settings.credentials_dir, prune=False
+        )
         config = settings.config_dir
         scenario = build_scenario(
             seed=11,
