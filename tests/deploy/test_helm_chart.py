@@ -206,6 +206,21 @@ def test_one_deployment_per_agency_in_the_values(profile: str) -> None:
     assert len(expected) == (10 if profile == "default" else 3)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_each_agency_service_reads_its_callers_from_a_secret_and_no_token_is_in_values(profile: str) -> None:
+    deployments = [d for d in of_kind(render(profile), "Deployment") if component(d) == "agency"]
+    assert deployments
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert env_of(container)["BORDERBUS_AGENCY_CLIENTS_FILE"]["value"] == "/etc/borderbus/clients/agency-clients.yaml"
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "clients"]
+        assert volume["secret"]["secretName"] == values(profile)["agency"]["clientsSecret"]
+        assert any(m["mountPath"] == "/etc/borderbus/clients" and m["readOnly"] for m in container["volumeMounts"])
+    result = template("--set", "agency.clientsSecret=", check=False)
+    assert result.returncode != 0 and "agency.clientsSecret is required" in result.stderr
+
+
 def test_an_agency_missing_from_agencies_yaml_is_refused() -> None:
     result = template("--set", "agencies[0].code=xx-nowhere", check=False)
     assert result.returncode != 0
