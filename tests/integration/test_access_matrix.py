@@ -178,13 +178,24 @@ def probe_reads(settings: Settings, topics: list[str]) -> dict[str, bool]:
 
 
 def probe_group(admin: AdminClient, group: str) -> bool:
-    """Whether the broker lets this principal describe the group (Describe, implied by the Read a member needs)."""
-    try:
-        admin.describe_consumer_groups([group], request_timeout=15)[group].result()
-        return True
-    except KafkaException as error:
-        assert error.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED, error
-        return False
+    """Whether the broker lets this principal describe the group (Describe, implied by the Read a member needs).
+
+    A coordinator that is still loading or moving (NOT_COORDINATOR and the like, seen on a loaded machine)
+    says nothing about access: ask again.
+    """
+    transient = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            admin.describe_consumer_groups([group], request_timeout=15)[group].result()
+            return True
+        except KafkaException as error:
+            code = error.args[0].code()
+            if code in transient and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            assert code == KafkaError.GROUP_AUTHORIZATION_FAILED, error
+            return False
 
 
 def probe_transactional_id(settings: Settings, transactional_id: str) -> bool:
