@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from borderbus.events import FieldError, InvalidEvents
+from borderbus.events import FieldError, InvalidEvents, warnings_body
 from borderbus_agency.metrics import EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
 from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
 
@@ -71,6 +71,7 @@ async def publish_events(request: web.Request) -> web.Response:
                 "accepted": len(events),
                 "event_ids": [event.event_id for event in events],
                 "topic": publisher.catalogue.ingest_topic(agency, event_type),
+                **warnings_body(events),
             },
             status=202,
         )
