@@ -33,7 +33,8 @@ Severity is calibrated in one place too (:func:`_corroborated`): a rule's base s
 step when two or more independent agencies *observed the subjects* in the evidence (sightings,
 finance flags, platform reports). The context a rule is defined by (the case update that issues
 the warrant or names the network) is not an observation: a prosecutor's warrant and one border
-sighting are one agency's observation, so they stay at the rule's base severity.
+sighting are one agency's observation, so they stay at the rule's base severity. A ``hub_detected``
+notice (a subject linked to too many others) is about the data, and is never raised.
 """
 
 from __future__ import annotations
@@ -292,6 +293,8 @@ def _build(
     agencies = observing_agencies(evidence.values())
     border_point = decision.border_point if decision.border_point is not None or previous is None else previous.border_point
     subjects = sorted(set(previous.subjects if previous else ()) | set(decision.subjects))
+    if decision.rule in UNCORROBORATED_RULES:
+        agencies = []
     severity = _corroborated(base, agencies)
     return AlertState(
         alert_id=key,
@@ -315,6 +318,10 @@ def _build(
 
 OBSERVING_TYPES = frozenset({"sighting", "finance-flag", "platform-report"})
 """Event types that observe a subject; a case update is the context a rule is defined by, not a sighting of it."""
+
+
+UNCORROBORATED_RULES = frozenset({"hub_detected"})
+"""Notices about the data, not findings: many agencies naming a hotline make it no more urgent."""
 
 
 def observing_agencies(evidence: Iterable[Observation]) -> list[str]:

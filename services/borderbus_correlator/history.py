@@ -196,6 +196,11 @@ class SubjectHistory:
         self._by_type = None
         return "added"
 
+    def forget_linked(self) -> None:
+        """A hub keeps only its own events: what came through its many links would join strangers."""
+        self.linked, self.other_vias = [], {}
+        self._reindex()
+
     def add_revocation(self, revision: Observation) -> AddOutcome:
         """Apply only what ``revision`` revokes: it reached this subject because the revoked event named it."""
         if revision.revises is None:

@@ -71,9 +71,10 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     nothing here but repeats what the event caused downstream, because a crash may have lost
     those messages; downstream, repeating them adds nothing.
 
-    A subject linked to more than ``cfg.max_links`` others is a hub: it shares nothing more, and
-    the event that takes it over the cap tells every link to forget what came through it
-    (``unlink``), so the links end as if the hub had never forwarded, whatever the arrival order.
+    A subject linked to more than ``cfg.max_links`` others is a hub: it shares nothing more and
+    takes in nothing through links, and the event that takes it over the cap tells every link to
+    forget what came through it (``unlink``), so every history ends as if the hub had never
+    forwarded, whatever the arrival order.
     """
     subject, observation = route.target, route.observation
     history = SubjectHistory.from_json(stored) if stored else SubjectHistory(subject)
@@ -82,12 +83,16 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     before: SubjectHistory | None = None
     if route.mode == "direct":
         new_links = set(history.new_links(observation))
+        if not was_hub and len(history.links) + len(new_links) > cfg.max_links:
+            before = history.copy()  # this event makes a hub: its findings are judged against the history as it was
         outcome = history.add_direct(observation, cfg)
     elif route.mode == "revoke":
         outcome = history.add_revocation(observation)
     elif route.mode == "unlink":
         before = history.copy()
         outcome = history.drop_hub(route.via or "")
+    elif was_hub:
+        outcome = "hub"
     else:
         outcome = history.add_linked(route.via or "", observation, cfg)
     if outcome in ("late", "revoked", "hub"):
@@ -97,6 +102,7 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     if route.mode == "direct" and hub:
         if not was_hub or outcome == "duplicate":
             routes += [Route(n, "unlink", subject, observation) for n in sorted(history.links)]
+        history.forget_linked()
     elif route.mode == "direct":
         named = set(observation.subjects) - {subject}
         routes += [Route(n, "linked", subject, observation) for n in history.links if n not in named and n != subject]
@@ -112,7 +118,8 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     if outcome == "added":
         history.expire(cfg)
     became_hub = route.mode == "direct" and hub and not was_hub
-    found = findings(history, observation, cfg, points, before, route.via if before is not None else None)
+    hub_named = subject if became_hub else route.via if route.mode == "unlink" else None
+    found = findings(history, observation, cfg, points, before, hub_named)
     return StepResult(outcome, history, routes, found, became_hub)
 
 
