@@ -132,11 +132,15 @@ def _convergence(key: list[str], evidence: list[Observation], points: Points, cf
     label = "network" if any(u.facts.get("network_id") for u in updates) else "case"
     nearby = [s for s in sightings if s.border_point is None]
     where = f"at {_point_name(point, points)}" if not nearby else f"at or near {_point_name(point, points)}"
-    summary = (
-        f"{entities} members of {label} {group} ({', '.join(seen_members)}) were sighted {where} "
-        f"within {hours(last.occurred_at_ms - first.occurred_at_ms)}, from {utc(first.occurred_at_ms)} to "
-        f"{utc(last.occurred_at_ms)}, by {', '.join(agencies)}."
-    )
+    if first is last:
+        when = f"together on {utc(first.occurred_at_ms)}"
+    else:
+        when = (
+            f"within {hours(last.occurred_at_ms - first.occurred_at_ms)}, from {utc(first.occurred_at_ms)} to "
+            f"{utc(last.occurred_at_ms)}"
+        )
+    named = ", ".join(seen_members)
+    summary = f"{entities} members of {label} {group} ({named}) were sighted {where} {when}, by {', '.join(agencies)}."
     if nearby:
         summary += " Away from the crossing: " + "; ".join(
             f"{s.agency} {s.facts.get('method', 'sighting')} at {place(s, points)} on {utc(s.occurred_at_ms)}" for s in nearby
