@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from borderbus.catalogue import Agency, BorderPoint
+from borderbus_correlator.facts import OBSERVING_TYPES
 from borderbus_correlator.history import event_order
 from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
@@ -314,10 +315,6 @@ def _build(
         previous_severity=previous.severity if previous and previous.severity != severity else None,
         withdrawn=withdrawn,
     )
-
-
-OBSERVING_TYPES = frozenset({"sighting", "finance-flag", "platform-report"})
-"""Event types that observe a subject; a case update is the context a rule is defined by, not a sighting of it."""
 
 
 UNCORROBORATED_RULES = frozenset({"hub_detected"})

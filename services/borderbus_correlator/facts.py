@@ -17,12 +17,20 @@ Position = tuple[float, float]
 
 PERSON_KINDS = frozenset({"PERSON_DOCUMENT"})
 CONVEYANCE_KINDS = frozenset({"VEHICLE_PLATE", "VESSEL"})
+OBSERVING_TYPES = frozenset({"sighting", "finance-flag", "platform-report"})
+"""Event types that observe a subject; a case update is the context a rule is defined by, not a sighting of it."""
 BYSTANDER_ROLES = frozenset({"VICTIM", "WITNESS"})
 """Roles a case names without implicating: nobody is wanted, or a network member, as a victim or witness."""
 
 
 def kind_of(subject: str) -> str:
     return subject.split(":", 1)[0]
+
+
+def observed_with(subject: str, observations: Iterable[Observation]) -> set[str]:
+    """Subjects an observation (not a case update) named together with ``subject``: links that say
+    "the same traveller, phone or account", unlike two people a case names together."""
+    return {s for o in observations if o.event_type in OBSERVING_TYPES and subject in o.subjects for s in o.subjects} - {subject}
 
 
 def implicated(update: Observation) -> list[str]:

@@ -24,6 +24,7 @@ from borderbus_correlator.facts import (
     group_of,
     implicated,
     kind_of,
+    observed_with,
     position,
     sites,
 )
@@ -162,25 +163,30 @@ def flagged_money_meets_border(history: SubjectHistory, cfg: RuleConfig, points:
     sightings = history.seen("sighting")
     times = [seen.observation.occurred_at_ms for seen in sightings]
     window = cfg.finance_border_window_ms
+    together = observed_with(history.subject, history.direct)
     decisions = []
     for flag in flags:
         at = flag.observation.occurred_at_ms
         nearby = sightings[bisect_left(times, at - window) : bisect_right(times, at + window)]
-        matches = [seen.observation for seen in nearby if _connects(flag, seen)]
+        matches = [seen.observation for seen in nearby if _connects(flag, seen, together)]
         if matches:
             decisions.append(_money_decision(flag.observation, matches, cfg, points))
     return decisions
 
 
-def _connects(flag: Seen, sighting: Seen) -> bool:
+def _connects(flag: Seen, sighting: Seen, together: set[str]) -> bool:
     """True when the sighting names a flagged subject or a subject linked to one, as far as this history can tell.
 
     Here the flag names this subject (flag direct: every sighting here names it or one of its links),
     or this subject is linked to a flagged one (flag linked: sightings naming this subject count).
-    Two linked observations are two hops apart unless the sighting names a flagged subject itself.
+    A link counts only when an observation named both (``together``): two people a case names
+    together are not one traveller. Two linked observations are two hops apart unless the sighting
+    names a flagged subject itself.
     """
-    if flag.via is None or sighting.via is None:
-        return True
+    if flag.via is None:
+        return sighting.via is None or sighting.via in together
+    if sighting.via is None:
+        return flag.via in together
     return not set(flag.observation.subjects).isdisjoint(sighting.observation.subjects)
 
 
