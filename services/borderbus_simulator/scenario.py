@@ -63,7 +63,10 @@ RULE_DEFAULTS: dict[str, int] = {
     "max_vessel_speed_kmh": 60,
     "distinct_points_per_day": 3,
     "advert_window_days": 30,
+    "max_links": 50,
 }
+HOTLINE_ROOM = 4 * RULE_DEFAULTS["max_links"]
+"""Background events needed before a scenario plants a hotline (a hub): it then takes max_links + 5 of them."""
 LATE_SIGHTING_HOURS = 80
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -115,7 +118,7 @@ def build_scenario(*, seed: int, event_count: int, end_ms: int, span_ms: int = 2
             f"event_count must be at least {len(planted)} to hold the planted patterns of "
             f"{networks} network(s) over this span; got {event_count}"
         )
-    background = Background(writer, factory, config, window, year).generate(event_count - len(planted))
+    background = Background(writer, factory, config, window, year, truth).generate(event_count - len(planted))
     events = sorted(planted + background, key=lambda event: event.occurred_at_ms)
     ground_truth = {
         "seed": seed,
@@ -788,10 +791,13 @@ class Background:
     config: WorldConfig
     window: tuple[int, int]
     year: int
+    truth: GroundTruth
     events: list[PlannedEvent] = field(default_factory=list)
 
     def generate(self, count: int) -> list[PlannedEvent]:
         rng = self.writer.rng
+        if count >= HOTLINE_ROOM:
+            self.hotline()
         stories: list[tuple[Callable[[int], None], int]] = [
             (self.traveller, 38), (self.vehicle, 22), (self.patrol, 4), (self.finance, 14),
             (self.platform, 13), (self.case, 5),
@@ -815,6 +821,31 @@ class Background:
             return self.config.region(point)
         return self.rng.choices(("IQ", "TR", "GB", "GR", "DE", "SY", "IR", "AF", "FR", "EG", "PK"),
                                 (25, 15, 20, 10, 10, 6, 5, 3, 3, 2, 2))[0]
+
+    def hotline(self) -> None:
+        """A taxi firm's number that travellers declare at the border: a hub, which must join none of them.
+
+        The correlator reports it once (hub_detected) on the earliest events, in event order, that
+        name more than ``max_links`` other subjects with it.
+        """
+        cap = RULE_DEFAULTS["max_links"]
+        phone = self.factory.phone(self.rng.choice(("GB", "GR", "TR")))
+        scans = []
+        for _ in range(cap + 5):
+            point = self.rng.choice(self.config.sighting_points)
+            person = self.factory.person(self.nationality(point), with_phone=False)
+            subjects = [person.passport.subject(), phone.subject(self.rng)]
+            scans.append(self.writer.sighting(point, self.when(), subjects, "DOCUMENT_SCAN"))
+        self.events += scans
+        named: set[str] = set()
+        evidence = []
+        for scan in sorted(scans, key=lambda event: (event.occurred_at_ms, event.event_id)):
+            evidence.append(scan)
+            named.add(scan.body["subjects"][0]["id"])
+            if len(named) > cap:
+                break
+        self.truth.alert("hub_detected", evidence, [phone], None,
+                         f"One phone declared by {len(scans)} different travellers: a hotline, not a link between them.")
 
     def traveller(self, room: int) -> None:
         """A document scan; some travellers come back through the same point or one nearby."""

@@ -42,6 +42,7 @@ DEFAULTS = {
     "max_vessel_speed_kmh": 60,
     "distinct_points_per_day": 3,
     "advert_window_days": 30,
+    "max_links": 50,
 }
 RULES = (
     "wanted_subject_sighted",
