@@ -6,7 +6,11 @@ decisions whatever order its events arrived in; the alert book downstream merges
 
 An ``alert_key`` is built only from the evidence (event ids, case ids, subject keys, border
 points, UTC dates), never from ``history.subject``: the same finding made in two subjects'
-histories, possibly on two partitions, must land on the same alert.
+histories, possibly on two partitions, must land on the same alert. (The rules judged from one
+subject's own history, movement and hubs, name that subject, which their evidence names too.)
+
+A finding's summary is the one :mod:`summaries` writes for its evidence, as the alert book does
+for the merged evidence; shared definitions (membership, places) live in :mod:`facts`.
 """
 
 from __future__ import annotations
@@ -37,8 +41,6 @@ Rule = Callable[[SubjectHistory, RuleConfig, Points], list[AlertDecision]]
 
 CONTACT_KINDS = frozenset({"PHONE", "PLATFORM_ACCOUNT", "CRYPTO_WALLET"})
 WARRANT_ENDS = frozenset({"WARRANT_WITHDRAWN", "CLOSED"})
-_implicated = implicated
-_group_of = group_of
 
 
 def _evidence(observations: Iterable[Observation]) -> tuple[Observation, ...]:
@@ -91,12 +93,12 @@ def wanted_subject_sighted(history: SubjectHistory, cfg: RuleConfig, points: Poi
     if not warrants:
         return []
     ends = _warrant_ends(updates)
-    sightings = _sightings_by_subject(history.seen("sighting"), {s for w in warrants for s in _implicated(w)})
+    sightings = _sightings_by_subject(history.seen("sighting"), {s for w in warrants for s in implicated(w)})
     found: dict[str, tuple[list[Observation], list[Observation], str]] = {}
     for warrant in warrants:
         case_id, ref = warrant.facts["case_id"], warrant.facts.get("warrant_ref") or warrant.event_id
         attributed: set[str] = set()
-        for subject in _implicated(warrant):
+        for subject in implicated(warrant):
             under = _under_warrant(warrant, subject, sightings.get(subject, []), ends)
             matches = [s for s in under if s.event_id not in attributed]
             attributed.update(s.event_id for s in matches)
@@ -253,12 +255,12 @@ def _membership_ends(updates: list[Observation]) -> dict[tuple[str, str], int]:
     last_added: dict[tuple[str, str], int] = {}
     last_ended: dict[tuple[str, str], int] = {}
     for update in updates:
-        group, at = _group_of(update), update.occurred_at_ms
+        group, at = group_of(update), update.occurred_at_ms
         closing = update.facts.get("status") == "CLOSED"
         for subject in update.subjects if closing else update.facts.get("removed") or ():
             last_ended[(group, subject)] = max(last_ended.get((group, subject), at), at)
         if not closing:
-            for subject in _implicated(update):
+            for subject in implicated(update):
                 last_added[(group, subject)] = max(last_added.get((group, subject), at), at)
     return {key: end for key, end in last_ended.items() if end >= last_added.get(key, end)}
 
@@ -267,7 +269,7 @@ def _case_groups(updates: list[Observation]) -> dict[str, set[str]]:
     """Network id (else case id) -> the subjects case-updates implicate in it."""
     groups: dict[str, set[str]] = defaultdict(set)
     for update in updates:
-        groups[_group_of(update)].update(_implicated(update))
+        groups[group_of(update)].update(implicated(update))
     return groups
 
 
@@ -293,7 +295,7 @@ def _convergence_decision(
     cfg: RuleConfig,
 ) -> AlertDecision:
     seen_members = sorted({s for sighting in cluster for s in sighting.subjects if s in members})
-    basis = [u for u in updates if _group_of(u) == group and not set(_implicated(u)).isdisjoint(seen_members)]
+    basis = [u for u in updates if group_of(u) == group and not set(implicated(u)).isdisjoint(seen_members)]
     first = cluster[0]
     return _decision(
         "network_convergence",
