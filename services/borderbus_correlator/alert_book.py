@@ -374,6 +374,8 @@ def evidence_summary(observation: Observation) -> str:
     """One line saying what an event contributes, from whichever documented ``facts`` it carries."""
     describe = _DESCRIBERS.get(observation.event_type, _other)
     place = f"at {observation.border_point}" if observation.border_point else None
+    if place is None and observation.latitude is not None and observation.longitude is not None:
+        place = f"at {observation.latitude:.4f},{observation.longitude:.4f}"
     return _words(observation.agency, *describe(observation), place)
 
 

@@ -255,6 +255,8 @@ def test_evidence_summaries_tolerate_missing_facts() -> None:
     assert evidence_summary(bare) == "uk-nca case"
     assert evidence_summary(replace(bare, event_type="finance-flag", facts={"risk_score": 0})) == "uk-nca finance flag risk 0"
     assert evidence_summary(replace(bare, event_type="sighting", border_point="GB-LHR")) == "uk-nca sighting at GB-LHR"
+    drone = replace(bare, event_type="sighting", facts={"method": "DRONE"}, latitude=50.94, longitude=0.976)
+    assert evidence_summary(drone) == "uk-nca sighting (DRONE) at 50.9400,0.9760"
     assert (
         evidence_summary(replace(bare, event_type="platform-report", facts={"platform": "tiktok"})) == "uk-nca report of tiktok"
     )
