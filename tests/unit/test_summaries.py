@@ -33,11 +33,11 @@ SUBJECT = re.compile(r"\b(?:PERSON_DOCUMENT|PHONE|VEHICLE_PLATE|VESSEL|BANK_ACCO
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[Observation]:
-    """Sightings (at border points or by coordinates near one), flags, warrants, network cases and adverts."""
+    """Sightings (at border points or by coordinates near one), flags, warrants, network cases, adverts, retractions."""
     events: list[Observation] = []
     hours = st.integers(min_value=0, max_value=96 * 4).map(lambda quarter: quarter / 4)
     for n in range(draw(st.integers(min_value=2, max_value=14))):
-        kind = draw(st.sampled_from(["sighting", "sighting", "sighting", "drone", "flag", "case", "report"]))
+        kind = draw(st.sampled_from(["sighting", "sighting", "sighting", "drone", "flag", "case", "report", "retract"]))
         at = draw(hours)
         if kind in ("sighting", "drone"):
             code = draw(st.sampled_from(CODES))
@@ -60,8 +60,13 @@ def histories(draw: st.DrawFn) -> list[Observation]:
             status = draw(st.sampled_from(["WARRANT_ISSUED", "SUBJECT_ADDED", "OPENED"]))
             events.append(case(f"c{n}", status, dict.fromkeys(named, "SUSPECT"), at - 24, network_id="OCG-1",
                                warrant_ref="W-1" if status == "WARRANT_ISSUED" else None))
-        else:
+        elif kind == "report":
             events.append(report(f"a{n}", [PHONE], at - 48))
+        else:  # the agency withdraws one of its earlier events: evidence leaves the alerts built on it
+            earlier = [o for o in events if o.event_type in ("sighting", "finance-flag") and o.revises is None]
+            if earlier:
+                original = draw(st.sampled_from(earlier))
+                events.append(dataclasses.replace(original, event_id=f"r{n}", revises=original.event_id, revision="RETRACT"))
     order = draw(st.permutations(events))
     return list(order)
 
