@@ -518,5 +518,10 @@ RULES: tuple[Rule, ...] = (
 
 
 def evaluate(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """Every enabled rule over the whole history; deterministic for a given history."""
-    return [decision for rule in RULES if rule.__name__ in cfg.enabled_rules for decision in rule(history, cfg, points)]
+    """Every enabled rule over the whole history; deterministic for a given history.
+
+    A hub's own history joins nothing: everything in it is joined only by the hub (a hotline
+    named by strangers), so only ``hub_detected`` is judged there.
+    """
+    rules = (hub_detected,) if is_hub(history, cfg) else RULES
+    return [decision for rule in rules if rule.__name__ in cfg.enabled_rules for decision in rule(history, cfg, points)]

@@ -76,12 +76,13 @@ CAP = dataclasses.replace(RuleConfig(), max_links=3)
 
 
 def hub_world() -> list[Observation]:
-    """A hotline named by five travellers; one of them (PERSON2, never sighted) has a flagged account.
+    """A hotline named by five travellers; PERSON2 (never sighted) has a flagged account, and a flag names the hotline.
 
-    Without the cap the flag would meet every traveller who declared the hotline, through it.
+    Without the cap the flags would meet every traveller who declared the hotline, through it, in
+    their histories and in the hotline's own.
     """
     return [
-        event("f0", "finance-flag", [PERSON2, HUB], -50, risk_score=10, channel="WIRE", amount="10.00", currency="GBP"),
+        event("f0", "finance-flag", [PERSON2, HUB], -50, risk_score=90, channel="WIRE", amount="10.00", currency="GBP"),
         flag("f1", [ACCOUNT, PERSON2], 0, 90),
         *(sighting(f"s{n}", [person, HUB], n, "GB-DOV") for n, person in enumerate(PEOPLE, start=1)),
     ]
