@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench soak-kill clean
+.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ bench: $(STAMP) kafka-up ## Benchmarks (not tests): print figures and write .loc
 	  name=$$(basename $$script .py); echo "== $$name"; \
 	  $(BIN)/python $$script --out .local/bench/$${name#bench_}.json || exit 1; \
 	done
+
+QUALITY_SEEDS ?= 12
+quality: $(STAMP) ## Recall and precision per rule over QUALITY_SEEDS simulator seeds (no broker); writes .local/bench/quality.json
+	@mkdir -p .local/bench
+	@$(BIN)/python tests/bench/quality.py --seeds $(QUALITY_SEEDS) --out .local/bench/quality.json
 
 SOAK_ROUNDS ?= 20
 soak-kill: $(STAMP) kafka-jars ## SIGKILL a correlator worker at random moments SOAK_ROUNDS times; writes .local/bench/soak-kill.json

@@ -18,6 +18,9 @@ import yaml
 from borderbus.config import Settings
 
 EVENT_TYPES = ("sighting", "finance-flag", "case-update", "platform-report")
+IDENTIFIER_POLICIES = ("lenient", "strict")
+INVALID_SUBJECT_HANDLING = ("drop", "refuse_event")
+DEFAULT_MAX_SUBJECTS_PER_EVENT = 50
 SCHEMA_TOPIC = "borderbus.schemas"
 ALERTS_TOPIC = "alerts.shared"
 ALERT_ACTIONS_TOPIC = "alerts.actions"
@@ -38,6 +41,8 @@ class Agency:
     publishes: tuple[str, ...]
     expected_interval_seconds: int
     platforms: tuple[str, ...] = ()
+    identifier_policy: str = "lenient"  # strict: a well-formed but unverifiable identifier counts as invalid
+    invalid_subjects: str = "drop"  # drop: only the bad subject goes (a warning); refuse_event: all or nothing
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,13 @@ def parse_agencies(entries: list[dict[str, Any]]) -> dict[str, Agency]:
             publishes=tuple(raw["publishes"]),
             expected_interval_seconds=int(raw["expected_interval_seconds"]),
             platforms=tuple(raw.get("platforms", ())),
+            identifier_policy=raw.get("identifier_policy", "lenient"),
+            invalid_subjects=raw.get("invalid_subjects", "drop"),
         )
+        if agency.identifier_policy not in IDENTIFIER_POLICIES:
+            raise CatalogueError(f"agency {agency.code}: identifier_policy must be one of {', '.join(IDENTIFIER_POLICIES)}")
+        if agency.invalid_subjects not in INVALID_SUBJECT_HANDLING:
+            raise CatalogueError(f"agency {agency.code}: invalid_subjects must be one of {', '.join(INVALID_SUBJECT_HANDLING)}")
         unknown = set(agency.publishes) - set(EVENT_TYPES)
         if unknown:
             raise CatalogueError(f"agency {agency.code}: unknown event types {sorted(unknown)}")
@@ -111,7 +122,11 @@ class Catalogue:
         self.settings = settings
         self.prefix = settings.topic_prefix
         config_dir = settings.config_dir
-        self._agencies_raw = read_yaml(config_dir / "agencies.yaml")["agencies"]
+        agencies_file = read_yaml(config_dir / "agencies.yaml")
+        self._agencies_raw = agencies_file["agencies"]
+        self.max_subjects_per_event = int(agencies_file.get("max_subjects_per_event", DEFAULT_MAX_SUBJECTS_PER_EVENT))
+        if self.max_subjects_per_event < 1:
+            raise CatalogueError("agencies.yaml: max_subjects_per_event must be at least 1")
         self._points_raw = read_yaml(config_dir / "border_points.yaml")["border_points"]
         self._topics_raw = read_yaml(config_dir / "topics.yaml")
 

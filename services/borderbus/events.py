@@ -2,7 +2,16 @@
 
 Validation collects every problem in a request rather than stopping at the first, so an agency
 fixes a bad batch in one round trip. Identifiers go through :mod:`borderbus.identifiers` here and
-nowhere else on the way in.
+nowhere else on the way in, under the agency's identifier policy (``agencies.yaml``):
+
+- a subject that cannot be put in canonical form is dropped and reported as a warning (the 202
+  lists it), so one bad identifier never costs the event its other subjects; an agency with
+  ``invalid_subjects: refuse_event`` gets the whole event refused instead, and an event left with
+  no valid subject is refused either way, naming each subject's field;
+- a well-formed but unverifiable identifier is kept in canonical form with ``verified: false`` and
+  counted in ``borderbus_identifiers_unverified_total{kind}``; ``identifier_policy: strict``
+  treats it as invalid;
+- an event may name at most ``max_subjects_per_event`` subjects (422 on ``subjects``).
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from prometheus_client import Counter
 
 from borderbus import identifiers
 from borderbus.catalogue import Agency, Catalogue
@@ -28,6 +39,12 @@ _TYPOLOGY = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _MISSING = object()
+
+UNVERIFIED_IDENTIFIERS = Counter(
+    "borderbus_identifiers_unverified_total",
+    "Subjects kept in canonical form but marked verified: false (well formed, not verifiable), by kind; counted when prepared.",
+    ["kind"],
+)
 
 
 @dataclass(frozen=True)
@@ -62,10 +79,17 @@ class PreparedEvent:
     event_type: str
     record: dict[str, Any]
     key: str
+    warnings: tuple[FieldError, ...] = ()  # subjects dropped under the agency's policy (reported in the 202)
 
     @property
     def event_id(self) -> str:
         return str(self.record["event_id"])
+
+
+def warnings_body(events: list[PreparedEvent]) -> dict[str, Any]:
+    """``{"warnings": [...]}`` for a 202 when subjects were dropped under the agency's policy, else nothing."""
+    warnings = [warning.as_dict() for event in events for warning in event.warnings]
+    return {"warnings": warnings} if warnings else {}
 
 
 def to_millis(value: Any) -> int:
@@ -334,12 +358,13 @@ class EventPreparer:
             )
         body.setdefault("event_id", str(uuid.uuid4()))
         body.setdefault("reported_at", now)
-        subject_ids = self._normalise_subjects(body, index, errors)
+        warnings: list[FieldError] = []
+        subject_ids = self._normalise_subjects(body, index, errors, warnings)
         self._resolve_subject_refs(body, subject_ids, index, errors)
         revision = body.get("revises")
         if isinstance(revision, dict) and isinstance(revision.get("subjects"), list) and revision["subjects"]:
             revision = body["revises"] = dict(revision)
-            self._normalise_subjects(revision, index, errors, where="revises.subjects")
+            self._normalise_subjects(revision, index, errors, warnings, where="revises.subjects")
 
         definition = self.schemas[event_type].definition
         converter = _Converter(self._names[event_type], index)
@@ -355,19 +380,40 @@ class EventPreparer:
         if errors:
             raise InvalidEvents(errors)
         first = record["subjects"][0]
-        return PreparedEvent(event_type, record, identifiers.subject_key(first["kind"], first["id"]))
+        for subject in record["subjects"]:
+            if subject.get("verified") is False:
+                UNVERIFIED_IDENTIFIERS.labels(subject["kind"]).inc()
+        return PreparedEvent(event_type, record, identifiers.subject_key(first["kind"], first["id"]), tuple(warnings))
 
     def _normalise_subjects(
-        self, body: dict[str, Any], index: int | None, errors: list[FieldError], *, where: str = "subjects"
+        self,
+        body: dict[str, Any],
+        index: int | None,
+        errors: list[FieldError],
+        warnings: list[FieldError],
+        *,
+        where: str = "subjects",
     ) -> list[str | None]:
-        """Canonicalise each subject in place; returns the canonical ids (None where one failed)."""
+        """Canonicalise each subject in place under the agency's policy; returns the canonical ids (None where one failed).
+
+        A subject that fails is dropped with a warning, unless the agency refuses whole events, or
+        no subject would be left (then every failure is an error).
+        """
         subjects = body.get("subjects")
         if not isinstance(subjects, list) or not subjects:
             errors.append(FieldError(index, where, "must be a non-empty array: every event names at least one subject"))
             body.pop("subjects", None)
             return []
+        limit = self.catalogue.max_subjects_per_event
+        if len(subjects) > limit:
+            reason = f"names {len(subjects)} subjects; one event may name at most {limit}"
+            errors.append(FieldError(index, where, reason, "too_many_subjects"))
+            body["subjects"] = []  # reported once: the schema check sees an empty array, not a missing field
+            return []
+        strict = self.agency.identifier_policy == "strict"
         canonical_ids: list[str | None] = []
         cleaned = []
+        failures: list[FieldError] = []
         for position, subject in enumerate(subjects):
             path = f"{where}[{position}]"
             if not isinstance(subject, dict):
@@ -377,13 +423,20 @@ class EventPreparer:
             subject = dict(subject)
             country = subject.pop("country", None)
             try:
-                subject["id"] = identifiers.normalise(subject.get("kind", ""), subject.get("id", "") or "", country)
+                result = identifiers.canonicalise(
+                    subject.get("kind", ""), subject.get("id", "") or "", country, strict=strict
+                )
             except identifiers.IdentifierError as error:
-                errors.append(FieldError(index, f"{path}.{error.field}", error.reason, "invalid_identifier"))
+                failures.append(FieldError(index, f"{path}.{error.field}", error.reason, "invalid_identifier"))
                 canonical_ids.append(None)
                 continue
+            subject["id"], subject["verified"] = result.id, result.verified
             canonical_ids.append(subject["id"])
             cleaned.append(subject)
+        if failures and (self.agency.invalid_subjects == "refuse_event" or not cleaned):
+            errors.extend(failures)
+        else:
+            warnings.extend(FieldError(f.index, f.field, f"subject dropped: {f.reason}", "subject_dropped") for f in failures)
         body["subjects"] = cleaned
         return canonical_ids
 
@@ -392,7 +445,9 @@ class EventPreparer:
         body: dict[str, Any], subject_ids: list[str | None], index: int | None, errors: list[FieldError]
     ) -> None:
         """``subject_index`` in subject_roles / counterparties becomes the canonical ``subject_id``, and
-        ``removed_subject_indexes`` (a case update ending subjects' part in the case) ``removed_subject_ids``."""
+        ``removed_subject_indexes`` (a case update ending subjects' part in the case) ``removed_subject_ids``.
+
+        A reference to a dropped subject goes with it: its role is left out, a counterparty keeps no subject id."""
         removed = body.pop("removed_subject_indexes", None)
         if removed is not None:
             if not isinstance(removed, list):
@@ -411,6 +466,7 @@ class EventPreparer:
             if not isinstance(entries, list):
                 continue
             entries = body[list_name] = list(entries)  # the caller's list stays as it was
+            dropped: set[int] = set()
             for position, entry in enumerate(entries):
                 if not isinstance(entry, dict) or "subject_index" not in entry:
                     continue
@@ -419,8 +475,14 @@ class EventPreparer:
                 path = f"{list_name}[{position}].subject_index"
                 if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(subject_ids):
                     errors.append(FieldError(index, path, f"must index into subjects (0..{len(subject_ids) - 1})"))
+                elif subject_ids[ref] is None and not errors:  # a subject dropped under the agency's policy
+                    entry["subject_id"] = None
+                    dropped.add(position)
+                    continue
                 # a placeholder keeps the schema check from reporting the same problem twice
                 entry["subject_id"] = subject_ids[ref] if not errors and subject_ids[ref] is not None else ""
+            if list_name == "subject_roles" and dropped:
+                body[list_name] = [entry for position, entry in enumerate(entries) if position not in dropped]
 
     def _check_meaning(self, event_type: str, record: dict[str, Any], index: int | None, now: int) -> list[FieldError]:
         """Rules the schema cannot express."""

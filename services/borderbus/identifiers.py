@@ -6,6 +6,12 @@ identifier must map to exactly one canonical string, and a canonical string
 must map to itself (``normalise`` is idempotent).  Every canonical form is
 self-describing, so it can be re-normalised without the ``country`` hint.
 
+Identifier policy: refuse only what cannot be put in a canonical form. An identifier that is well
+formed but cannot be verified (a phone number of the right length in a range the numbering plan
+calls unassigned: plans lag behind the operators) keeps its canonical form and is reported as
+unverified (:func:`canonicalise`), so it still joins the events that name it; a caller asking
+for ``strict`` treats it as invalid.
+
 This module is pure logic: no I/O, no clock, no global state.
 """
 
@@ -15,12 +21,13 @@ import enum
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
-__all__ = ["IdentifierError", "SubjectKind", "normalise", "subject_key"]
+__all__ = ["Canonical", "IdentifierError", "SubjectKind", "canonicalise", "normalise", "subject_key"]
 
 
 class SubjectKind(enum.StrEnum):
@@ -48,6 +55,24 @@ class IdentifierError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class _Unverifiable(Exception):
+    """Raised inside a normaliser: the identifier has this canonical form but cannot be verified."""
+
+    def __init__(self, canonical: str, reason: str) -> None:
+        super().__init__(reason)
+        self.canonical = canonical
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """An identifier's canonical form; ``verified`` is False (with ``reason``) when it is well formed but unverifiable."""
+
+    id: str
+    verified: bool = True
+    reason: str | None = None
 
 
 _ALPHA3_TO_ALPHA2: dict[str, str] = {
@@ -185,19 +210,33 @@ _PLATFORM_ALIASES: dict[str, str] = {"twitter": "x"}
 _HANDLE = re.compile(r"[a-z0-9._-]{1,64}")
 
 
-def normalise(kind: str | SubjectKind, raw: str, country: str | None = None) -> str:
+def normalise(kind: str | SubjectKind, raw: str, country: str | None = None, *, strict: bool = False) -> str:
     """Return the canonical id string for one identifier, or raise IdentifierError.
 
     ``country`` (ISO 3166-1 alpha-2 or alpha-3, any case) is the issuing
     country of a document or plate and the dialling region of a national
     phone number (also for WhatsApp accounts); the other kinds are
-    self-describing and ignore it.
+    self-describing and ignore it. A well-formed but unverifiable identifier
+    is returned in canonical form unless ``strict`` (see :func:`canonicalise`).
+    """
+    return canonicalise(kind, raw, country, strict=strict).id
+
+
+def canonicalise(kind: str | SubjectKind, raw: str, country: str | None = None, *, strict: bool = False) -> Canonical:
+    """The canonical form and whether it could be verified; IdentifierError when there is no canonical form.
+
+    With ``strict``, an unverifiable identifier is an IdentifierError too (an agency's stricter policy).
     """
     subject_kind = _parse_kind(kind)
     text = raw.strip() if isinstance(raw, str) else ""
     if not text:
         raise IdentifierError("id", "is empty")
-    return _NORMALISERS[subject_kind](text, country)
+    try:
+        return Canonical(_NORMALISERS[subject_kind](text, country))
+    except _Unverifiable as unverifiable:
+        if strict:
+            raise IdentifierError("id", unverifiable.reason) from None
+        return Canonical(unverifiable.canonical, False, unverifiable.reason)
 
 
 def subject_key(kind: str | SubjectKind, canonical_id: str) -> str:
@@ -324,15 +363,15 @@ def _phone(text: str, country: str | None) -> str:
         problem = _PARSE_PROBLEMS.get(exc.error_type, _NOT_A_NUMBER)
         raise _invalid_phone(region, problem) from None
     possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
-        problem = _POSSIBILITY_PROBLEMS.get(possible, "it has the wrong length")
-    elif not phonenumbers.is_valid_number(number):
-        problem = "no such number range is in use"
-    else:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if possible == phonenumbers.ValidationResult.IS_POSSIBLE and phonenumbers.is_valid_number(number):
+        return e164
     if region is None:
         region = phonenumbers.region_code_for_country_code(number.country_code or 0)
-    raise _invalid_phone(region, problem)
+    if possible == phonenumbers.ValidationResult.IS_POSSIBLE:
+        # the right length for its country: E.164 is its one spelling, only the range is not known to be assigned
+        raise _Unverifiable(e164, _invalid_phone(region, "no such number range is known to be in use").reason)
+    raise _invalid_phone(region, _POSSIBILITY_PROBLEMS.get(possible, "it has the wrong length"))
 
 
 def _invalid_phone(region: str | None, problem: str) -> IdentifierError:
@@ -501,7 +540,10 @@ def _platform_account(text: str, country: str | None) -> str:
     if not handle:
         raise IdentifierError("id", "the handle after 'platform:' is empty")
     if platform == "whatsapp":
-        return f"whatsapp:{_phone(handle, country)}"
+        try:
+            return f"whatsapp:{_phone(handle, country)}"
+        except _Unverifiable as unverifiable:
+            raise _Unverifiable(f"whatsapp:{unverifiable.canonical}", unverifiable.reason) from None
     handle = handle.removeprefix("@").lower()
     if not _HANDLE.fullmatch(handle):
         raise IdentifierError(

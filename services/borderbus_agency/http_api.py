@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from borderbus.events import FieldError, InvalidEvents
+from borderbus.events import FieldError, InvalidEvents, warnings_body
 from borderbus.http_security import (
     API_HEADERS,
     CALLER_KEY,
@@ -165,6 +165,7 @@ async def publish_events(request: web.Request) -> web.Response:
                 "event_ids": [event.event_id for event in events],
                 "already_accepted": len(already),
                 "topic": publisher.catalogue.ingest_topic(agency, event_type),
+                **warnings_body(events),
             },
             status=202,
         )

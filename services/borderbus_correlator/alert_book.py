@@ -7,6 +7,10 @@ same evidence, subjects, severity and handling, and a version is published only 
 learns something (new evidence, evidence withdrawn, new subjects, a higher base severity, a
 retraction, or a re-raise after one).
 
+The summary is written here, from the alert's merged evidence (:func:`summaries.summarise`), not
+taken from the newest finding: one perspective sees one subject's history, so its words could
+count fewer sightings than the alert holds or describe another traveller's sighting.
+
 A retraction (the evidence no longer supports the alert) makes a RETRACTED version. Afterwards a
 finding that only restates the evidence the alert had when it was retracted changes nothing (it
 is a slower perspective catching up); one with new evidence, or one whose perspective saw the
@@ -24,6 +28,13 @@ Handling (TLP 2.0) is part of the product, so the sharing policy lives here, in 
 - AMBER_STRICT (TLP:AMBER+STRICT): only the contributing agencies and the operators of the
   evidence's border points;
 - RED: only the contributing agencies.
+
+Severity is calibrated in one place too (:func:`_corroborated`): a rule's base severity rises one
+step when two or more independent agencies *observed the subjects* in the evidence (sightings,
+finance flags, platform reports). The context a rule is defined by (the case update that issues
+the warrant or names the network) is not an observation: a prosecutor's warrant and one border
+sighting are one agency's observation, so they stay at the rule's base severity. A ``hub_detected``
+notice (a subject linked to too many others) is about the data, and is never raised.
 """
 
 from __future__ import annotations
@@ -34,8 +45,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from borderbus.catalogue import Agency, BorderPoint
+from borderbus_correlator.facts import OBSERVING_TYPES
 from borderbus_correlator.history import event_order
 from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, AlertRetraction, Finding, Observation
+from borderbus_correlator.rule_config import RuleConfig
+from borderbus_correlator.summaries import summarise
 
 _OPEN_MARKINGS = frozenset({"CLEAR", "GREEN"})
 _OPERATOR_MARKINGS = frozenset({"AMBER", "AMBER_STRICT"})
@@ -130,9 +144,12 @@ class AlertState:
 class AlertBook:
     """Merges decisions into alert states and renders them as Avro ``Alert`` records."""
 
-    def __init__(self, agencies: Mapping[str, Agency], points: Mapping[str, BorderPoint]) -> None:
+    def __init__(
+        self, agencies: Mapping[str, Agency], points: Mapping[str, BorderPoint], cfg: RuleConfig | None = None
+    ) -> None:
         self._agencies = agencies
         self._points = points
+        self._cfg = cfg or RuleConfig()
 
     def apply(self, state: AlertState | None, finding: Finding, now_ms: int) -> AlertState | None:
         """The new state if this finding changes the alert, else None (nothing to publish)."""
@@ -150,17 +167,17 @@ class AlertBook:
         """
         key = alert_id(decision.rule, decision.alert_key)
         if state is None:
-            return _build(key, decision, now_ms, previous=None)
+            return _build(key, decision, now_ms, None, self._summary)
         if state.alert_id != key:
             raise ValueError(f"decision for {key} merged into alert {state.alert_id}")
         if state.status == "RETRACTED":
             known = set(state.evidence) | state.support_at_retraction | state.withdrawn
             if not decision.reraised and {o.event_id for o in decision.evidence} <= known:
                 return None
-            return _build(key, decision, now_ms, previous=state)
+            return _build(key, decision, now_ms, state, self._summary)
         if not _adds_to(state, decision):
             return None
-        return _build(key, decision, now_ms, previous=state)
+        return _build(key, decision, now_ms, state, self._summary)
 
     def retract(self, state: AlertState | None, retraction: AlertRetraction, now_ms: int) -> AlertState | None:
         """A RETRACTED version of an open alert; nothing for one never raised or already retracted."""
@@ -216,6 +233,11 @@ class AlertBook:
             "retraction": state.retraction,
         }
 
+    def _summary(self, decision: AlertDecision, evidence: Mapping[str, Observation]) -> str:
+        """From the merged evidence; a finding of a rule without a summariser keeps its own words."""
+        words = summarise(decision.rule, decision.alert_key, list(evidence.values()), self._points, self._cfg)
+        return words if words is not None else decision.summary
+
     def _operators(self, observations: Iterable[Observation]) -> set[str]:
         codes = {observation.border_point for observation in observations}
         return {self._points[code].operated_by for code in codes if code is not None and code in self._points}
@@ -251,7 +273,13 @@ def _change(previous: AlertState | None, evidence: Mapping[str, Observation], su
     return "SUBJECTS_ADDED" if set(subjects) - set(previous.subjects) else "EVIDENCE_ADDED"
 
 
-def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState | None) -> AlertState:
+def _build(
+    key: str,
+    decision: AlertDecision,
+    now_ms: int,
+    previous: AlertState | None,
+    summary_of: Callable[[AlertDecision, Mapping[str, Observation]], str],
+) -> AlertState:
     """The state after ``decision``: unions and maxima, so the result does not depend on arrival order.
 
     Withdrawn evidence is the exception, and it is sticky: once an event is taken away from an
@@ -263,9 +291,11 @@ def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState 
         if observation.event_id not in withdrawn:
             evidence.setdefault(observation.event_id, observation)
     base = decision.severity if previous is None else max(previous.base_severity, decision.severity, key=_severity_rank)
-    agencies = sorted({observation.agency for observation in evidence.values()})
+    agencies = observing_agencies(evidence.values())
     border_point = decision.border_point if decision.border_point is not None or previous is None else previous.border_point
     subjects = sorted(set(previous.subjects if previous else ()) | set(decision.subjects))
+    if decision.rule in UNCORROBORATED_RULES:
+        agencies = []
     severity = _corroborated(base, agencies)
     return AlertState(
         alert_id=key,
@@ -279,7 +309,7 @@ def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState 
         subjects=subjects,
         evidence=evidence,
         border_point=border_point,
-        summary=_summary(decision.summary, agencies),
+        summary=_corroboration_note(summary_of(decision, evidence), agencies),
         status="OPEN",
         change=_change(previous, evidence, subjects, severity),
         previous_severity=previous.severity if previous and previous.severity != severity else None,
@@ -287,16 +317,25 @@ def _build(key: str, decision: AlertDecision, now_ms: int, previous: AlertState 
     )
 
 
+UNCORROBORATED_RULES = frozenset({"hub_detected"})
+"""Notices about the data, not findings: many agencies naming a hotline make it no more urgent."""
+
+
+def observing_agencies(evidence: Iterable[Observation]) -> list[str]:
+    """The distinct agencies whose evidence observed the subjects (see the module docstring), sorted."""
+    return sorted({o.agency for o in evidence if o.event_type in OBSERVING_TYPES})
+
+
 def _corroborated(base: str, agencies: list[str]) -> str:
-    """Several agencies seeing the same thing independently make it one step more urgent."""
+    """Several agencies observing the subjects independently make the finding one step more urgent."""
     rank = _severity_rank(base) + (1 if len(agencies) >= 2 else 0)
     return SEVERITIES[min(rank, len(SEVERITIES) - 1)]
 
 
-def _summary(decision_summary: str, agencies: list[str]) -> str:
+def _corroboration_note(summary: str, agencies: list[str]) -> str:
     if len(agencies) < 2:
-        return decision_summary
-    return f"{decision_summary} Corroborated by {len(agencies)} agencies: {', '.join(agencies)}.".strip()
+        return summary
+    return f"{summary} Corroborated by {len(agencies)} agencies that observed the subjects: {', '.join(agencies)}.".strip()
 
 
 def _severity_rank(severity: str) -> int:
@@ -335,6 +374,8 @@ def evidence_summary(observation: Observation) -> str:
     """One line saying what an event contributes, from whichever documented ``facts`` it carries."""
     describe = _DESCRIBERS.get(observation.event_type, _other)
     place = f"at {observation.border_point}" if observation.border_point else None
+    if place is None and observation.latitude is not None and observation.longitude is not None:
+        place = f"at {observation.latitude:.4f},{observation.longitude:.4f}"
     return _words(observation.agency, *describe(observation), place)
 
 

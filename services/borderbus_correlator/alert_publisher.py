@@ -26,6 +26,7 @@ from borderbus.schema_registry import SchemaRegistry
 from borderbus_correlator.alert_book import AlertBook, AlertState
 from borderbus_correlator.metrics import ALERTS_EMITTED, EVENT_TO_ALERT_LATENCY, TABLE_ENTRIES
 from borderbus_correlator.model import finding_from_json
+from borderbus_correlator.rule_config import load_rule_config
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class AlertPublisher:
         self.alerts_topic = catalogue.topic(ALERTS_TOPIC)
         self.dead_letter_topic = catalogue.topic(DEAD_LETTER_TOPIC)
         self.settings = settings
-        self.book = AlertBook(catalogue.agencies, catalogue.border_points)
+        self.book = AlertBook(catalogue.agencies, catalogue.border_points, load_rule_config(settings.config_dir / "rules.yaml"))
         self.schema = bus.schemas.latest("alert")
         self.finding_schema = bus.schemas.latest("correlator-finding")
         self.registry = SchemaRegistry(settings, known=bus.schemas)

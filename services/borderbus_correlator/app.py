@@ -47,6 +47,7 @@ from borderbus_correlator.fan_out import FanOut
 from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.metrics import (
     CONSUMER_LAG,
+    HUBS_DETECTED,
     LATE_EVENTS,
     ROUTES_PROCESSED,
     TABLE_ENTRIES,
@@ -167,6 +168,8 @@ def create_app(
                 continue
             if result.outcome == "added":
                 histories[route.target] = result.history.to_json()
+            if result.became_hub:
+                HUBS_DETECTED.labels(route.target.split(":", 1)[0]).inc()
             await send_routes(result.routes)
             for finding in result.decisions:
                 value = codec.encode(finding_schema, finding.to_json())

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from borderbus_correlator.model import Observation
 from borderbus_correlator.rule_config import RuleConfig
 
-AddOutcome = Literal["added", "duplicate", "late", "revoked"]
+AddOutcome = Literal["added", "duplicate", "late", "revoked", "hub"]
 _T = TypeVar("_T")
 
 LONG_LIVED_TYPES = frozenset({"case-update"})
@@ -60,7 +60,9 @@ class SubjectHistory:
     ``links`` maps each subject named together with this one to the last event time they were;
     ``max_seen_ms`` is this subject's event-time watermark; ``retractions`` are the agencies'
     retractions received (never evidence); ``revoked`` maps each revoked event id to its revocation.
-    Change it only through its methods.
+    ``hubs`` are links that declared themselves hubs (their events are not followed), and
+    ``other_vias`` the further links a linked event also came through, so dropping a hub keeps an
+    event another link still vouches for. Change it only through its methods.
     """
 
     subject: str
@@ -70,6 +72,8 @@ class SubjectHistory:
     max_seen_ms: int = 0
     retractions: dict[str, Observation] = field(default_factory=dict)
     revoked: dict[str, Revocation] = field(default_factory=dict)
+    hubs: set[str] = field(default_factory=set)
+    other_vias: dict[str, list[str]] = field(default_factory=dict)
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
@@ -139,11 +143,13 @@ class SubjectHistory:
         smaller ``via`` replaces the stored one, since the state changed.
         """
         event_id = observation.event_id
+        if via in self.hubs:
+            return "hub"
         if event_id in self._direct_ids or event_id in self.retractions:
             return "duplicate"
         stored_via = self._linked_via.get(event_id)
         if stored_via is not None and stored_via <= via:
-            return "duplicate"
+            return self._also_via(event_id, via)
         verdict = self._admit(observation, cfg)
         if verdict is not None:
             return verdict
@@ -151,11 +157,49 @@ class SubjectHistory:
             return self._add_retraction(observation)
         if stored_via is not None:
             self._remove_linked(event_id)
+            self._also_via(event_id, stored_via)
         insort(self.linked, (via, observation), key=_linked_order)
         self._linked_via[event_id] = via
         self._by_type = None
         self.max_seen_ms = max(self.max_seen_ms, observation.occurred_at_ms)
         return "added"
+
+    def _also_via(self, event_id: str, via: str) -> AddOutcome:
+        """Remember a further link ``event_id`` came through; 'added' only when it is news."""
+        known = self.other_vias.setdefault(event_id, [])
+        if via in known or via == self._linked_via.get(event_id):
+            return "duplicate"
+        known.append(via)
+        known.sort()
+        return "added"
+
+    def drop_hub(self, hub: str) -> AddOutcome:
+        """``hub`` links too many subjects: stop following it, and keep its events only where another link vouches.
+
+        The result is the history that would have been had ``hub`` never forwarded anything, so it does
+        not matter whether its events arrived before or after it became a hub.
+        """
+        if hub in self.hubs:
+            return "duplicate"
+        self.hubs.add(hub)
+        for event_id in list(self.other_vias):
+            self.other_vias[event_id] = [v for v in self.other_vias[event_id] if v != hub]
+        for _, observation in [entry for entry in self.linked if entry[0] == hub]:
+            self._remove_linked(observation.event_id)
+            others = self.other_vias.pop(observation.event_id, [])
+            if others:
+                insort(self.linked, (others[0], observation), key=_linked_order)
+                self._linked_via[observation.event_id] = others[0]
+                if others[1:]:
+                    self.other_vias[observation.event_id] = others[1:]
+        self.other_vias = {k: v for k, v in self.other_vias.items() if v}
+        self._by_type = None
+        return "added"
+
+    def forget_linked(self) -> None:
+        """A hub keeps only its own events: what came through its many links would join strangers."""
+        self.linked, self.other_vias = [], {}
+        self._reindex()
 
     def add_revocation(self, revision: Observation) -> AddOutcome:
         """Apply only what ``revision`` revokes: it reached this subject because the revoked event named it."""
@@ -234,7 +278,12 @@ class SubjectHistory:
                 elif revocation.held is not None and revocation.held.via is not None:
                     linked.append((revocation.held.via, revocation.held.observation))
         retractions = {k: v for k, v in self.retractions.items() if k != event_id}
-        return SubjectHistory(self.subject, direct, linked, dict(self.links), self.max_seen_ms, retractions, revoked)
+        return SubjectHistory(
+            self.subject, direct, linked, dict(self.links), self.max_seen_ms, retractions, revoked, set(self.hubs), {}
+        )
+
+    def copy(self) -> SubjectHistory:
+        return SubjectHistory.from_json(self.to_json())
 
     def expire(self, cfg: RuleConfig) -> int:
         """Forget what no rule can reach any more, then keep the newest ``max_observations`` of each list.
@@ -261,6 +310,8 @@ class SubjectHistory:
         self.links = {other: ms for other, ms in self.links.items() if ms >= horizon or other in named_by_facts}
         self.retractions = {k: o for k, o in self.retractions.items() if o.occurred_at_ms >= horizon}
         self.revoked = {k: r for k, r in self.revoked.items() if keep(r.by)}
+        held = {o.event_id for _, o in self.linked}
+        self.other_vias = {k: v for k, v in self.other_vias.items() if k in held}
         dropped = before - len(self.direct) - len(self.linked)
         self._reindex()
         return dropped
@@ -288,6 +339,8 @@ class SubjectHistory:
                 }
                 for target, revocation in sorted(self.revoked.items())
             ],
+            "hubs": sorted(self.hubs),
+            "other_vias": {k: list(v) for k, v in sorted(self.other_vias.items())},
         }
 
     @classmethod
@@ -305,11 +358,14 @@ class SubjectHistory:
             max_seen_ms=int(data["max_seen_ms"]),
             retractions={o.event_id: o for o in retractions},
             revoked=revoked,
+            hubs=set(data.get("hubs") or ()),
+            other_vias={k: list(v) for k, v in (data.get("other_vias") or {}).items()},
         )
 
     def _remove_linked(self, event_id: str) -> None:
         self.linked = [entry for entry in self.linked if entry[1].event_id != event_id]
         del self._linked_via[event_id]
+        self._by_type = None
 
 
 def _closed_cases(*observations: Iterable[Observation]) -> dict[str, int]:

@@ -37,3 +37,8 @@ ROUTES_PROCESSED = Counter(
     "Messages of the by-subject topic processed: an event delivered to one subject's history, directly or through a link.",
     ["mode", "outcome"],
 )
+HUBS_DETECTED = Counter(
+    "borderbus_correlator_hubs_detected_total",
+    "Subjects that went over the links cap (max_links in rules.yaml): they stop sharing events and raise hub_detected.",
+    ["kind"],
+)

@@ -23,7 +23,8 @@ class Observation:
     ``subjects`` are subject keys (``KIND:canonical-id``, see ``borderbus.identifiers.subject_key``),
     the primary subject first. ``facts`` holds the type-specific fields rules use:
 
-    - sighting: ``method`` (DOCUMENT_SCAN, ANPR_CAMERA, DRONE, PATROL, MARITIME)
+    - sighting: ``method`` (DOCUMENT_SCAN, ANPR_CAMERA, DRONE, PATROL, MARITIME); a sighting away from
+      any border point has only ``latitude``/``longitude``, and movement and convergence use them
     - finance-flag: ``risk_score`` (int 0-100), ``channel``, ``amount`` (str), ``currency``
     - case-update: ``case_id``, ``status`` (OPENED, SUBJECT_ADDED, WARRANT_ISSUED, WARRANT_WITHDRAWN,
       CHARGED, CLOSED), ``network_id`` (str or None), ``warrant_ref`` (str or None),
@@ -43,6 +44,8 @@ class Observation:
     revises: str | None = None
     revision: str | None = None  # CORRECT (this event replaces ``revises``) or RETRACT (it withdraws it)
     revision_reaches: tuple[str, ...] = ()  # subjects of the revised event this one no longer names
+    latitude: float | None = None  # where it was observed, when the agency gave coordinates (drone, patrol, maritime)
+    longitude: float | None = None
 
     @property
     def is_retraction(self) -> bool:
@@ -63,6 +66,8 @@ class Observation:
             "revises": self.revises,
             "revision": self.revision,
             "revision_reaches": list(self.revision_reaches),
+            "latitude": self.latitude,
+            "longitude": self.longitude,
         }
 
     @classmethod
@@ -80,7 +85,13 @@ class Observation:
             revises=data.get("revises"),
             revision=data.get("revision"),
             revision_reaches=tuple(data.get("revision_reaches") or ()),
+            latitude=_coordinate(data.get("latitude")),
+            longitude=_coordinate(data.get("longitude")),
         )
+
+
+def _coordinate(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ def observe(agency: str, event_type: str, record: dict[str, Any]) -> Observation
         tlp=record["tlp"],
         subjects=tuple(dict.fromkeys(keys_by_id.values())),
         border_point=location.get("border_point"),
+        latitude=location.get("latitude"),
+        longitude=location.get("longitude"),
         facts=_facts(event_type, record, keys_by_id),
         revises=str(revision["event_id"]) if revision else None,
         revision=revision.get("action") if revision else None,

@@ -18,7 +18,7 @@ from borderbus_correlator.alert_book import AlertBook, AlertState, alert_id
 from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
-from borderbus_correlator.rules import evaluate
+from borderbus_correlator.rules import evaluate, is_hub
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Route:
     """One message for the by-subject topic: deliver ``observation`` to ``target``'s history."""
 
     target: str
-    mode: str  # "direct" (the event names target), "linked" (it names a subject linked to target) or "revoke"
+    mode: str  # "direct" (the event names target), "linked" (it names a subject linked to target), "revoke",
+    # or "unlink" (``via`` became a hub with ``observation``: target stops following it)
     via: str | None
     observation: Observation
 
@@ -44,6 +45,7 @@ class StepResult:
     history: SubjectHistory
     routes: list[Route] = field(default_factory=list)
     decisions: list[Finding] = field(default_factory=list)
+    became_hub: bool = False  # this event took the target over the links cap (counted, and reported as hub_detected)
 
 
 def fan_out(observation: Observation) -> list[Route]:
@@ -68,42 +70,75 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     A duplicate (the same event again: a replay after a crash, or an agency resubmitting) changes
     nothing here but repeats what the event caused downstream, because a crash may have lost
     those messages; downstream, repeating them adds nothing.
+
+    A subject linked to more than ``cfg.max_links`` others is a hub: it shares nothing more and
+    takes in nothing through links, and the event that takes it over the cap tells every link to
+    forget what came through it (``unlink``), so every history ends as if the hub had never
+    forwarded, whatever the arrival order.
     """
     subject, observation = route.target, route.observation
     history = SubjectHistory.from_json(stored) if stored else SubjectHistory(subject)
     new_links: set[str] = set()
+    was_hub = is_hub(history, cfg)
+    before: SubjectHistory | None = None
     if route.mode == "direct":
         new_links = set(history.new_links(observation))
+        if not was_hub and len(history.links) + len(new_links) > cfg.max_links:
+            before = history.copy()  # this event makes a hub: its findings are judged against the history as it was
         outcome = history.add_direct(observation, cfg)
     elif route.mode == "revoke":
         outcome = history.add_revocation(observation)
+    elif route.mode == "unlink":
+        before = history.copy()
+        outcome = history.drop_hub(route.via or "")
+    elif was_hub:
+        outcome = "hub"
     else:
         outcome = history.add_linked(route.via or "", observation, cfg)
-    if outcome in ("late", "revoked"):
+    if outcome in ("late", "revoked", "hub"):
         return StepResult(outcome, history)
     routes: list[Route] = []
-    if route.mode == "direct":
+    hub = is_hub(history, cfg)
+    if route.mode == "direct" and hub:
+        if not was_hub or outcome == "duplicate":
+            routes += [Route(n, "unlink", subject, observation) for n in sorted(history.links)]
+        history.forget_linked()
+    elif route.mode == "direct":
         named = set(observation.subjects) - {subject}
         routes += [Route(n, "linked", subject, observation) for n in history.links if n not in named and n != subject]
         # a replay cannot tell which links this event formed the first time, so it backfills them all
         backfill = sorted(named if outcome == "duplicate" else new_links)
         earlier = [o for o in history.direct if o.event_id != observation.event_id]
         routes += [Route(n, "linked", subject, o) for n in backfill for o in earlier]
+    if route.mode == "direct":
         revoked = history.revoked.get(observation.revises or "")
         if revoked is not None and revoked.held is not None and revoked.held.via is None:
             unnamed = sorted(set(revoked.held.observation.subjects) - set(observation.subjects) - {subject})
             routes += [Route(n, "revoke", subject, observation) for n in unnamed]
     if outcome == "added":
         history.expire(cfg)
-    return StepResult(outcome, history, routes, findings(history, observation, cfg, points))
+    became_hub = route.mode == "direct" and hub and not was_hub
+    hub_named = subject if became_hub else route.via if route.mode == "unlink" else None
+    found = findings(history, observation, cfg, points, before, hub_named)
+    return StepResult(outcome, history, routes, found, became_hub)
 
 
 def findings(
-    history: SubjectHistory, observation: Observation, cfg: RuleConfig, points: Mapping[str, BorderPoint]
+    history: SubjectHistory,
+    observation: Observation,
+    cfg: RuleConfig,
+    points: Mapping[str, BorderPoint],
+    previous: SubjectHistory | None = None,
+    hub: str | None = None,
 ) -> list[Finding]:
-    """What ``observation`` changed in the rules' findings on ``history`` (which already holds it)."""
+    """What ``observation`` changed in the rules' findings on ``history`` (which already holds it).
+
+    ``previous`` is the history before this step when the step was not adding ``observation``
+    (a hub's ``unlink``); by default it is ``history`` without the observation.
+    """
     after = {d.alert_key: d for d in evaluate(history, cfg, points)}
-    before = {d.alert_key: d for d in evaluate(history.without(observation.event_id), cfg, points)}
+    base = previous if previous is not None else history.without(observation.event_id)
+    before = {d.alert_key: d for d in evaluate(base, cfg, points)}
     result: list[Finding] = []
     for key, decision in after.items():
         earlier = before.get(key)
@@ -112,7 +147,7 @@ def findings(
             result.append(replace(decision, reraised=earlier is None, withdrawn=tuple(sorted(withdrawn))))
     for key, decision in before.items():
         if key not in after:
-            result.append(_retraction(decision, observation, after.values()))
+            result.append(_retraction(decision, observation, after.values(), hub))
     return result
 
 
@@ -123,10 +158,18 @@ def _ids(decision: AlertDecision | None) -> set[str]:
 _CASE_ENDS = {"WARRANT_WITHDRAWN": "warrant_withdrawn", "CLOSED": "case_closed"}
 
 
-def _retraction(decision: AlertDecision, by: Observation, now_found: Iterable[AlertDecision]) -> AlertRetraction:
+def _retraction(
+    decision: AlertDecision, by: Observation, now_found: Iterable[AlertDecision], hub: str | None = None
+) -> AlertRetraction:
     """Why ``by`` took ``decision``'s support away, in words an officer can check."""
     supported = _ids(decision)
-    if by.revision is not None:
+    if hub is not None:
+        reason = "evidence_withdrawn"
+        detail = (
+            f"{hub} is linked to too many subjects (a hub, see hub_detected): "
+            "events that reached here only through it no longer count."
+        )
+    elif by.revision is not None:
         reason = "event_retracted" if by.is_retraction else "event_corrected"
         detail = f"{by.agency} {'retracted' if by.is_retraction else 'corrected'} event {by.revises}."
     elif by.event_type == "case-update" and by.facts.get("removed"):

@@ -23,6 +23,7 @@ RULE_NAMES = (
     "network_convergence",
     "implausible_movement",
     "advert_to_action",
+    "hub_detected",
 )
 """Every rule the correlator knows, in evaluation order (``rules.RULES`` must match)."""
 
@@ -33,12 +34,14 @@ class RuleConfig:
     finance_risk_threshold: int = 70
     finance_border_window_ms: int = 72 * HOUR_MS
     convergence_window_ms: int = 6 * HOUR_MS
+    convergence_radius_km: float = 5.0
     max_vehicle_speed_kmh: float = 120.0
     max_vessel_speed_kmh: float = 60.0
     distinct_points_per_day: int = 3
     advert_window_ms: int = 30 * DAY_MS
     allowed_lateness_ms: int = 6 * HOUR_MS
     max_observations: int = 500
+    max_links: int = 50
 
     @property
     def retention_ms(self) -> int:
@@ -65,6 +68,7 @@ def _millis(unit_ms: int) -> Callable[[str, Any], int]:
 
 
 def _speed(key: str, value: Any) -> float:
+    """A positive real in its own unit (km/h, km)."""
     return float(_positive(key, value))
 
 
@@ -84,12 +88,14 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "finance_risk_threshold": ("finance_risk_threshold", _integer(0, 100)),
     "finance_border_window_hours": ("finance_border_window_ms", _millis(HOUR_MS)),
     "convergence_window_hours": ("convergence_window_ms", _millis(HOUR_MS)),
+    "convergence_radius_km": ("convergence_radius_km", _speed),
     "max_vehicle_speed_kmh": ("max_vehicle_speed_kmh", _speed),
     "max_vessel_speed_kmh": ("max_vessel_speed_kmh", _speed),
     "distinct_points_per_day": ("distinct_points_per_day", _integer(2)),
     "advert_window_days": ("advert_window_ms", _millis(DAY_MS)),
     "allowed_lateness_hours": ("allowed_lateness_ms", _millis(HOUR_MS)),
     "max_observations": ("max_observations", _integer(1)),
+    "max_links": ("max_links", _integer(1)),
 }
 
 

@@ -6,7 +6,11 @@ decisions whatever order its events arrived in; the alert book downstream merges
 
 An ``alert_key`` is built only from the evidence (event ids, case ids, subject keys, border
 points, UTC dates), never from ``history.subject``: the same finding made in two subjects'
-histories, possibly on two partitions, must land on the same alert.
+histories, possibly on two partitions, must land on the same alert. (The rules judged from one
+subject's own history, movement and hubs, name that subject, which their evidence names too.)
+
+A finding's summary is the one :mod:`summaries` writes for its evidence, as the alert book does
+for the merged evidence; shared definitions (membership, places) live in :mod:`facts`.
 """
 
 from __future__ import annotations
@@ -16,53 +20,32 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
-from borderbus.catalogue import BorderPoint
+from borderbus_correlator.facts import (
+    Points,
+    distinct_entities,
+    great_circle_km,
+    group_of,
+    implicated,
+    kind_of,
+    observed_with,
+    position,
+    sites,
+)
 from borderbus_correlator.history import Seen, SubjectHistory, event_order
 from borderbus_correlator.model import SEVERITIES, AlertDecision, Observation
 from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig
+from borderbus_correlator.summaries import speed_limit, summarise
 
-Points = Mapping[str, BorderPoint]
 Rule = Callable[[SubjectHistory, RuleConfig, Points], list[AlertDecision]]
 
 CONTACT_KINDS = frozenset({"PHONE", "PLATFORM_ACCOUNT", "CRYPTO_WALLET"})
-PERSON_KINDS = frozenset({"PERSON_DOCUMENT"})
-CONVEYANCE_KINDS = frozenset({"VEHICLE_PLATE", "VESSEL"})
 WARRANT_ENDS = frozenset({"WARRANT_WITHDRAWN", "CLOSED"})
-BYSTANDER_ROLES = frozenset({"VICTIM", "WITNESS"})
-"""Roles a case names without implicating: nobody is wanted, or a network member, as a victim or witness."""
-
-
-def kind_of(subject: str) -> str:
-    return subject.split(":", 1)[0]
 
 
 def _evidence(observations: Iterable[Observation]) -> tuple[Observation, ...]:
     unique = {observation.event_id: observation for observation in observations}
     return tuple(sorted(unique.values(), key=event_order))
-
-
-def _implicated(update: Observation) -> list[str]:
-    """The subjects a case update names as part of the case: not bystanders, not those it removes."""
-    roles: Mapping[str, str] = update.facts.get("roles") or {}
-    removed = set(update.facts.get("removed") or ())
-    return [subject for subject in update.subjects if roles.get(subject) not in BYSTANDER_ROLES and subject not in removed]
-
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _place(code: str | None, points: Points) -> str:
-    if code is None:
-        return "away from a border point"
-    point = points.get(code)
-    return f"{code} ({point.name})" if point else code
-
-
-def _hours(ms: int) -> str:
-    return f"{ms / HOUR_MS:.1f} h" if ms >= HOUR_MS else f"{ms / 60_000:.0f} min"
 
 
 def _latest_point(observations: Iterable[Observation]) -> str | None:
@@ -78,18 +61,21 @@ def _decision(
     subjects: Iterable[str],
     evidence: Iterable[Observation],
     border_point: str | None,
-    summary: str,
+    points: Points,
+    cfg: RuleConfig,
 ) -> AlertDecision:
+    """A finding, with the summary the alert book would write for the same evidence (:mod:`summaries`)."""
     assert severity in SEVERITIES
+    alert_key, held = f"{rule}|{key}", _evidence(evidence)
     return AlertDecision(
         rule=rule,
-        alert_key=f"{rule}|{key}",
+        alert_key=alert_key,
         severity=severity,
         score=round(min(1.0, max(0.0, score)), 4),
         subjects=tuple(sorted(set(subjects))),
-        evidence=_evidence(evidence),
+        evidence=held,
         border_point=border_point,
-        summary=summary,
+        summary=summarise(rule, alert_key, held, points, cfg) or rule,
     )
 
 
@@ -107,12 +93,12 @@ def wanted_subject_sighted(history: SubjectHistory, cfg: RuleConfig, points: Poi
     if not warrants:
         return []
     ends = _warrant_ends(updates)
-    sightings = _sightings_by_subject(history.seen("sighting"), {s for w in warrants for s in _implicated(w)})
+    sightings = _sightings_by_subject(history.seen("sighting"), {s for w in warrants for s in implicated(w)})
     found: dict[str, tuple[list[Observation], list[Observation], str]] = {}
     for warrant in warrants:
         case_id, ref = warrant.facts["case_id"], warrant.facts.get("warrant_ref") or warrant.event_id
         attributed: set[str] = set()
-        for subject in _implicated(warrant):
+        for subject in implicated(warrant):
             under = _under_warrant(warrant, subject, sightings.get(subject, []), ends)
             matches = [s for s in under if s.event_id not in attributed]
             attributed.update(s.event_id for s in matches)
@@ -120,7 +106,7 @@ def wanted_subject_sighted(history: SubjectHistory, cfg: RuleConfig, points: Poi
                 issued, seen, _ = found.setdefault(f"{case_id}|{ref}|{subject}", ([], [], subject))
                 issued.append(warrant)
                 seen.extend(matches)
-    return [_wanted_decision(key, *found[key], points) for key in sorted(found)]
+    return [_wanted_decision(key, *found[key], points, cfg) for key in sorted(found)]
 
 
 def _warrant_ends(updates: list[Observation]) -> dict[tuple[str, str], list[int]]:
@@ -158,22 +144,11 @@ def _under_warrant(
 
 
 def _wanted_decision(
-    key: str, warrants: list[Observation], sightings: list[Observation], subject: str, points: Points
+    key: str, warrants: list[Observation], sightings: list[Observation], subject: str, points: Points, cfg: RuleConfig
 ) -> AlertDecision:
-    sightings = list(_evidence(sightings))
-    warrant, latest = min(warrants, key=event_order), sightings[-1]
-    role = (warrant.facts.get("roles") or {}).get(subject)
-    ref = warrant.facts.get("warrant_ref") or "without reference"
-    summary = (
-        f"{subject}{f' ({role})' if role else ''}, wanted under warrant {ref} in case {warrant.facts['case_id']} "
-        f"({warrant.agency}, issued {_utc(warrant.occurred_at_ms)}), was sighted by {latest.agency} at "
-        f"{_place(latest.border_point, points)} on {_utc(latest.occurred_at_ms)}, "
-        f"{_hours(latest.occurred_at_ms - warrant.occurred_at_ms)} after the warrant."
-    )
-    if len(sightings) > 1:
-        summary += f" {len(sightings)} sightings since the warrant."
+    latest = max(sightings, key=event_order)
     return _decision(
-        "wanted_subject_sighted", key, "CRITICAL", 1.0, [subject], [*warrants, *sightings], latest.border_point, summary
+        "wanted_subject_sighted", key, "CRITICAL", 1.0, [subject], [*warrants, *sightings], latest.border_point, points, cfg
     )
 
 
@@ -190,45 +165,35 @@ def flagged_money_meets_border(history: SubjectHistory, cfg: RuleConfig, points:
     sightings = history.seen("sighting")
     times = [seen.observation.occurred_at_ms for seen in sightings]
     window = cfg.finance_border_window_ms
+    together = observed_with(history.subject, history.direct)
     decisions = []
     for flag in flags:
         at = flag.observation.occurred_at_ms
         nearby = sightings[bisect_left(times, at - window) : bisect_right(times, at + window)]
-        matches = [seen.observation for seen in nearby if _connects(flag, seen)]
+        matches = [seen.observation for seen in nearby if _connects(flag, seen, together)]
         if matches:
             decisions.append(_money_decision(flag.observation, matches, cfg, points))
     return decisions
 
 
-def _connects(flag: Seen, sighting: Seen) -> bool:
+def _connects(flag: Seen, sighting: Seen, together: set[str]) -> bool:
     """True when the sighting names a flagged subject or a subject linked to one, as far as this history can tell.
 
     Here the flag names this subject (flag direct: every sighting here names it or one of its links),
     or this subject is linked to a flagged one (flag linked: sightings naming this subject count).
-    Two linked observations are two hops apart unless the sighting names a flagged subject itself.
+    A link counts only when an observation named both (``together``): two people a case names
+    together are not one traveller. Two linked observations are two hops apart unless the sighting
+    names a flagged subject itself.
     """
-    if flag.via is None or sighting.via is None:
-        return True
+    if flag.via is None:
+        return sighting.via is None or sighting.via in together
+    if sighting.via is None:
+        return flag.via in together
     return not set(flag.observation.subjects).isdisjoint(sighting.observation.subjects)
 
 
 def _money_decision(flag: Observation, sightings: list[Observation], cfg: RuleConfig, points: Points) -> AlertDecision:
     risk = int(flag.facts.get("risk_score", 0))
-    flagged = set(flag.subjects)
-    closest = min(
-        sightings,
-        key=lambda s: (flagged.isdisjoint(s.subjects), abs(s.occurred_at_ms - flag.occurred_at_ms), event_order(s)),
-    )
-    gap = closest.occurred_at_ms - flag.occurred_at_ms
-    amount = " ".join(str(flag.facts[k]) for k in ("amount", "currency") if flag.facts.get(k))
-    transfer = " ".join(filter(None, (flag.facts.get("channel"), "transfer", f"of {amount}" if amount else "")))
-    summary = (
-        f"{flag.agency} flagged a {transfer} naming "
-        f"{', '.join(flag.subjects)} with risk score {risk} on {_utc(flag.occurred_at_ms)}. "
-        f"{closest.subjects[0]} was sighted by {closest.agency} at {_place(closest.border_point, points)} on "
-        f"{_utc(closest.occurred_at_ms)}, {_hours(abs(gap))} {'after' if gap >= 0 else 'before'} the flag"
-        + (f" ({len(sightings)} sightings within {_hours(cfg.finance_border_window_ms)})." if len(sightings) > 1 else ".")
-    )
     return _decision(
         "flagged_money_meets_border",
         flag.event_id,
@@ -237,7 +202,8 @@ def _money_decision(flag: Observation, sightings: list[Observation], cfg: RuleCo
         [*flag.subjects, *(s.subjects[0] for s in sightings)],
         [flag, *sightings],
         _latest_point(sightings),
-        summary,
+        points,
+        cfg,
     )
 
 
@@ -245,7 +211,11 @@ def _money_decision(flag: Observation, sightings: list[Observation], cfg: RuleCo
 
 
 def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """Two or more distinct members of one case or network sighted at one border point within the window."""
+    """Two or more distinct members of one case or network sighted at one border point within the window.
+
+    A sighting away from any border point (a drone, a patrol, a maritime contact, by its coordinates)
+    counts at every border point within ``convergence_radius_km`` of it.
+    """
     updates = [seen.observation for seen in history.seen("case-update")]
     if not updates:
         return []
@@ -263,17 +233,16 @@ def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points
     buckets: dict[tuple[str, str], list[Observation]] = defaultdict(list)
     for seen in history.seen("sighting"):
         sighting = seen.observation
-        if sighting.border_point is None:
-            continue
         at = sighting.occurred_at_ms
         for group in sorted({g for s in sighting.subjects for g in member_of.get(s, ()) if member_then(g, s, at)}):
-            buckets[(group, sighting.border_point)].append(sighting)
+            for site in sites(sighting, points, cfg.convergence_radius_km):
+                buckets[(group, site)].append(sighting)
     decisions = []
     for (group, point), sightings in sorted(buckets.items()):
         for cluster in _clusters(sightings, cfg.convergence_window_ms):
             members = {s for o in cluster for s in o.subjects if member_then(group, s, o.occurred_at_ms)}
-            if len(members) >= 2 and (entities := _distinct_entities(cluster, members)) >= 2:
-                decisions.append(_convergence_decision(group, point, cluster, members, entities, updates, points))
+            if len(members) >= 2 and (entities := distinct_entities(cluster, members)) >= 2:
+                decisions.append(_convergence_decision(group, point, cluster, members, entities, updates, points, cfg))
     return decisions
 
 
@@ -286,25 +255,21 @@ def _membership_ends(updates: list[Observation]) -> dict[tuple[str, str], int]:
     last_added: dict[tuple[str, str], int] = {}
     last_ended: dict[tuple[str, str], int] = {}
     for update in updates:
-        group, at = _group_of(update), update.occurred_at_ms
+        group, at = group_of(update), update.occurred_at_ms
         closing = update.facts.get("status") == "CLOSED"
         for subject in update.subjects if closing else update.facts.get("removed") or ():
             last_ended[(group, subject)] = max(last_ended.get((group, subject), at), at)
         if not closing:
-            for subject in _implicated(update):
+            for subject in implicated(update):
                 last_added[(group, subject)] = max(last_added.get((group, subject), at), at)
     return {key: end for key, end in last_ended.items() if end >= last_added.get(key, end)}
-
-
-def _group_of(update: Observation) -> str:
-    return str(update.facts.get("network_id") or update.facts["case_id"])
 
 
 def _case_groups(updates: list[Observation]) -> dict[str, set[str]]:
     """Network id (else case id) -> the subjects case-updates implicate in it."""
     groups: dict[str, set[str]] = defaultdict(set)
     for update in updates:
-        groups[_group_of(update)].update(_implicated(update))
+        groups[group_of(update)].update(implicated(update))
     return groups
 
 
@@ -319,39 +284,6 @@ def _clusters(sightings: list[Observation], window_ms: int) -> list[list[Observa
     return clusters
 
 
-def _distinct_entities(cluster: list[Observation], members: set[str]) -> int:
-    """How many different members a cluster shows, counting a traveller with their phone and vehicle once.
-
-    In a sighting of exactly one person, every other subject (the phone they declared, the car they
-    drove) is theirs; with no person, the same holds for a sole vehicle or vessel. Two people named
-    in one sighting stay two.
-    """
-    parent: dict[str, str] = {}
-
-    def root(subject: str) -> str:
-        parent.setdefault(subject, subject)
-        while parent[subject] != subject:
-            parent[subject] = parent[parent[subject]]
-            subject = parent[subject]
-        return subject
-
-    for sighting in cluster:
-        anchor = _sole_traveller(sighting.subjects)
-        for subject in sighting.subjects:
-            root(subject)
-            if anchor is not None:
-                parent[root(subject)] = root(anchor)
-    return len({root(s) for sighting in cluster for s in sighting.subjects if s in members})
-
-
-def _sole_traveller(subjects: Sequence[str]) -> str | None:
-    for kinds in (PERSON_KINDS, CONVEYANCE_KINDS):
-        named = [s for s in subjects if kind_of(s) in kinds]
-        if named:
-            return named[0] if len(named) == 1 else None
-    return None
-
-
 def _convergence_decision(
     group: str,
     point: str,
@@ -360,17 +292,11 @@ def _convergence_decision(
     entities: int,
     updates: list[Observation],
     points: Points,
+    cfg: RuleConfig,
 ) -> AlertDecision:
     seen_members = sorted({s for sighting in cluster for s in sighting.subjects if s in members})
-    basis = [u for u in updates if _group_of(u) == group and not set(_implicated(u)).isdisjoint(seen_members)]
-    first, last = cluster[0], cluster[-1]
-    agencies = sorted({s.agency for s in cluster})
-    label = "network" if any(u.facts.get("network_id") for u in basis) else "case"
-    summary = (
-        f"{entities} members of {label} {group} ({', '.join(seen_members)}) were sighted at {_place(point, points)} "
-        f"within {_hours(last.occurred_at_ms - first.occurred_at_ms)}, from {_utc(first.occurred_at_ms)} to "
-        f"{_utc(last.occurred_at_ms)}, by {', '.join(agencies)}."
-    )
+    basis = [u for u in updates if group_of(u) == group and not set(implicated(u)).isdisjoint(seen_members)]
+    first = cluster[0]
     return _decision(
         "network_convergence",
         f"{group}|{point}|{first.event_id}",
@@ -379,7 +305,8 @@ def _convergence_decision(
         seen_members,
         [*cluster, *basis],
         point,
-        summary,
+        points,
+        cfg,
     )
 
 
@@ -398,53 +325,62 @@ class _Offence:
 
 
 def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """A vehicle or vessel too fast between two points, or at too many points in a day; from its own history only."""
-    limits = {"VEHICLE_PLATE": cfg.max_vehicle_speed_kmh, "VESSEL": cfg.max_vessel_speed_kmh}
-    limit = limits.get(kind_of(history.subject))
+    """A vehicle or vessel too fast between two places, or at too many border points in a day; from its own history only.
+
+    Places are border points or, away from them, the sighting's coordinates (great-circle distance).
+    Two places within ``convergence_radius_km`` of each other are one place, so a drone fix next to a
+    crossing is not read as a jump.
+    """
+    limit = speed_limit(history.subject, cfg)
     if limit is None:
         return []
-    sightings = [o for o in history.direct if o.event_type == "sighting" and o.border_point and history.subject in o.subjects]
-    offences = _too_fast(sightings, limit, points) + _too_many_points(sightings, cfg.distinct_points_per_day)
+    sightings = [
+        o
+        for o in history.direct
+        if o.event_type == "sighting" and history.subject in o.subjects and position(o, points) is not None
+    ]
+    offences = _too_fast(sightings, limit, points, cfg.convergence_radius_km) + _too_many_points(
+        sightings, cfg.distinct_points_per_day
+    )
     return [
-        _movement_decision(history.subject, sightings, episode, limit, cfg.distinct_points_per_day, points)
+        _movement_decision(history.subject, sightings, episode, limit, cfg, points)
         for episode in _episodes(sorted(offences, key=lambda o: (o.first, o.last)), sightings)
     ]
 
 
-@lru_cache(maxsize=4096)
-def _km(start: BorderPoint, end: BorderPoint) -> float:
-    return start.distance_km(end)
-
-
-def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points) -> list[_Offence]:
+def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points, same_place_km: float) -> list[_Offence]:
     offences = []
     for index in range(len(sightings) - 1):
         a, b = sightings[index], sightings[index + 1]
-        start, end = points.get(a.border_point or ""), points.get(b.border_point or "")
-        if start is None or end is None or start.code == end.code:
+        start, end = position(a, points), position(b, points)
+        if start is None or end is None:
             continue
-        km, hours = _km(start, end), (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
-        speed = km / hours if hours > 0 else float("inf")
+        km = great_circle_km(start, end)
+        if km <= same_place_km:
+            continue
+        elapsed = (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
+        speed = km / elapsed if elapsed > 0 else float("inf")
         if speed > limit_kmh:
             offences.append(_Offence(index, index + 1, speed_kmh=speed, km=km))
     return offences
 
 
 def _too_many_points(sightings: list[Observation], threshold: int) -> list[_Offence]:
-    """Every 24 h window (sliding over the sightings) that holds ``threshold`` or more distinct points."""
+    """Every 24 h window (sliding over the sightings at border points) that holds ``threshold`` or more distinct points."""
     offences = []
     counts: dict[str, int] = defaultdict(int)
+    at_points = [(index, o) for index, o in enumerate(sightings) if o.border_point is not None]
     start = 0
-    for end, sighting in enumerate(sightings):
-        counts[sighting.border_point or ""] += 1
-        while sighting.occurred_at_ms - sightings[start].occurred_at_ms > DAY_MS:
-            left = sightings[start].border_point or ""
+    for index, sighting in at_points:
+        counts[str(sighting.border_point)] += 1
+        while sighting.occurred_at_ms - at_points[start][1].occurred_at_ms > DAY_MS:
+            left = str(at_points[start][1].border_point)
             counts[left] -= 1
             if not counts[left]:
                 del counts[left]
             start += 1
         if len(counts) >= threshold:
-            offences.append(_Offence(start, end, distinct_points=len(counts)))
+            offences.append(_Offence(at_points[start][0], index, distinct_points=len(counts)))
     return offences
 
 
@@ -464,34 +400,18 @@ def _episodes(offences: list[_Offence], sightings: list[Observation]) -> list[li
 
 
 def _movement_decision(
-    subject: str, sightings: list[Observation], episode: list[_Offence], limit: float, per_day: int, points: Points
+    subject: str, sightings: list[Observation], episode: list[_Offence], limit: float, cfg: RuleConfig, points: Points
 ) -> AlertDecision:
     evidence = sorted({i for offence in episode for i in range(offence.first, offence.last + 1)})
     observed = [sightings[i] for i in evidence]
-    facts, score = [], 0.0
+    score = 0.0
     fastest = max((o for o in episode if o.speed_kmh), key=lambda o: o.speed_kmh, default=None)
     if fastest is not None:
-        a, b = sightings[fastest.first], sightings[fastest.last]
-        speed = "instantly" if fastest.speed_kmh == float("inf") else f"at {fastest.speed_kmh:.0f} km/h"
-        facts.append(
-            f"{subject} was seen by {a.agency} at {_place(a.border_point, points)} on {_utc(a.occurred_at_ms)} and by "
-            f"{b.agency} at {_place(b.border_point, points)} on {_utc(b.occurred_at_ms)}: {fastest.km:.0f} km in "
-            f"{_hours(b.occurred_at_ms - a.occurred_at_ms)}, {speed} (limit {limit:.0f} km/h)."
-        )
         score = min(1.0, fastest.speed_kmh / limit / 2)
-    widest = max((o for o in episode if o.distinct_points), key=lambda o: (o.distinct_points, -o.first), default=None)
-    if widest is not None:
-        window = sightings[widest.first : widest.last + 1]
-        visited = dict.fromkeys(o.border_point for o in window)
-        facts.append(
-            f"{'It' if facts else subject} was seen at {len(visited)} distinct border points "
-            f"({', '.join(map(str, visited))}) within {_hours(window[-1].occurred_at_ms - window[0].occurred_at_ms)} "
-            f"from {_utc(window[0].occurred_at_ms)}, by {', '.join(sorted({o.agency for o in window}))} "
-            f"(threshold {per_day} a day)."
-        )
-        score = max(score, min(1.0, len(visited) / per_day / 2))
+    widest = max((o.distinct_points for o in episode), default=0)
+    if widest:
+        score = max(score, min(1.0, widest / cfg.distinct_points_per_day / 2))
     day = datetime.fromtimestamp(observed[0].occurred_at_ms / 1000, UTC).date().isoformat()
-    summary = " ".join(facts)
     return _decision(
         "implausible_movement",
         f"{subject}|{day}",
@@ -499,8 +419,9 @@ def _movement_decision(
         score,
         [subject],
         observed,
-        observed[-1].border_point,
-        summary,
+        _latest_point(observed),
+        points,
+        cfg,
     )
 
 
@@ -543,20 +464,7 @@ def _reaches(seen: Seen, contact: str, co_contacts: set[str], links: Mapping[str
 def _advert_decision(
     report: Observation, contact: str, actions: list[Observation], cfg: RuleConfig, points: Points
 ) -> AlertDecision:
-    first = actions[0]
-    gap = first.occurred_at_ms - report.occurred_at_ms
-    later = f"on {_utc(first.occurred_at_ms)}, {gap / DAY_MS:.1f} days later"
-    if first.event_type == "sighting":
-        what = f"{', '.join(first.subjects)} sighted by {first.agency} at {_place(first.border_point, points)} {later}"
-    else:
-        risk = first.facts.get("risk_score")
-        what = f"{first.agency} flagged a transfer naming {', '.join(first.subjects)} (risk score {risk}) {later}"
-    facts = report.facts
-    summary = (
-        f"{contact} appeared in a {facts.get('platform', '')} {str(facts.get('content_kind', 'report')).lower()} "
-        f"{facts.get('content_ref', '')} reported by {report.agency} on {_utc(report.occurred_at_ms)}; then {what}"
-        + (f" ({len(actions)} later events)." if len(actions) > 1 else ".")
-    )
+    gap = actions[0].occurred_at_ms - report.occurred_at_ms
     return _decision(
         "advert_to_action",
         f"{report.event_id}|{contact}",
@@ -565,8 +473,36 @@ def _advert_decision(
         [contact, *(a.subjects[0] for a in actions)],
         [report, *actions],
         _latest_point(actions),
-        summary,
+        points,
+        cfg,
     )
+
+
+# --------------------------------------------------------------------------- 6. hub_detected
+
+
+def hub_detected(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
+    """A subject named together with more than ``max_links`` others: a hub, reported LOW for analysts.
+
+    Decided from the distinct subjects named with it in its own events, which does not depend on the
+    order they arrived in. The evidence is the earliest events (in event order) that take it over the
+    cap, so later events do not make a new version each time.
+    """
+    if not is_hub(history, cfg):
+        return []
+    named: set[str] = set()
+    evidence = []
+    for observation in history.direct:
+        evidence.append(observation)
+        named.update(s for s in observation.subjects if s != history.subject)
+        if len(named) > cfg.max_links:
+            break
+    return [_decision("hub_detected", history.subject, "LOW", 0.2, [history.subject], evidence, None, points, cfg)]
+
+
+def is_hub(history: SubjectHistory, cfg: RuleConfig) -> bool:
+    """True when the history links its subject to more than ``max_links`` others (the hub cap)."""
+    return len(history.links) > cfg.max_links
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -577,9 +513,15 @@ RULES: tuple[Rule, ...] = (
     network_convergence,
     implausible_movement,
     advert_to_action,
+    hub_detected,
 )
 
 
 def evaluate(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """Every enabled rule over the whole history; deterministic for a given history."""
-    return [decision for rule in RULES if rule.__name__ in cfg.enabled_rules for decision in rule(history, cfg, points)]
+    """Every enabled rule over the whole history; deterministic for a given history.
+
+    A hub's own history joins nothing: everything in it is joined only by the hub (a hotline
+    named by strangers), so only ``hub_detected`` is judged there.
+    """
+    rules = (hub_detected,) if is_hub(history, cfg) else RULES
+    return [decision for rule in rules if rule.__name__ in cfg.enabled_rules for decision in rule(history, cfg, points)]

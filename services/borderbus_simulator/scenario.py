@@ -12,11 +12,17 @@ How accidental alerts are ruled out:
   planted convergence pairs share one), so no two of them meet by chance;
 * background people never get warrants, are never named in a case that is sighted, are named in a
   finance flag only if they are never sighted, and background advert phones never reappear;
-* background vehicles are read at most twice, at one or two points, below half the speed limit.
+* background vehicles are read at most twice, at one or two points, below half the speed limit;
+* sightings off the crossings (drones, patrols, radar: coordinates, no border point) are planted
+  only where a pattern needs them; background ones name fresh subjects.
+
+Each network varies what it plants (a second sighting of the wanted organiser, an advert followed
+by a sighting or by a payment), so a benchmark over seeds is not one fixed story.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -52,10 +58,15 @@ RULE_DEFAULTS: dict[str, int] = {
     "finance_risk_threshold": 70,
     "finance_border_window_hours": 72,
     "convergence_window_hours": 6,
+    "convergence_radius_km": 5,
     "max_vehicle_speed_kmh": 120,
+    "max_vessel_speed_kmh": 60,
     "distinct_points_per_day": 3,
     "advert_window_days": 30,
+    "max_links": 50,
 }
+HOTLINE_ROOM = 4 * RULE_DEFAULTS["max_links"]
+"""Background events needed before a scenario plants a hotline (a hub): it then takes max_links + 5 of them."""
 LATE_SIGHTING_HOURS = 80
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -107,7 +118,7 @@ def build_scenario(*, seed: int, event_count: int, end_ms: int, span_ms: int = 2
             f"event_count must be at least {len(planted)} to hold the planted patterns of "
             f"{networks} network(s) over this span; got {event_count}"
         )
-    background = Background(writer, factory, config, window, year).generate(event_count - len(planted))
+    background = Background(writer, factory, config, window, year, truth).generate(event_count - len(planted))
     events = sorted(planted + background, key=lambda event: event.occurred_at_ms)
     ground_truth = {
         "seed": seed,
@@ -160,8 +171,10 @@ class EventWriter:
         }
 
     def sighting(self, point: BorderPoint, at_ms: int, subjects: list[dict[str, Any]], method: str, *,
-                 direction: str | None = None, headcount: int | None = None, notes: str | None = None) -> PlannedEvent:
-        """A sighting reported by the agency operating ``point``, from the system that fits the method."""
+                 direction: str | None = None, headcount: int | None = None, notes: str | None = None,
+                 location: dict[str, Any] | None = None) -> PlannedEvent:
+        """A sighting reported by the agency operating ``point``, from the system that fits the method;
+        ``location`` (see :meth:`BorderPoint.off`) places it off the crossing, by coordinates."""
         rng = self.rng
         system = {
             "DOCUMENT_SCAN": f"checkpoint-{point.short}-{rng.randint(1, 9)}",
@@ -172,7 +185,7 @@ class EventWriter:
         }[method]
         confidence = {"DOCUMENT_SCAN": (0.97, 1.0), "ANPR_CAMERA": (0.72, 0.98)}.get(method, (0.6, 0.9))
         tlp = rng.choice(("GREEN", "GREEN", "AMBER"))
-        body = self._envelope(point.operated_by, system, at_ms, tlp, subjects, point.location())
+        body = self._envelope(point.operated_by, system, at_ms, tlp, subjects, location or point.location())
         evidence = None
         if method in ("ANPR_CAMERA", "DRONE", "MARITIME") and rng.random() < 0.5:
             evidence = f"evidence://{point.operated_by}/{method.lower()}/{rng.getrandbits(48):012x}"
@@ -267,12 +280,15 @@ class GroundTruth:
     notes: list[str] = field(default_factory=list)
 
     def alert(self, rule: str, events: list[PlannedEvent], subjects: list[Ident], border_point: str | None,
-              description: str) -> None:
+              description: str, context: Sequence[PlannedEvent] = ()) -> None:
+        """``context``: events that define the rule for these subjects (the case naming the network), in the
+        alert's evidence but not observations of the pattern."""
         ordered = sorted(events, key=lambda event: event.occurred_at_ms)
         self.alerts.append({
             "rule": rule,
             "subjects": [subject.truth() for subject in subjects],
             "event_ids": [event.event_id for event in ordered],
+            "context_event_ids": [event.event_id for event in sorted(context, key=lambda e: e.occurred_at_ms)],
             "border_point": border_point,
             "agencies": list(dict.fromkeys(event.agency for event in ordered)),
             "description": description,
@@ -300,6 +316,7 @@ _SLOT_PREFERENCES: dict[str, list[tuple[str | None, str | None]]] = {
     "flag_first": [(ORIGIN, "land"), (ORIGIN, None)],
     "sighting_first": [(DESTINATION, "land"), (DESTINATION, None)],
     "convoy": [(DESTINATION, "sea"), (DESTINATION, None)],
+    "drone": [(DESTINATION, "sea"), (DESTINATION, None), (TRANSIT, "sea")],
     "spaced": [(ORIGIN, "land"), (ORIGIN, None)],
 }
 
@@ -385,6 +402,7 @@ class NetworkPlanter:
         self.case_agencies = sorted(self.net.case_ids)
         self.lead_agency = self.rng.choice(self.case_agencies)
         self.warrants_issued = self.rng.randint(0, 20)
+        self.case_events: list[tuple[PlannedEvent, set[str]]] = []   # each case update and the passports it names
 
     def plant(self) -> list[PlannedEvent]:
         self.open_cases()
@@ -393,7 +411,9 @@ class NetworkPlanter:
         self.plant_money_meets_border()
         self.plant_money_near_misses()
         self.plant_convergence()
+        self.plant_drone_convergence()
         self.plant_vehicles()
+        self.plant_vessels()
         self.plant_adverts()
         self.plant_crossing()
         slots = self.slots
@@ -428,10 +448,17 @@ class NetworkPlanter:
     def case(self, agency: str, at_ms: int, status: str, named: list[tuple[Ident, str]], summary: str,
              warrant_ref: str | None = None) -> PlannedEvent:
         subjects = [(ident.subject(self.rng), role) for ident, role in named]
-        return self.add(self.writer.case_update(
+        event = self.add(self.writer.case_update(
             agency, at_ms, case_id=self.net.case_ids[agency], status=status, named=subjects,
             network_id=self.net.network_id, summary=summary, warrant_ref=warrant_ref,
         ))
+        self.case_events.append((event, {ident.id for ident, _ in named}))
+        return event
+
+    def naming(self, *people: Person) -> list[PlannedEvent]:
+        """The case updates that name any of these people: the context of a convergence of them."""
+        ids = {person.passport.id for person in people}
+        return [event for event, named in self.case_events if named & ids]
 
     def flag(self, holder: Person, at_ms: int, risk: int, *, name_holder: Ident | None, typologies: list[str],
              channel: str = "HAWALA") -> PlannedEvent:
@@ -491,11 +518,15 @@ class NetworkPlanter:
                             [(organiser.passport, "ORGANISER"), (organiser.phone, "ORGANISER")],
                             "Arrest warrant issued for a network organiser.", warrant_ref)
         sighting = self.scan(organiser, point, issued_at + to_sighting)
-        self.case(agency, sighting.occurred_at_ms + to_charge, "CHARGED", [(organiser.passport, "ORGANISER")],
+        sightings = [sighting]
+        if self.rng.random() < 0.5:  # turned back, and scanned again at the same point before the arrest
+            sightings.append(self.scan(organiser, point, sighting.occurred_at_ms + self.hours(0.2, 0.9)))
+        self.case(agency, sightings[-1].occurred_at_ms + to_charge, "CHARGED", [(organiser.passport, "ORGANISER")],
                   "Organiser arrested on arrival and charged.")
-        self.truth.alert("wanted_subject_sighted", [warrant, sighting], [organiser.passport], point.code,
+        self.truth.alert("wanted_subject_sighted", [warrant, *sightings], [organiser.passport], point.code,
                          f"{organiser.name}, wanted under {warrant_ref}, scanned at {point.code} "
-                         f"{to_sighting / HOUR_MS:.1f} h after the warrant was issued.")
+                         f"{to_sighting / HOUR_MS:.1f} h after the warrant was issued"
+                         + (f" and {len(sightings)} times in all." if len(sightings) > 1 else "."))
 
     def plant_withdrawn_warrant(self) -> None:
         organiser, point = self.net.cleared_organiser, self.slots["cleared"]
@@ -576,7 +607,7 @@ class NetworkPlanter:
         events = [self.scan(first, point, at, phone=True), self.scan(second, point, at + gap)]
         self.truth.alert("network_convergence", events, [first.passport, second.passport], point.code,
                          f"Two drivers named in case {self.net.network_id} crossed at {point.code} "
-                         f"{gap / HOUR_MS:.1f} h apart.")
+                         f"{gap / HOUR_MS:.1f} h apart.", context=self.naming(first, second))
 
         point, gap = self.slots["spaced"], self.hours(8.8, 9.5)
         first, second = self.net.spaced_drivers
@@ -586,7 +617,53 @@ class NetworkPlanter:
         self.truth.near_miss("network_convergence", events, [first.passport, second.passport],
                              f"same point but {gap / HOUR_MS:.1f} h apart, more than {window} h")
 
+    def plant_drone_convergence(self) -> None:
+        """One driver scanned at a crossing, the other caught by a drone a few km off it: they converge there.
+
+        The drone sees the second driver again far from any crossing: that fix joins nothing.
+        """
+        point, gap = self.slots["drone"], self.hours(0.5, 4.5)
+        first, second = self.net.drone_pair
+        at = self.start_for(gap + 6 * HOUR_MS)
+        km, bearing = self.rng.uniform(1, 4), self.rng.uniform(0, 360)
+        subjects = [second.passport.subject(self.rng)]
+        scan = self.scan(first, point, at)
+        drone = self.add(self.writer.sighting(point, at + gap, subjects, "DRONE", headcount=self.rng.randint(2, 9),
+                                              location=point.off(km, bearing)))
+        self.truth.alert("network_convergence", [scan, drone], [first.passport, second.passport], point.code,
+                         f"A driver named in {self.net.network_id} crossed at {point.code}; {gap / HOUR_MS:.1f} h later a "
+                         f"drone saw another {km:.1f} km off it.", context=self.naming(first, second))
+        far = self.off_every_point(point, 9, 14)
+        again = self.add(self.writer.sighting(point, at + gap + self.hours(0.2, 1), [second.passport.subject(self.rng)],
+                                              "DRONE", location=far))
+        self.truth.near_miss("network_convergence", [scan, again], [first.passport, second.passport],
+                             f"the drone fix is more than {RULE_DEFAULTS['convergence_radius_km']} km from any border point")
+
+    def off_every_point(self, point: BorderPoint, low_km: float, high_km: float) -> dict[str, Any]:
+        """A fix ``low_km``-``high_km`` from ``point`` and more than twice the convergence radius from every point."""
+        radius = RULE_DEFAULTS["convergence_radius_km"]
+        for _ in range(100):
+            location = point.off(self.rng.uniform(low_km, high_km), self.rng.uniform(0, 360))
+            here = dataclasses.replace(point, latitude=location["latitude"], longitude=location["longitude"])
+            if all(here.distance_km(other) > 2 * radius for other in self.config.points.values()):
+                return location
+        raise ValueError(f"no place {low_km}-{high_km} km from {point.code} is clear of every border point")
+
     # ----------------------------------------------------------------- rule 4: implausible_movement
+
+    def plant_vessels(self) -> None:
+        """A vessel at a port, then a radar fix offshore: too far for a boat in the time; the crossing boat's is plausible."""
+        vessel, limit = self.net.fast_vessel, RULE_DEFAULTS["max_vessel_speed_kmh"]
+        port = self.rng.choice(_first_nonempty(self.config.points_where(None, "sea"), self.config.sighting_points))
+        km = self.rng.uniform(60, 120)
+        gap = int(km / self.rng.uniform(2 * limit, 3 * limit) * HOUR_MS)
+        at = self.start_for(gap)
+        seen = self.add(self.writer.sighting(port, at, [vessel.subject(self.rng)], "MARITIME"))
+        fix = self.add(self.writer.sighting(port, at + gap, [vessel.subject(self.rng)], "MARITIME",
+                                            location=self.off_every_point(port, km, km)))
+        self.truth.alert("implausible_movement", [seen, fix], [vessel], port.code,
+                         f"Vessel at {port.code}, then a radar fix {km:.0f} km off in {gap / HOUR_MS:.1f} h "
+                         f"({km / (gap / HOUR_MS):.0f} km/h, limit {limit} km/h).")
 
     def plant_vehicles(self) -> None:
         vehicle, limit = self.net.fast_vehicle, RULE_DEFAULTS["max_vehicle_speed_kmh"]
@@ -634,15 +711,36 @@ class NetworkPlanter:
         assert facilitator.phone is not None
         at = self.start_for(gap)
         advert = self.advert(facilitator, self.net.advert_wallets[0], at)
-        sighting = self.scan(facilitator, point, at + gap, phone=True)
-        self.truth.alert("advert_to_action", [advert, sighting], [facilitator.phone], point.code,
-                         f"Phone advertised on {advert.body['platform']} for crossings to the UK, declared at "
-                         f"{point.code} {gap / HOUR_MS:.1f} h later by {facilitator.name}.")
+        if self.rng.random() < 0.6:
+            sighting = self.scan(facilitator, point, at + gap, phone=True)
+            self.truth.alert("advert_to_action", [advert, sighting], [facilitator.phone], point.code,
+                             f"Phone advertised on {advert.body['platform']} for crossings to the UK, declared at "
+                             f"{point.code} {gap / HOUR_MS:.1f} h later by {facilitator.name}.")
+        else:  # the fee is paid: a low-risk transfer naming the advertised phone (too low for the money rule)
+            payment = self.payment(facilitator, at + gap)
+            self.truth.alert("advert_to_action", [advert, payment], [facilitator.phone], None,
+                             f"Phone advertised on {advert.body['platform']}, named in a transfer "
+                             f"{gap / HOUR_MS:.1f} h later.")
 
         quiet = self.net.quiet_facilitator
         assert quiet.phone is not None
         advert = self.advert(quiet, self.net.advert_wallets[1], self.start_for(0))
         self.truth.near_miss("advert_to_action", [advert], [quiet.phone], "the advertised phone is never seen again")
+
+    def payment(self, facilitator: Person, at_ms: int) -> PlannedEvent:
+        """A transfer from a fresh account naming the facilitator's phone, below the money rule's threshold."""
+        assert facilitator.phone is not None
+        agency = self.rng.choice(self.config.publishers("finance-flag"))
+        country = agency.country if agency.country in IBAN_COUNTRIES else "GB"
+        account = self.factory.iban(country)
+        self.net.accounts[facilitator.passport.id] = account
+        currency = _currency(country, self.rng)
+        threshold = RULE_DEFAULTS["finance_risk_threshold"]
+        return self.add(self.writer.finance_flag(
+            agency.code, at_ms, [account.subject(self.rng), facilitator.phone.subject(self.rng)],
+            amount=_amount(currency, self.rng, 900, 4000), currency=currency, channel="MONEY_SERVICE",
+            counterparties=[], typologies=["SMUGGLING_FEES"], risk=self.rng.randint(30, threshold - 5), year=self.year,
+        ))
 
     def advert(self, facilitator: Person, wallet: Ident, at_ms: int) -> PlannedEvent:
         """A smuggling advert: the platform account, the contact phone and a USDT wallet for fees."""
@@ -663,10 +761,16 @@ class NetworkPlanter:
 
     def plant_crossing(self) -> None:
         """The boat and the people it carried: realistic traffic that matches no rule."""
-        point, at = self.boat_point, self.start_for(4 * HOUR_MS)
+        point, at = self.boat_point, self.start_for(10 * HOUR_MS)
         people = len(self.net.migrants) + self.rng.randint(20, 45)
-        self.add(self.writer.sighting(point, at, [self.net.boat.subject(self.rng)], "MARITIME",
-                                      direction="INBOUND", headcount=people, notes="Overcrowded vessel, no lights."))
+        boat = self.net.boat.subject(self.rng)
+        first = self.add(self.writer.sighting(point, at, [boat], "MARITIME", direction="INBOUND", headcount=people,
+                                              notes="Overcrowded vessel, no lights."))
+        km, gap = self.rng.uniform(20, 40), self.hours(5, 9)
+        radar = self.add(self.writer.sighting(point, at + gap, [self.net.boat.subject(self.rng)], "MARITIME",
+                                              location=self.off_every_point(point, km, km), headcount=people))
+        self.truth.near_miss("implausible_movement", [first, radar], [self.net.boat],
+                             f"radar fix {km:.0f} km off the port {gap / HOUR_MS:.1f} h later is a plausible boat speed")
         subjects = [migrant.passport.subject(self.rng) for migrant in self.net.migrants]
         self.add(self.writer.sighting(point, at + self.hours(0.5, 3), subjects, "PATROL", direction="INBOUND",
                                       headcount=people, notes="Group landed; documents recovered from some."))
@@ -687,10 +791,13 @@ class Background:
     config: WorldConfig
     window: tuple[int, int]
     year: int
+    truth: GroundTruth
     events: list[PlannedEvent] = field(default_factory=list)
 
     def generate(self, count: int) -> list[PlannedEvent]:
         rng = self.writer.rng
+        if count >= HOTLINE_ROOM:
+            self.hotline()
         stories: list[tuple[Callable[[int], None], int]] = [
             (self.traveller, 38), (self.vehicle, 22), (self.patrol, 4), (self.finance, 14),
             (self.platform, 13), (self.case, 5),
@@ -714,6 +821,31 @@ class Background:
             return self.config.region(point)
         return self.rng.choices(("IQ", "TR", "GB", "GR", "DE", "SY", "IR", "AF", "FR", "EG", "PK"),
                                 (25, 15, 20, 10, 10, 6, 5, 3, 3, 2, 2))[0]
+
+    def hotline(self) -> None:
+        """A taxi firm's number that travellers declare at the border: a hub, which must join none of them.
+
+        The correlator reports it once (hub_detected) on the earliest events, in event order, that
+        name more than ``max_links`` other subjects with it.
+        """
+        cap = RULE_DEFAULTS["max_links"]
+        phone = self.factory.phone(self.rng.choice(("GB", "GR", "TR")))
+        scans = []
+        for _ in range(cap + 5):
+            point = self.rng.choice(self.config.sighting_points)
+            person = self.factory.person(self.nationality(point), with_phone=False)
+            subjects = [person.passport.subject(), phone.subject(self.rng)]
+            scans.append(self.writer.sighting(point, self.when(), subjects, "DOCUMENT_SCAN"))
+        self.events += scans
+        named: set[str] = set()
+        evidence = []
+        for scan in sorted(scans, key=lambda event: (event.occurred_at_ms, event.event_id)):
+            evidence.append(scan)
+            named.add(scan.body["subjects"][0]["id"])
+            if len(named) > cap:
+                break
+        self.truth.alert("hub_detected", evidence, [phone], None,
+                         f"One phone declared by {len(scans)} different travellers: a hotline, not a link between them.")
 
     def traveller(self, room: int) -> None:
         """A document scan; some travellers come back through the same point or one nearby."""
@@ -762,7 +894,8 @@ class Background:
             subjects = [person.passport.subject() for person in group]
             headcount = len(group) + rng.randint(0, 12)
         method = rng.choice(("DRONE", "PATROL"))
-        self.events.append(self.writer.sighting(point, self.when(), subjects, method, headcount=headcount))
+        location = point.off(rng.uniform(0.5, 15), rng.uniform(0, 360)) if rng.random() < 0.5 else None
+        self.events.append(self.writer.sighting(point, self.when(), subjects, method, headcount=headcount, location=location))
 
     def maritime(self, room: int) -> None:
         """Ferries and cargo ships seen once at a port."""

@@ -9,6 +9,7 @@ so background traffic can never collide with a planted subject by accident.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import re
 import string
@@ -51,6 +52,16 @@ class BorderPoint(catalogue.BorderPoint):
 
     def location(self) -> dict[str, Any]:
         return {"border_point": self.code, "country": self.country, "latitude": self.latitude, "longitude": self.longitude}
+
+    def off(self, km: float, bearing_deg: float) -> dict[str, Any]:
+        """A location ``km`` from this point on ``bearing_deg`` (a drone or radar fix): coordinates, no border point."""
+        lat1, lon1, bearing = map(math.radians, (self.latitude, self.longitude, bearing_deg))
+        arc = km / 6371.0
+        lat2 = math.asin(math.sin(lat1) * math.cos(arc) + math.cos(lat1) * math.sin(arc) * math.cos(bearing))
+        east = math.sin(bearing) * math.sin(arc) * math.cos(lat1)
+        lon2 = lon1 + math.atan2(east, math.cos(arc) - math.sin(lat1) * math.sin(lat2))
+        return {"border_point": None, "country": self.country, "latitude": round(math.degrees(lat2), 6),
+                "longitude": round(math.degrees(lon2), 6)}
 
 
 @dataclass(frozen=True)
@@ -279,7 +290,8 @@ class IdentityFactory:
         def draw() -> tuple[str, str | None, tuple[tuple[str, str | None], ...]]:
             number = _from_pattern(self.rng, pattern)
             alpha3 = ALPHA3.get(country, country)
-            return number, country, ((f"{number[:2]} {number[2:]}", country), (number, alpha3))
+            spellings = ((f"{number[:2]} {number[2:]}", country), (number, alpha3), (number.lower(), country.lower()))
+            return number, country, spellings
 
         return self._issue("PERSON_DOCUMENT", draw, holder)
 
@@ -316,7 +328,7 @@ class IdentityFactory:
                 plate = f"{_letters(rng, 2)}{_digits(rng, 2)} {_letters(rng, 3)}"
                 variants = (plate.replace(" ", ""),)
             alpha3 = ALPHA3.get(country, country)
-            return plate, country, (*((v, country) for v in variants), (plate, alpha3))
+            return plate, country, (*((v, country) for v in variants), (plate, alpha3), (plate.lower(), alpha3.lower()))
 
         return self._issue("VEHICLE_PLATE", draw)
 
@@ -412,6 +424,7 @@ class Network:
     advert_facilitator: Person                     # phone in an advert, then at a checkpoint
     quiet_facilitator: Person                      # phone in an advert, never seen again
     convoy_drivers: tuple[Person, Person]          # same point within the convergence window
+    drone_pair: tuple[Person, Person]              # one scanned at a point, one seen by a drone a few km off it
     spaced_drivers: tuple[Person, Person]          # same point, too far apart in time
     flag_first_financier: Person                   # high-risk flag, then sighted
     sighting_first_financier: Person               # sighted, then high-risk flag
@@ -419,6 +432,7 @@ class Network:
     unnamed_holder: Person                         # account flagged without naming the holder
     late_courier: Person                           # flagged, sighted after the window
     migrants: list[Person]
+    fast_vessel: Ident                             # at a port, then a radar contact too far off for a boat
     fast_vehicle: Ident
     touring_vehicle: Ident
     steady_vehicle: Ident
@@ -434,14 +448,14 @@ class Network:
             (self.wanted_organiser, "ORGANISER"), (self.cleared_organiser, "ORGANISER"),
             (self.flag_first_financier, "FINANCIER"), (self.sighting_first_financier, "FINANCIER"),
             (self.advert_facilitator, "FACILITATOR"), (self.quiet_facilitator, "FACILITATOR"),
-            *((driver, "DRIVER") for driver in (*self.convoy_drivers, *self.spaced_drivers)),
+            *((driver, "DRIVER") for driver in (*self.convoy_drivers, *self.spaced_drivers, *self.drone_pair)),
         ]
 
     def truth(self) -> dict[str, Any]:
         members = [self._member(role, person) for person, role in self.case_named()]
         members += [self._member("COURIER", p) for p in (self.low_risk_courier, self.unnamed_holder, self.late_courier)]
         members += [self._member("MIGRANT", person) for person in self.migrants]
-        assets = (self.fast_vehicle, self.touring_vehicle, self.steady_vehicle, self.boat, *self.advert_wallets,
+        assets = (self.fast_vessel, self.fast_vehicle, self.touring_vehicle, self.steady_vehicle, self.boat, *self.advert_wallets,
                   *self.platform_accounts)
         return {
             "network_id": self.network_id,
@@ -490,12 +504,14 @@ def build_network(factory: IdentityFactory, config: WorldConfig, index: int, yea
         quiet_facilitator=member(rng.choice(("TR", ORIGIN)), phone_country="TR"),
         convoy_drivers=(member(rng.choice(("GB", ORIGIN, "DE"))), member(rng.choice(("GB", "TR")))),
         spaced_drivers=(member(), member()),
+        drone_pair=(member(rng.choice(("GB", ORIGIN))), member()),
         flag_first_financier=member(account_country="IQ"),
         sighting_first_financier=member(rng.choice(("GB", ORIGIN)), phone_country="GB", account_country="GB"),
         low_risk_courier=member(rng.choice(("TR", ORIGIN)), account_country="TR"),
         unnamed_holder=member(rng.choice(("DE", ORIGIN)), phone_country="DE", account_country="DE"),
         late_courier=member(account_country="IQ"),
         migrants=[member(rng.choice(_MIGRANT_NATIONALITIES)) for _ in range(rng.randint(3, 5))],
+        fast_vessel=factory.vessel(None),
         fast_vehicle=factory.plate(fast),
         touring_vehicle=factory.plate(touring),
         steady_vehicle=factory.plate(steady),

@@ -76,16 +76,20 @@ def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
 
 
 def match_ground_truth(truth: dict[str, Any], alerts: dict[str, AlertVersion]) -> tuple[list[dict[str, Any]], list[AlertVersion]]:
-    """(expected alerts not found, alerts that match no expected alert)."""
+    """(expected alerts not found, alerts that match no expected alert): an alert matches only with exactly its evidence."""
+
+    def planted(expected: dict[str, Any]) -> set[str]:
+        return {*expected["event_ids"], *expected.get("context_event_ids", ())}
+
     missing = [
         expected
         for expected in truth["expected_alerts"]
-        if not any(a.rule == expected["rule"] and set(expected["event_ids"]) <= a.evidence for a in alerts.values())
+        if not any(a.rule == expected["rule"] and a.evidence == planted(expected) for a in alerts.values())
     ]
     unexpected = [
         alert
         for alert in alerts.values()
-        if not any(alert.rule == e["rule"] and alert.evidence & set(e["event_ids"]) for e in truth["expected_alerts"])
+        if not any(alert.rule == e["rule"] and alert.evidence == planted(e) for e in truth["expected_alerts"])
     ]
     return missing, unexpected
 

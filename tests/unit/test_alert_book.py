@@ -95,7 +95,7 @@ def test_first_decision_is_version_1(book: AlertBook) -> None:
     assert (state.created_at_ms, state.updated_at_ms) == (T0 + 10, T0 + 10)
     assert set(state.evidence) == {"case-1", "s-1"}
     assert state.subjects == [PERSON]
-    assert (state.severity, state.base_severity, state.score) == ("CRITICAL", "HIGH", 0.8)
+    assert (state.severity, state.base_severity, state.score) == ("HIGH", "HIGH", 0.8), "the warrant is context"
     assert state.border_point == "GB-DOV"
 
 
@@ -138,14 +138,26 @@ def test_new_subjects_or_a_higher_base_severity_make_a_new_version(book: AlertBo
 def test_corroboration_by_two_agencies_raises_severity_one_step(book: AlertBook, base: str, raised: str) -> None:
     alone = merged(book, decision(sighting("s-1"), sighting("s-2", at=1), severity=base))
     assert alone.severity == base
-    together = merged(book, decision(warrant(), sighting("s-1"), severity=base))
+    together = merged(book, decision(flag(), sighting("s-1"), severity=base))
     assert (together.severity, together.base_severity) == (raised, base)
+
+
+@pytest.mark.parametrize("base", ["LOW", "MEDIUM", "HIGH"])
+def test_the_context_that_defines_the_rule_does_not_corroborate(book: AlertBook, base: str) -> None:
+    """A prosecutor's warrant (or the case naming a network) plus one agency's sighting is one observation."""
+    with_context = merged(book, decision(warrant(), sighting("s-1"), severity=base))
+    assert (with_context.severity, with_context.base_severity) == (base, base)
+    assert "Corroborated" not in with_context.summary
+    observed_twice = merged(book, decision(warrant(), flag(), sighting("s-1"), severity=base))
+    assert observed_twice.severity != base
 
 
 def test_summary_names_the_corroborating_agencies(book: AlertBook) -> None:
     assert merged(book, decision(sighting("s-1"))).summary == "Wanted subject sighted."
     state = merged(book, decision(flag(), warrant(), sighting("s-1"), summary="Wanted subject sighted at GB-DOV."))
-    assert state.summary == "Wanted subject sighted at GB-DOV. Corroborated by 3 agencies: iq-fiu, uk-bf, uk-nca."
+    assert state.summary == (
+        "Wanted subject sighted at GB-DOV. Corroborated by 2 agencies that observed the subjects: iq-fiu, uk-bf."
+    )
 
 
 def test_tlp_is_the_most_restrictive_marking(book: AlertBook) -> None:
@@ -243,6 +255,8 @@ def test_evidence_summaries_tolerate_missing_facts() -> None:
     assert evidence_summary(bare) == "uk-nca case"
     assert evidence_summary(replace(bare, event_type="finance-flag", facts={"risk_score": 0})) == "uk-nca finance flag risk 0"
     assert evidence_summary(replace(bare, event_type="sighting", border_point="GB-LHR")) == "uk-nca sighting at GB-LHR"
+    drone = replace(bare, event_type="sighting", facts={"method": "DRONE"}, latitude=50.94, longitude=0.976)
+    assert evidence_summary(drone) == "uk-nca sighting (DRONE) at 50.9400,0.9760"
     assert (
         evidence_summary(replace(bare, event_type="platform-report", facts={"platform": "tiktok"})) == "uk-nca report of tiktok"
     )

@@ -184,7 +184,7 @@ def test_a_revision_names_an_earlier_event_and_says_why(offline_bus: Bus) -> Non
         revises={"event_id": str(original["event_id"]), "action": "CORRECT", "reason": "misread", "subjects": [plate]}
     )
     reaches = preparer(offline_bus, "uk-bf").prepare("sighting", corrected).record["revises"]["subjects"]
-    assert reaches == [{"kind": "VEHICLE_PLATE", "id": "GB:AB12CDE", "display_name": None}]
+    assert reaches == [{"kind": "VEHICLE_PLATE", "id": "GB:AB12CDE", "display_name": None, "verified": True}]
     itself = sighting(
         event_id=str(original["event_id"]), revises={"event_id": str(original["event_id"]), "action": "CORRECT", "reason": " "}
     )

@@ -211,4 +211,5 @@ def test_the_processor_can_start_an_empty_history_positionally() -> None:
     history = SubjectHistory(ME, [], [], {}, 0)
     assert history == SubjectHistory(ME)
     empty = {"subject": ME, "direct": [], "linked": [], "links": {}, "max_seen_ms": 0, "retractions": [], "revoked": []}
+    empty |= {"hubs": [], "other_vias": {}}
     assert history.to_json() == empty

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from borderbus.identifiers import IdentifierError, SubjectKind, normalise, subject_key
+from borderbus.identifiers import Canonical, IdentifierError, SubjectKind, canonicalise, normalise, subject_key
 
 K = SubjectKind
 
@@ -115,10 +115,8 @@ REJECTED: list[tuple[str | SubjectKind, str, str | None, str, str]] = [
     (K.PHONE, "0770 123 4567", "QQ", "country", "unknown country code"),
     (K.PHONE, "+964 770 123", None, "id", "not a valid phone number for region IQ"),
     (K.PHONE, "+964 770 123 4567 89", None, "id", "too long"),
-    (K.PHONE, "+964 123 456 7890", None, "id", "not a valid phone number for region IQ"),
     (K.PHONE, "+999 770 123 4567", None, "id", "country calling code is unknown"),
     (K.PHONE, "call me", "IQ", "id", "not a valid phone number for region IQ"),
-    (K.PHONE, "0770 123 4567", "TR", "id", "not a valid phone number for region TR"),
     # VEHICLE_PLATE
     (K.VEHICLE_PLATE, "IBM1234", None, "country", "required"),
     (K.VEHICLE_PLATE, "IBM1234", "GRE", "country", "unknown country code"),
@@ -254,6 +252,31 @@ def test_rejected_inputs_name_the_field_and_the_problem(
         normalise(kind, raw, country)
     assert info.value.field == field
     assert words in info.value.reason
+
+
+UNVERIFIABLE = [
+    (K.PHONE, "+964 123 456 7890", None, "+9641234567890", "region IQ"),
+    (K.PHONE, "0770 123 4567", "TR", "+907701234567", "region TR"),
+    (K.PLATFORM_ACCOUNT, "whatsapp:+964 123 456 7890", None, "whatsapp:+9641234567890", "region IQ"),
+]
+
+
+@pytest.mark.parametrize(("kind", "raw", "country", "canonical", "region"), UNVERIFIABLE)
+def test_a_well_formed_but_unassigned_number_keeps_its_canonical_form_unverified(
+    kind: SubjectKind, raw: str, country: str | None, canonical: str, region: str
+) -> None:
+    """Numbering plans lag behind operators: the number still joins events, marked unverified."""
+    result = canonicalise(kind, raw, country)
+    assert (result.id, result.verified) == (canonical, False)
+    assert result.reason and region in result.reason and "range" in result.reason
+    assert normalise(kind, raw, country) == canonical == normalise(kind, canonical)
+    assert subject_key(kind, canonical) == f"{kind.value}:{canonical}"
+    with pytest.raises(IdentifierError, match="range"):
+        normalise(kind, raw, country, strict=True)
+
+
+def test_verified_identifiers_say_so() -> None:
+    assert canonicalise(K.PHONE, "0770 123 4567", "IQ") == Canonical("+9647701234567", True, None)
 
 
 def test_kind_values_equal_avro_symbols() -> None:

@@ -27,7 +27,7 @@ CFG = RuleConfig()
 
 
 def run(events: Iterable[Observation], cfg: RuleConfig = CFG) -> InMemoryPipeline:
-    pipeline = InMemoryPipeline(cfg, CATALOGUE.border_points, AlertBook(CATALOGUE.agencies, CATALOGUE.border_points))
+    pipeline = InMemoryPipeline(cfg, CATALOGUE.border_points, AlertBook(CATALOGUE.agencies, CATALOGUE.border_points, cfg))
     pipeline.process(events)
     return pipeline
 

@@ -285,7 +285,7 @@ def test_flagged_money_meets_border_fires_in_both_orders_and_perspectives() -> N
         alert = found[0][0]
         assert (alert.severity, alert.score, alert.border_point) == ("HIGH", 0.8, "IQ-IBK")
         assert alert.subjects == tuple(sorted((ACCOUNT, PERSON)))
-        assert ids(alert) == ["f1", "s1"] if gap > 0 else ["s1", "f1"]
+        assert ids(alert) == (["f1", "s1"] if gap > 0 else ["s1", "f1"])
         assert ids(found[1][0]) == ids(alert)
         for fact in ("uk-fiu", "HAWALA", "25000.00 USD", "risk score 80", "krg-bca", "IQ-IBK", f"10.0 h {word}"):
             assert fact in alert.summary
@@ -538,7 +538,7 @@ def everything() -> list[Observation]:
 def test_arrival_order_does_not_change_any_decision() -> None:
     cfg = dataclasses.replace(CFG, allowed_lateness_ms=7 * DAY_H * HOUR_MS)
     expected = all_decisions(route(sorted(everything(), key=lambda o: o.occurred_at_ms), cfg), cfg)
-    assert {d["rule"] for found in expected.values() for d in found} == set(RULE_NAMES)
+    assert {d["rule"] for found in expected.values() for d in found} == set(RULE_NAMES) - {"hub_detected"}
     rng = random.Random(7)
     for _ in range(25):
         shuffled = everything()
