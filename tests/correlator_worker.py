@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -18,10 +21,47 @@ from service_process import ServiceProcess
 
 
 class CorrelatorWorker(ServiceProcess):
-    """``borderbus correlator run`` in a child process (memory store), logging to a file."""
+    """``borderbus correlator run`` in a child process (memory store), logging to a file.
+
+    Supervised like a pod: a worker that ends itself with status 70 (a dead thread, a stalled stage)
+    is started again on the same port, as Kubernetes would; ``restarts`` counts how often.
+    """
+
+    STALL_SECONDS = "20"
 
     def __init__(self, bus: Bus, log_dir: Path, name: str = "worker") -> None:
-        super().__init__(bus, log_dir, name, ["correlator", "run", "--store", "memory://"], port_option="--web-port")
+        super().__init__(
+            bus,
+            log_dir,
+            name,
+            ["correlator", "run", "--store", "memory://"],
+            port_option="--web-port",
+            env={"BORDERBUS_STALL_SECONDS": self.STALL_SECONDS},
+        )
+        self.restarts = 0
+        self._supervisor: threading.Thread | None = None
+        self._supervising = threading.Event()
+
+    def start(self, timeout: float = 90.0) -> Self:
+        super().start(timeout)
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervising.set()
+            self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+            self._supervisor.start()
+        return self
+
+    def stop(self) -> None:
+        self._supervising.clear()
+        super().stop()
+
+    def _supervise(self) -> None:
+        while self._supervising.is_set():
+            time.sleep(0.5)
+            process = self.process
+            if process is not None and process.poll() == 70 and self._supervising.is_set():
+                self.restarts += 1
+                with contextlib.suppress(RuntimeError):  # ended again before answering: the next round starts it again
+                    ServiceProcess.start(self)
 
     def assigned_partitions(self) -> int:
         with urllib.request.urlopen(f"{self.url}/assignment", timeout=5) as response:
@@ -74,15 +114,29 @@ def latest_versions(versions: list[AlertVersion]) -> dict[str, AlertVersion]:
     return latest
 
 
-def wait_for_quiet_alerts(bus: Bus, *, settle: float = 8.0, timeout: float = 180.0, minimum: int = 1) -> list[AlertVersion]:
-    """Poll the alerts topic until at least ``minimum`` versions exist and no new one came for ``settle`` seconds."""
+def caught_up(workers: list[CorrelatorWorker]) -> bool:
+    """Every worker answers and its correlate stage has no by-subject record waiting."""
+    for worker in workers:
+        try:
+            if "borderbus_correlator_stage_waiting_records 0.0" not in worker.metrics():
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_quiet_alerts(
+    bus: Bus, *, settle: float = 8.0, timeout: float = 180.0, minimum: int = 1, workers: list[CorrelatorWorker] | None = None
+) -> list[AlertVersion]:
+    """Poll the alerts topic until at least ``minimum`` versions exist, no new one came for ``settle`` seconds,
+    and (given ``workers``) every worker has caught up: a worker being restarted is not quiet, only absent."""
     deadline = time.monotonic() + timeout
     last_count, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         versions = read_alert_versions(bus, timeout=3.0)
         if len(versions) != last_count:
             last_count, last_change = len(versions), time.monotonic()
-        elif len(versions) >= minimum and time.monotonic() - last_change >= settle:
+        elif len(versions) >= minimum and time.monotonic() - last_change >= settle and caught_up(workers or []):
             return versions
         time.sleep(1.0)
     raise AssertionError(f"alerts did not settle within {timeout} s (last count {last_count})")

@@ -85,8 +85,10 @@ class ServiceProcess:
                 time.sleep(0.3)
         raise RuntimeError(f"{self.command[3:]} did not answer {self.ready_path} within {timeout} s:\n{self.log()}")
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    def log(self, *, whole: bool = False) -> str:
+        """The end of the log (for assertion messages), or all of it (to search: access lines can crowd the end)."""
+        text = self.log_path.read_text(errors="replace")
+        return text if whole else text[-4000:]
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:

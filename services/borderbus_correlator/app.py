@@ -21,8 +21,11 @@ How a killed worker loses and duplicates nothing:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import ssl
+import time
 from collections import Counter as Tally
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ import aiokafka
 import faust
 import faust.transport.drivers.aiokafka as faust_aiokafka
 import mode
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from borderbus import codec
@@ -40,7 +44,7 @@ from borderbus.codec import DecodeError
 from borderbus.config import REPO_ROOT, Settings
 from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.supervision import dead_threads, start_or_exit
+from borderbus.supervision import ProgressWatch, dead_threads, exit_stalled, start_or_exit
 from borderbus_correlator.alert_book import alert_id
 from borderbus_correlator.alert_publisher import DECISIONS_TOPIC, AlertPublisher
 from borderbus_correlator.fan_out import FanOut
@@ -50,6 +54,7 @@ from borderbus_correlator.metrics import (
     HUBS_DETECTED,
     LATE_EVENTS,
     ROUTES_PROCESSED,
+    STAGE_WAITING,
     TABLE_ENTRIES,
 )
 from borderbus_correlator.pipeline import Route, correlate
@@ -61,6 +66,8 @@ ROUTE_SCHEMA = "correlator-route"  # Avro of correlator.by-subject
 FINDING_SCHEMA = "correlator-finding"  # Avro of correlator.decisions
 STATE_PARTITIONS = 6
 HOUSEKEEPING_SECONDS = 30.0
+STALL_ENV = "BORDERBUS_STALL_SECONDS"
+DEFAULT_STALL_SECONDS = 120.0  # longer than any recovery that still moves; a stalled one does not move at all
 GROUP_SESSION_TIMEOUT_SECONDS = 10.0  # a killed worker's partitions move to the others after this long, not Faust's 60 s
 
 
@@ -123,6 +130,7 @@ def create_app(
     points = catalogue.border_points
     registry = SchemaRegistry(settings, known=bus.schemas)
 
+    progress = {"routes": 0}
     route_schema, finding_schema = bus.schemas.latest(ROUTE_SCHEMA), bus.schemas.latest(FINDING_SCHEMA)
     for schema in (route_schema, finding_schema):
         registry.register(schema)
@@ -161,6 +169,7 @@ def create_app(
                 continue
             result = correlate(histories.get(route.target), route, rule_config, points)
             ROUTES_PROCESSED.labels(route.mode, result.outcome).inc()
+            progress["routes"] += 1
             if result.outcome == "late":
                 LATE_EVENTS.labels(route.observation.event_type).inc()
                 detail = f"{route.observation.event_id} is older than {route.target}'s watermark minus the allowed lateness"
@@ -188,6 +197,31 @@ def create_app(
             if not SubjectHistory.from_json(histories[subject]).holds_lasting_facts():
                 del histories[subject]
         TABLE_ENTRIES.labels("subject-history").set(len(histories))
+
+    watermarks = Consumer(settings.consumer_config(f"{app_id(bus)}-watchdog"))  # only asks for end offsets
+    watch = ProgressWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_SECONDS)))
+
+    @app.timer(5.0)  # type: ignore[untyped-decorator]
+    async def watchdog() -> None:
+        """Exit (70) when by-subject records wait and the stage neither processes nor restores anything.
+
+        Faust can leave a partition paused for good after a restart (its recovery and offset tracking
+        have known hangs; seen here as one by-subject partition that was never processed again). A
+        fresh process recovers it, so a stall is treated like a dead thread: the supervisor restarts us.
+        """
+        waiting = 0
+        for tp in app.consumer.assignment():
+            if tp.topic != by_subject.get_topic_name():
+                continue
+            position = await app.consumer.position(tp)
+            ask = functools.partial(watermarks.get_watermark_offsets, TopicPartition(tp.topic, tp.partition), timeout=5)
+            _low, high = await asyncio.get_running_loop().run_in_executor(None, ask)
+            waiting += max(0, high - (position if position is not None else 0))
+        STAGE_WAITING.set(waiting)
+        recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
+        restored = sum(recovery.active_offsets.values()) + sum(recovery.standby_offsets.values())
+        if watch.stalled((progress["routes"], restored), waiting > 0, time.monotonic()):
+            exit_stalled(f"the correlate stage made no progress for {watch.stall_seconds:.0f} s with {waiting} records waiting")
 
     @app.timer(5.0)  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:

@@ -42,3 +42,8 @@ HUBS_DETECTED = Counter(
     "Subjects that went over the links cap (max_links in rules.yaml): they stop sharing events and raise hub_detected.",
     ["kind"],
 )
+STAGE_WAITING = Gauge(
+    "borderbus_correlator_stage_waiting_records",
+    "By-subject records waiting for this worker's correlate stage (end offsets against its positions), "
+    "measured by the stall watchdog.",
+)

@@ -73,7 +73,10 @@ def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[fl
             worker.start()
             wait_for_settled_group([worker], len(run_bus.catalogue.ingest_topics()) * 6 + 6)  # ingest and by-subject
         stream.join()
-        versions = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0)
+        versions = wait_for_quiet_alerts(
+            run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0, workers=[worker]
+        )
+        events.append(f"{worker.restarts} restart(s) by the supervisor")
     finally:
         worker.stop()
     drop_topics(run_bus)

@@ -131,7 +131,9 @@ def test_sigkill_and_restart_equals_an_uninterrupted_run(bus: Bus, scenario: Sce
             sources = len(run_bus.catalogue.ingest_topics()) * 6 + 6
             wait_for_settled_group([worker], sources)  # the dead member's session has to expire first
         stream.join()
-        runs[mode] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0)
+        runs[mode] = wait_for_quiet_alerts(
+            run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), settle=12.0, workers=[worker]
+        )
     assert_exactly_once_shape(runs["killed"])
     assert final_state(runs["killed"]) == final_state(runs["uninterrupted"])
 
@@ -144,7 +146,9 @@ def test_two_workers_give_the_same_alerts_as_one(bus: Bus, scenario: Scenario, w
         sources = len(run_bus.catalogue.ingest_topics()) * 6 + 6  # ingest and by-subject partitions
         wait_for_settled_group(started, sources)
         publish(run_bus, scenario)
-        results[count] = wait_for_quiet_alerts(run_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
+        results[count] = wait_for_quiet_alerts(
+            run_bus, minimum=len(scenario.ground_truth["expected_alerts"]), workers=started
+        )
         if count == 2:
             consumed = [m for m in (w.metrics() for w in started) if "borderbus_correlator_events_consumed_total{" in m]
             assert len(consumed) == 2, "both workers should have processed part of the stream"

@@ -275,7 +275,7 @@ def test_a_dying_worker_makes_the_desk_unhealthy_then_exit_non_zero(
         time.sleep(0.05)
     assert desk.process.wait(5) == 70, desk.log()
     assert 503 in seen, seen
-    assert re.search(rf"desk {worker}\b.* died: InjectedFault", desk.log()), desk.log()
+    assert re.search(rf"desk {worker}\b.* died: InjectedFault", desk.log(whole=True)), desk.log()
 
 
 def test_undecodable_records_are_dead_lettered_and_counted_without_killing_the_desk(

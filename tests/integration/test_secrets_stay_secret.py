@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_publish_and_read import SAMPLES
 
+from agency_clients import write_clients
 from borderbus.bus import Bus
 from service_process import IDENTITY_VARIABLES, ServiceProcess
 
@@ -31,13 +32,20 @@ def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
     correlator = ServiceProcess(
         fresh_bus, tmp_path, "correlator", ["-v", "correlator", "run", "--store", "memory://"], port_option="--web-port"
     ).start()
-    agency = ServiceProcess(fresh_bus, tmp_path, "agency", ["-v", "agency", "serve", "--agency", "uk-bf"]).start()
+    clients = tmp_path / "agency-clients.yaml"
+    token = write_clients(clients, {"anpr": ("uk-bf", "publish")})["anpr"]
+    agency = ServiceProcess(
+        fresh_bus, tmp_path, "agency", ["-v", "agency", "serve", "--agency", "uk-bf", "--clients", str(clients)]
+    ).start()
     desk = ServiceProcess(fresh_bus, tmp_path, "desk", ["-v", "desk", "serve", "--instance-id", "secrets"], ready_path="/readyz")
     desk.start()
     try:
         body = json.dumps(SAMPLES[("uk-bf", "sighting")]).encode()
         request = urllib.request.Request(
-            agency.url + "/v1/events/sighting", data=body, method="POST", headers={"content-type": "application/json"}
+            agency.url + "/v1/events/sighting",
+            data=body,
+            method="POST",
+            headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 202  # it really authenticated and published as agency-uk-bf
@@ -72,6 +80,7 @@ def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
     assert refused.returncode != 0
     exposed["refused publish output"] = refused.stdout + refused.stderr
     known["wrong"] = wrong
+    known["ingest token"] = token
 
     leaks = [(where, name) for where, text in exposed.items() for name, password in known.items() if password in text]
     assert not leaks, f"passwords shown: {leaks}"
