@@ -63,31 +63,39 @@ def schema_copy(tmp_path: Path) -> Path:
     return target
 
 
-def _write_v3(schema_dir: Path, new_field: dict[str, Any]) -> None:
-    v2 = json.loads((schema_dir / "sighting" / "v2.avsc").read_text())
-    v2["fields"].append(new_field)
-    (schema_dir / "sighting" / "v3.avsc").write_text(json.dumps(v2))
+def _next_version(schema_dir: Path) -> int:
+    """The version a new sighting schema would take: one past the newest in the folder."""
+    return max(int(path.stem[1:]) for path in (schema_dir / "sighting").glob("v*.avsc")) + 1
+
+
+def _write_next(schema_dir: Path, new_field: dict[str, Any]) -> None:
+    newest = _next_version(schema_dir) - 1
+    latest = json.loads((schema_dir / "sighting" / f"v{newest}.avsc").read_text())
+    latest["fields"].append(new_field)
+    (schema_dir / "sighting" / f"v{newest + 1}.avsc").write_text(json.dumps(latest))
 
 
 def test_a_new_required_field_breaks_backward_compatibility(schema_copy: Path) -> None:
-    _write_v3(schema_copy, {"name": "operator_badge", "type": "string", "doc": "no default"})
+    _write_next(schema_copy, {"name": "operator_badge", "type": "string", "doc": "no default"})
     problems = check_catalogue(SchemaCatalogue(schema_copy))
-    assert any("sighting/v3 cannot read sighting/v1" in p and "operator_badge" in p for p in problems), problems
+    version = _next_version(schema_copy) - 1
+    assert any(f"sighting/v{version} cannot read sighting/v1" in p and "operator_badge" in p for p in problems), problems
     assert main(["schemas", "check", "--dir", str(schema_copy)]) == 1
 
 
 def test_an_optional_field_with_default_is_compatible_both_ways(schema_copy: Path) -> None:
-    _write_v3(schema_copy, {"name": "operator_badge", "type": ["null", "string"], "default": None, "doc": "ok"})
+    _write_next(schema_copy, {"name": "operator_badge", "type": ["null", "string"], "default": None, "doc": "ok"})
     assert check_catalogue(SchemaCatalogue(schema_copy)) == []
 
 
 def test_removing_an_enum_symbol_breaks_forward_reading(schema_copy: Path) -> None:
-    v2 = json.loads((schema_copy / "sighting" / "v2.avsc").read_text())
-    method = next(f for f in v2["fields"] if f["name"] == "method")
+    version = _next_version(schema_copy)
+    latest = json.loads((schema_copy / "sighting" / f"v{version - 1}.avsc").read_text())
+    method = next(f for f in latest["fields"] if f["name"] == "method")
     method["type"]["symbols"].remove("DRONE")
-    (schema_copy / "sighting" / "v3.avsc").write_text(json.dumps(v2))
+    (schema_copy / "sighting" / f"v{version}.avsc").write_text(json.dumps(latest))
     problems = check_catalogue(SchemaCatalogue(schema_copy))
-    assert any("sighting/v3 cannot read sighting/v1" in p for p in problems), problems
+    assert any(f"sighting/v{version} cannot read sighting/v1" in p for p in problems), problems
 
 
 def test_editing_a_published_version_in_place_is_refused(schema_copy: Path) -> None:
