@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException, Producer
+from collections.abc import Callable
+
+from confluent_kafka import KafkaException, Message, Producer
 from prometheus_client import Counter
 
 from borderbus.catalogue import DEAD_LETTER_TOPIC
@@ -77,3 +79,30 @@ class DeadLetters:
         if remaining or self._failures:
             failures, self._failures = self._failures, []
             raise KafkaException(f"dead letters not acknowledged: {failures or f'{remaining} pending'}")
+
+
+def produce_dead_letter(
+    producer: Producer,
+    topic: str,
+    message: Message,
+    *,
+    reason: str,
+    detail: str,
+    service: str,
+    on_delivery: Callable[[object, object], None] | None = None,
+) -> None:
+    """Queue ``message``'s original bytes on the dead-letter ``topic`` with ``producer`` (possibly inside its
+    transaction, so the record is dead-lettered exactly when its offset commits), and count it."""
+    headers = dead_letter_headers(
+        reason=reason,
+        detail=detail,
+        source_topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        service=service,
+    )
+    if on_delivery is None:
+        producer.produce(topic, key=message.key(), value=message.value(), headers=dict(headers))
+    else:
+        producer.produce(topic, key=message.key(), value=message.value(), headers=dict(headers), on_delivery=on_delivery)
+    DEAD_LETTERS.labels(service, reason).inc()

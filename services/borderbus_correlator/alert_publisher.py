@@ -21,7 +21,7 @@ from borderbus import codec
 from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERTS_TOPIC, DEAD_LETTER_TOPIC
-from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
+from borderbus.dead_letter import produce_dead_letter
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_correlator.alert_book import AlertBook, AlertState
 from borderbus_correlator.metrics import ALERTS_EMITTED, EVENT_TO_ALERT_LATENCY, TABLE_ENTRIES
@@ -121,16 +121,9 @@ class AlertPublisher:
 
     def _dead_letter(self, message: Message, error: codec.DecodeError) -> None:
         """In the batch's transaction, so the record is dead-lettered exactly when its offset commits."""
-        headers = dead_letter_headers(
-            reason=error.reason,
-            detail=error.detail,
-            source_topic=message.topic() or "",
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
-            service=SERVICE,
+        produce_dead_letter(
+            self.producer, self.dead_letter_topic, message, reason=error.reason, detail=error.detail, service=SERVICE
         )
-        self.producer.produce(self.dead_letter_topic, key=message.key(), value=message.value(), headers=dict(headers))
-        DEAD_LETTERS.labels(SERVICE, error.reason).inc()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

@@ -27,7 +27,7 @@ from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
-from borderbus.dead_letter import DEAD_LETTERS, dead_letter_headers
+from borderbus.dead_letter import produce_dead_letter
 from borderbus.ingest import decode_ingest
 from borderbus.schema_registry import SchemaRegistry
 from borderbus.schemas import SchemaVersion
@@ -113,18 +113,15 @@ class FanOut:
             log.warning("fan-out offsets not committed, the batch will be fanned out again: %s", error)
 
     def _dead_letter(self, message: Message, error: DecodeError) -> None:
-        headers = dead_letter_headers(
+        produce_dead_letter(
+            self.producer,
+            self.dead_letter_topic,
+            message,
             reason=error.reason,
             detail=error.detail,
-            source_topic=message.topic() or "",
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
             service=SERVICE,
+            on_delivery=self._on_delivery,
         )
-        self.producer.produce(
-            self.dead_letter_topic, key=message.key(), value=message.value(), headers=dict(headers), on_delivery=self._on_delivery
-        )
-        DEAD_LETTERS.labels(SERVICE, error.reason).inc()
 
     def _on_delivery(self, error: object, _message: object) -> None:
         if error is not None:
