@@ -219,7 +219,8 @@ def create_app(
             waiting += max(0, high - (position if position is not None else 0))
         STAGE_WAITING.set(waiting)
         recovery: Any = app.tables.recovery  # type: ignore[attr-defined]
-        restored = sum(recovery.active_offsets.values()) + sum(recovery.standby_offsets.values())
+        offsets = [*recovery.active_offsets.values(), *recovery.standby_offsets.values()]
+        restored = sum(offset for offset in offsets if offset is not None)  # None: a partition not read yet
         if watch.stalled((progress["routes"], restored), waiting > 0, time.monotonic()):
             exit_stalled(f"the correlate stage made no progress for {watch.stall_seconds:.0f} s with {waiting} records waiting")
 
