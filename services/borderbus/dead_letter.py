@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import KafkaException, Message, Producer
 from prometheus_client import Counter
@@ -63,11 +63,16 @@ class DeadLetters:
         reason: str,
         detail: str,
     ) -> None:
-        headers = dead_letter_headers(
-            reason=reason, detail=detail, source_topic=source_topic, partition=partition, offset=offset, service=self.service
+        _produce(
+            self._producer,
+            self.topic,
+            key=key,
+            value=value,
+            headers=dead_letter_headers(
+                reason=reason, detail=detail, source_topic=source_topic, partition=partition, offset=offset, service=self.service
+            ),
+            on_delivery=self._on_delivery,
         )
-        self._producer.produce(self.topic, key=key, value=value, headers=dict(headers), on_delivery=self._on_delivery)
-        DEAD_LETTERS.labels(self.service, reason).inc()
 
     def _on_delivery(self, error: object, _message: object) -> None:
         if error is not None:
@@ -101,8 +106,21 @@ def produce_dead_letter(
         offset=message.offset() or 0,
         service=service,
     )
+    _produce(producer, topic, key=message.key(), value=message.value(), headers=headers, on_delivery=on_delivery)
+
+
+def _produce(
+    producer: Producer,
+    topic: str,
+    *,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Mapping[str, bytes],
+    on_delivery: Callable[[object, object], None] | None,
+) -> None:
+    """The one way a dead letter is queued and counted (its reason is in the headers)."""
     if on_delivery is None:
-        producer.produce(topic, key=message.key(), value=message.value(), headers=dict(headers))
+        producer.produce(topic, key=key, value=value, headers=dict(headers))
     else:
-        producer.produce(topic, key=message.key(), value=message.value(), headers=dict(headers), on_delivery=on_delivery)
-    DEAD_LETTERS.labels(service, reason).inc()
+        producer.produce(topic, key=key, value=value, headers=dict(headers), on_delivery=on_delivery)
+    DEAD_LETTERS.labels(headers[HEADER_SERVICE].decode(), headers[HEADER_REASON].decode()).inc()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from borderbus.catalogue import BorderPoint
@@ -19,6 +18,7 @@ from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
 from borderbus_correlator.rules import evaluate, is_hub
+from borderbus_correlator.summaries import utc
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _retraction(
     elif by.event_type == "case-update" and by.facts.get("status") in _CASE_ENDS:
         reason = _CASE_ENDS[str(by.facts["status"])]
         ended = "withdrew the warrant" if reason == "warrant_withdrawn" else "closed the case"
-        detail = f"{by.agency} {ended} in case {by.facts.get('case_id')} on {_utc(by.occurred_at_ms)}."
+        detail = f"{by.agency} {ended} in case {by.facts.get('case_id')} on {utc(by.occurred_at_ms)}."
     else:
         wider = [d for d in now_found if d.rule == decision.rule and supported <= _ids(d)]
         if wider:
@@ -190,8 +190,6 @@ def _retraction(
     return AlertRetraction(decision.rule, decision.alert_key, reason, detail, (by.event_id,), tuple(sorted(supported)))
 
 
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class InMemoryPipeline:
