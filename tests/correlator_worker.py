@@ -21,23 +21,14 @@ from service_process import ServiceProcess
 
 
 class CorrelatorWorker(ServiceProcess):
-    """``borderbus correlator run`` in a child process (memory store), logging to a file.
+    """``borderbus correlator run`` in a child process, logging to a file.
 
-    Supervised like a pod: a worker that ends itself with status 70 (a dead thread, a stalled stage)
-    is started again on the same port, as Kubernetes would; ``restarts`` counts how often.
+    Supervised like a pod: a worker that ends itself with status 70 (a dead thread) is started
+    again on the same port, as Kubernetes would; ``restarts`` counts how often.
     """
 
-    STALL_SECONDS = "20"
-
     def __init__(self, bus: Bus, log_dir: Path, name: str = "worker") -> None:
-        super().__init__(
-            bus,
-            log_dir,
-            name,
-            ["correlator", "run", "--store", "memory://"],
-            port_option="--web-port",
-            env={"BORDERBUS_STALL_SECONDS": self.STALL_SECONDS},
-        )
+        super().__init__(bus, log_dir, name, ["correlator", "run"], port_option="--web-port")
         self.restarts = 0
         self._supervisor: threading.Thread | None = None
         self._supervising = threading.Event()

@@ -196,8 +196,8 @@ def _correlator_run(args: argparse.Namespace) -> int:
     instance_id = args.instance_id or f"{socket.gethostname()}-{args.web_port}"
     run_worker(
         _bus("correlator"),
+        web_host=args.web_host,
         web_port=args.web_port,
-        store=args.store,
         instance_id=instance_id,
         loglevel="info" if args.verbose else "warning",
     )
@@ -396,8 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     correlator = commands.add_parser("correlator", help="the stream processors").add_subparsers(dest="action", required=True)
     worker = command("run", _correlator_run, "run one correlator worker (several form one consumer group)", correlator)
-    worker.add_argument("--web-port", type=int, default=6066, help="serves /metrics and /healthz")
-    worker.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
+    worker.add_argument("--web-host", default="127.0.0.1", help="address of /metrics, /healthz and /assignment")
+    worker.add_argument("--web-port", type=int, default=6066, help="serves /metrics, /healthz and /assignment")
     worker.add_argument(
         "--instance-id", help="stable per worker, so a restarted worker fences its predecessor (default: host-port)"
     )

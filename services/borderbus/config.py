@@ -186,6 +186,8 @@ class Settings:
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
+            # Java's (and Kafka Streams') partitioner for every producer of the bus: one key, one partition number
+            "partitioner": "murmur2_random",
         }
         if transactional_id:
             config["transactional.id"] = transactional_id

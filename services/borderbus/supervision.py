@@ -52,35 +52,6 @@ def start_or_exit(name: str, target: Callable[[], None], *, exit: Callable[[int]
     return thread
 
 
-def exit_stalled(why: str, *, exit: Callable[[int], None] = os._exit) -> None:
-    """A stage that stopped moving is as dead as a thread that died: say why and end the process."""
-    log.error("%s; exiting with %d so that the supervisor restarts the service", why, EXIT_CODE)
-    print(f"borderbus: stalled: {why}; exiting with {EXIT_CODE}", file=sys.stderr, flush=True)
-    exit(EXIT_CODE)
-
-
 def dead_threads() -> list[str]:
     """Threads started here that ended without finishing normally (the process is about to exit)."""
     return sorted(name for name, thread in _threads.items() if not thread.is_alive() and name not in _finished)
-
-
-class ProgressWatch:
-    """Tells a stage that has work waiting but makes no progress at all for ``stall_seconds``.
-
-    ``progress`` is any value that changes whenever the stage does something (records processed,
-    state restored); ``waiting`` is whether records are waiting for it. A stage that is merely
-    slow, or idle with nothing waiting, is never stalled.
-    """
-
-    def __init__(self, stall_seconds: float) -> None:
-        self.stall_seconds = stall_seconds
-        self._last: object = None
-        self._since: float | None = None
-
-    def stalled(self, progress: object, waiting: bool, now: float) -> bool:
-        if progress != self._last or not waiting:
-            self._last, self._since = progress, now
-            return False
-        if self._since is None:
-            self._since = now
-        return now - self._since >= self.stall_seconds

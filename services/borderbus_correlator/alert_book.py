@@ -1,6 +1,6 @@
 """The alert book: one alert's state, and when a rule finding makes a new version of it.
 
-Pure code, no Kafka and no Faust. Findings for one alert arrive keyed by :func:`alert_id` from
+Pure code, no Kafka. Findings for one alert arrive keyed by :func:`alert_id` from
 every subject's perspective, possibly several times and in any order; :meth:`AlertBook.apply`
 folds them into an :class:`AlertState` so that the same set of findings always ends with the
 same evidence, subjects, severity and handling, and a version is published only when the alert

@@ -1,17 +1,15 @@
 """The first stage: each agency event from the ingest topics becomes one route per named subject.
 
-It runs in the worker beside the Faust app, with confluent-kafka, because Faust's at-least-once
-offset tracking mishandles the offset gaps that transaction markers leave in the agencies'
-(transactional) ingest topics: it committed an ingest offset whose event had never been fanned
-out (faust-streaming issue #606). Measured here: after a SIGKILL, a flagged_money_meets_border
-alert never formed, because its finance flag, at offset 0 of its partition, had no route at all
-on ``correlator.by-subject``.
+It ran in Faust until measured otherwise: Faust's at-least-once offset tracking mishandles the
+offset gaps that transaction markers leave in the agencies' (transactional) ingest topics, and
+committed an ingest offset whose event had never been fanned out (faust-streaming issue #606):
+after a SIGKILL, a flagged_money_meets_border alert never formed, because its finance flag had no
+route at all on ``correlator.by-subject``.
 
-At least once, deliberately not transactional: each batch's routes and dead letters are flushed
-(idempotent, ``acks=all``) before its offsets are committed, so a crash only repeats routes,
-which the subjects' histories recognise as duplicates. Transaction markers on the by-subject
-topic would put the same gaps in front of Faust. Keys are partitioned with murmur2, as Faust's
-own producer does, so a subject's direct and linked routes meet in one partition.
+At least once, without a transaction (it keeps no state): each batch's routes and dead letters
+are flushed (idempotent, ``acks=all``) before its offsets are committed, so a crash only repeats
+routes, which the subjects' histories recognise as duplicates. Every producer of the bus
+partitions keys alike (murmur2), so a subject's direct and linked routes meet in one partition.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ from borderbus_correlator.pipeline import fan_out
 log = logging.getLogger(__name__)
 
 SERVICE = "correlator"
-PARTITIONER = "murmur2_random"  # what aiokafka (under Faust) uses for keyed records
 SESSION_TIMEOUT_MS = 10_000
 LAG_INTERVAL_SECONDS = 5.0
 
@@ -54,7 +51,7 @@ class FanOut:
         self.route_schema = route_schema
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
         self.consumer = Consumer(bus.settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS}))
-        self.producer = Producer({**bus.settings.producer_config(), "partitioner": PARTITIONER})
+        self.producer = Producer(bus.settings.producer_config())
         self.stop_event = threading.Event()
         self._failures: list[str] = []
         self._last_lag = 0.0

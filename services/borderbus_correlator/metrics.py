@@ -44,6 +44,5 @@ HUBS_DETECTED = Counter(
 )
 STAGE_WAITING = Gauge(
     "borderbus_correlator_stage_waiting_records",
-    "By-subject records waiting for this worker's correlate stage (end offsets against its positions), "
-    "measured by the stall watchdog.",
+    "By-subject records waiting for this worker's correlate stage (end offsets against where it has read).",
 )

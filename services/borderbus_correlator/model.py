@@ -1,4 +1,4 @@
-"""The correlator's plain data: what rules read and what they decide. No Kafka, no Faust.
+"""The correlator's plain data: what rules read and what they decide. No Kafka.
 
 An :class:`Observation` is one agency event reduced to what correlation needs. A subject's
 :class:`SubjectHistory` holds the observations that named it (direct) and those of subjects it

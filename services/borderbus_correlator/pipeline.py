@@ -1,7 +1,7 @@
 """The correlator's steps as pure functions, and an in-memory run of them.
 
-The Faust app (:mod:`borderbus_correlator.app`) calls exactly these steps between topics and
-tables; :class:`InMemoryPipeline` calls them between dicts and a queue, so the whole correlation
+The worker's stages (:mod:`borderbus_correlator.app`) call exactly these steps between topics and
+state; :class:`InMemoryPipeline` calls them between dicts and a queue, so the whole correlation
 can be tested and benchmarked without a broker.
 """
 

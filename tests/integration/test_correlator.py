@@ -252,7 +252,7 @@ def test_undecodable_internal_records_are_dead_lettered_not_crash_looped(fresh_b
     assert worker.process is not None and worker.process.poll() is None, "the worker keeps running"
 
 
-@pytest.mark.parametrize("thread", ["alert-publisher", "fan-out"])
+@pytest.mark.parametrize("thread", ["fan-out", "correlate", "alert-publisher"])
 def test_a_worker_whose_thread_dies_exits_non_zero(fresh_bus: Bus, tmp_path: Path, thread: str) -> None:
     worker = CorrelatorWorker(fresh_bus, tmp_path, f"dies-{thread}")
     worker.extra_env["BORDERBUS_INJECT_FAULT"] = thread

@@ -30,7 +30,7 @@ def passwords(bus: Bus, *principals: str) -> dict[str, str]:
 def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
     known = passwords(fresh_bus, "agency-uk-bf", "correlator", "desk-reader", "desk-router", "desk-actions", "admin")
     correlator = ServiceProcess(
-        fresh_bus, tmp_path, "correlator", ["-v", "correlator", "run", "--store", "memory://"], port_option="--web-port"
+        fresh_bus, tmp_path, "correlator", ["-v", "correlator", "run"], port_option="--web-port"
     ).start()
     clients = tmp_path / "agency-clients.yaml"
     token = write_clients(clients, {"anpr": ("uk-bf", "publish")})["anpr"]

@@ -1,0 +1,260 @@
+"""Consume, transform with per-partition state, produce: one Kafka transaction per batch.
+
+The one consume-transform-produce mechanism of the bus. A batch's output records, the state it
+changed (its newest value per key, written to a compacted changelog topic with one partition per
+input partition) and its consumed offsets commit together or not at all. Changes reach memory
+only once the commit succeeded, so after an abort memory still holds the committed state and the
+consumer is rewound to the committed offsets. Assigned partitions are reloaded from the changelog,
+so a worker killed at any moment restarts to exactly its committed output: nothing lost, nothing
+published twice. A worker that lost its partitions without noticing (a zombie) cannot commit: the
+group generation travels with the offsets (KIP-447) and the broker refuses the stale one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from borderbus.config import Settings
+from borderbus.dead_letter import produce_dead_letter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction can hold read_committed readers back
+SESSION_TIMEOUT_MS = 10_000  # how long a killed worker keeps its partitions from the others
+BATCH_RECORDS = 500
+
+
+class ExactlyOnceStage(Generic[T]):
+    """One member of a consumer group over ``source_topic``; run :meth:`run` in its own thread.
+
+    Subclasses implement :meth:`process` for one input message, reading and changing state with
+    :meth:`get`, :meth:`put` and :meth:`delete` and emitting records with :meth:`produce`; what it
+    returns (if not None) is handed to :meth:`published` once the batch committed.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source_topic: str,
+        state_topic: str,
+        dead_letter_topic: str,
+        group_id: str,
+        transactional_id: str,
+        service: str,
+        encode_state: Callable[[T], bytes],
+        decode_state: Callable[[bytes], T],
+    ) -> None:
+        self.settings = settings
+        self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
+        self.service = service
+        self.encode_state, self.decode_state = encode_state, decode_state
+        self.consumer = Consumer(
+            settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "enable.partition.eof": True})
+        )
+        self.producer = Producer(
+            {**settings.producer_config(transactional_id=transactional_id), "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
+        )
+        self.state: dict[int, dict[str, T]] = {}
+        self.stop_event = threading.Event()
+        self._changes: dict[int, dict[str, T | None]] = {}
+        self._next_offsets: dict[int, int] = {}  # per assigned partition: the next offset to read (past control records)
+        self._generation = 0  # counts rebalances, so a batch read across one is recognised
+        self._assigned = 0
+        self._waiting = 0
+
+    # -- for subclasses -------------------------------------------------------------------------
+
+    def process(self, message: Message) -> object | None:
+        raise NotImplementedError
+
+    def published(self, results: list[object]) -> None:
+        """Called with what :meth:`process` returned, after the batch committed."""
+
+    def tick(self) -> None:
+        """Called between batches, in the stage's thread (housekeeping, measurements)."""
+
+    def get(self, partition: int, key: str) -> T | None:
+        changes = self._changes.get(partition, {})
+        return changes[key] if key in changes else self.state.get(partition, {}).get(key)
+
+    def put(self, partition: int, key: str, value: T) -> None:
+        self._changes.setdefault(partition, {})[key] = value
+
+    def delete(self, partition: int, key: str) -> None:
+        self._changes.setdefault(partition, {})[key] = None
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None) -> None:
+        if partition is None:
+            self.producer.produce(topic, key=key, value=value)
+        else:
+            self.producer.produce(topic, key=key, value=value, partition=partition)
+
+    def dead_letter(self, message: Message, reason: str, detail: str) -> None:
+        """In the batch's transaction, so the record is dead-lettered exactly when its offset commits."""
+        produce_dead_letter(self.producer, self.dead_letter_topic, message, reason=reason, detail=detail, service=self.service)
+
+    def transact(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` (state changes and records, no consumed offsets) as one transaction; False if aborted."""
+        return self._transaction(work, offsets=None) is not None
+
+    # -- what every stage shares -------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.producer.init_transactions(30)
+        self.consumer.subscribe([self.source_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self.stop_event.is_set():
+                generation = self._generation
+                messages = self._next_batch()
+                if generation != self._generation:  # a rebalance happened while reading: start from the committed offsets
+                    self._rewind()
+                elif messages:
+                    self._process_batch(messages)
+                self._waiting = self._count_waiting()
+                self.tick()
+        finally:
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def assigned(self) -> int:
+        """Partitions held, for other threads (the consumer itself is only touched by its own thread)."""
+        return self._assigned
+
+    def waiting(self) -> int:
+        """Records of the assigned partitions not read yet, as of the last batch (for other threads)."""
+        return self._waiting
+
+    def _count_waiting(self) -> int:
+        """Transaction markers are not waiting records: a partition read to its end counts 0."""
+        waiting = 0
+        for partition, next_offset in list(self._next_offsets.items()):
+            _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.source_topic, partition), cached=True) or (0, 0)
+            waiting += max(0, high - next_offset)
+        return waiting
+
+    def _next_batch(self) -> list[Message]:
+        """Up to a batch of messages: waits up to 0.5 s for the first only, notes where each partition's reading is."""
+        first = self.consumer.poll(0.5)
+        if first is None:
+            return []
+        messages = []
+        for message in [first, *self.consumer.consume(BATCH_RECORDS - 1, 0)]:
+            error, partition = message.error(), message.partition()
+            if error is None:
+                messages.append(message)
+                self._next_offsets[partition or 0] = (message.offset() or 0) + 1
+            elif error.code() == KafkaError._PARTITION_EOF and partition in self._next_offsets:
+                self._next_offsets[partition or 0] = message.offset() or 0
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: %s", self.source_topic, error)
+        return messages
+
+    def _process_batch(self, messages: list[Message]) -> None:
+        def work() -> list[object]:
+            return [result for result in map(self.process, messages) if result is not None]
+
+        next_offsets = {(m.partition() or 0): (m.offset() or 0) + 1 for m in messages}
+        offsets = [TopicPartition(self.source_topic, partition, offset) for partition, offset in next_offsets.items()]
+        results = self._transaction(work, offsets=offsets)
+        if results is None:
+            self._rewind()
+        elif results:
+            self.published(results)
+
+    def _transaction(
+        self, work: Callable[[], Iterable[object] | None], *, offsets: list[TopicPartition] | None
+    ) -> list[object] | None:
+        self._changes = {}
+        self.producer.begin_transaction()
+        try:
+            results = list(work() or [])
+            for partition, changes in self._changes.items():
+                for key, value in changes.items():
+                    encoded = None if value is None else self.encode_state(value)
+                    self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition)
+            if offsets:
+                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(30)
+        except KafkaException as error:
+            if error.args and isinstance(error.args[0], KafkaError) and error.args[0].fatal():
+                raise  # fenced by a newer instance: the thread dies and the supervisor restarts the process
+            log.warning("%s: batch aborted, it will be processed again: %s", self.source_topic, error)
+            self.producer.abort_transaction(30)
+            self._changes = {}
+            return None
+        for partition, changes in self._changes.items():
+            state = self.state.get(partition)
+            if state is None:
+                continue  # revoked meanwhile (the commit would have failed), nothing to keep
+            for key, value in changes.items():
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = value
+        self._changes = {}
+        return results
+
+    def _rewind(self) -> None:
+        """Back to the committed offsets; memory already holds the committed state."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return
+        for tp in self.consumer.committed(assignment, timeout=30):
+            offset = tp.offset if tp.offset >= 0 else self._low(tp.partition)
+            self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            self._next_offsets[tp.partition] = offset
+
+    def _low(self, partition: int) -> int:
+        low, _high = self.consumer.get_watermark_offsets(TopicPartition(self.source_topic, partition), timeout=30)
+        return int(low)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._generation += 1
+        for tp in partitions:
+            self.state[tp.partition] = self._load_state(tp.partition)
+            self._next_offsets[tp.partition] = 0  # unknown until the first record or the end is read
+        self._assigned = len(self.state)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._generation += 1
+        for tp in partitions:
+            self.state.pop(tp.partition, None)
+            self._next_offsets.pop(tp.partition, None)
+        self._assigned = len(self.state)
+
+    def _load_state(self, partition: int) -> dict[str, T]:
+        """One partition of the changelog up to its end (committed records only)."""
+        reader = Consumer(self.settings.consumer_config(f"{self.state_topic}-loader", **{"enable.partition.eof": True}))
+        state: dict[str, T] = {}
+        try:
+            low, high = reader.get_watermark_offsets(TopicPartition(self.state_topic, partition), timeout=30)
+            if high <= low:
+                return state
+            reader.assign([TopicPartition(self.state_topic, partition, low)])
+            while True:
+                message = reader.poll(1.0)
+                if message is None:
+                    continue
+                error, value = message.error(), message.value()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise KafkaException(error)
+                key = (message.key() or b"").decode()
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = self.decode_state(value)
+        finally:
+            reader.close()
+        return state
