@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -59,11 +58,15 @@ class _Processed:
     hub_kind: str | None = None
 
 
-def _encode_history(history: dict[str, Any]) -> bytes:
-    return json.dumps(history, separators=(",", ":")).encode()
+def _encode_history(history: SubjectHistory) -> bytes:
+    return json.dumps(history.to_json(), separators=(",", ":")).encode()
 
 
-class CorrelateStage(ExactlyOnceStage[dict[str, Any]]):
+def _decode_history(value: bytes) -> SubjectHistory:
+    return SubjectHistory.from_json(json.loads(value))
+
+
+class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
     """One member of the correlate consumer group (the by-subject partitions); run :meth:`run` in a thread."""
 
     def __init__(self, bus: Bus, *, group_id: str, instance_id: str) -> None:
@@ -77,7 +80,7 @@ class CorrelateStage(ExactlyOnceStage[dict[str, Any]]):
             transactional_id=f"{group_id}-subjects-{instance_id}",
             service=SERVICE,
             encode_state=_encode_history,
-            decode_state=json.loads,
+            decode_state=_decode_history,
         )
         self.decisions_topic = catalogue.topic(DECISIONS_TOPIC)
         self.rule_config = load_rule_config(bus.settings.config_dir / "rules.yaml")
@@ -105,7 +108,7 @@ class CorrelateStage(ExactlyOnceStage[dict[str, Any]]):
             self.dead_letter(message, "late_event", detail)
             return _Processed(route.mode, result.outcome, late_type=route.observation.event_type)
         if result.outcome == "added":
-            self.put(partition, target, result.history.to_json())
+            self.put(partition, target, result.history)
         for outgoing in result.routes:
             self.produce(self.source_topic, outgoing.target.encode(), codec.encode(self.route_schema, outgoing.to_json()))
         for finding in result.decisions:
@@ -136,9 +139,9 @@ class CorrelateStage(ExactlyOnceStage[dict[str, Any]]):
 
         A history holding a case update (a warrant, a case membership) is kept: those facts last until their case ends.
         """
-        watermark = max((h["max_seen_ms"] for state in self.state.values() for h in state.values()), default=0)
+        watermark = max((h.max_seen_ms for state in self.state.values() for h in state.values()), default=0)
         horizon = watermark - self.rule_config.retention_ms
         for partition, state in self.state.items():
             for subject, history in state.items():
-                if history["max_seen_ms"] < horizon and not SubjectHistory.from_json(history).holds_lasting_facts():
+                if history.max_seen_ms < horizon and not history.holds_lasting_facts():
                     self.delete(partition, subject)

@@ -283,7 +283,17 @@ class SubjectHistory:
         )
 
     def copy(self) -> SubjectHistory:
-        return SubjectHistory.from_json(self.to_json())
+        """An independent history with the same content: every container is new, observations are immutable.
+
+        The rules' merged view is shared, since no change edits it (each change drops it instead).
+        """
+        clone = object.__new__(SubjectHistory)
+        clone.subject, clone.max_seen_ms = self.subject, self.max_seen_ms
+        clone.direct, clone.linked, clone.links = list(self.direct), list(self.linked), dict(self.links)
+        clone.retractions, clone.revoked, clone.hubs = dict(self.retractions), dict(self.revoked), set(self.hubs)
+        clone.other_vias = {k: list(v) for k, v in self.other_vias.items()}
+        clone._direct_ids, clone._linked_via, clone._by_type = set(self._direct_ids), dict(self._linked_via), self._by_type
+        return clone
 
     def expire(self, cfg: RuleConfig) -> int:
         """Forget what no rule can reach any more, then keep the newest ``max_observations`` of each list.

@@ -55,7 +55,9 @@ def fan_out(observation: Observation) -> list[Route]:
     return direct + [Route(subject, "revoke", None, observation) for subject in reaches]
 
 
-def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, points: Mapping[str, BorderPoint]) -> StepResult:
+def correlate(
+    stored: SubjectHistory | None, route: Route, cfg: RuleConfig, points: Mapping[str, BorderPoint]
+) -> StepResult:
     """Add ``route``'s observation to its target's history, share it one hop, and run the rules.
 
     A directly named event is forwarded to the subject's other links, and the subjects it names
@@ -77,7 +79,7 @@ def correlate(stored: Mapping[str, Any] | None, route: Route, cfg: RuleConfig, p
     forwarded, whatever the arrival order.
     """
     subject, observation = route.target, route.observation
-    history = SubjectHistory.from_json(stored) if stored else SubjectHistory(subject)
+    history = stored.copy() if stored is not None else SubjectHistory(subject)  # ``stored`` stays as it was
     new_links: set[str] = set()
     was_hub = is_hub(history, cfg)
     before: SubjectHistory | None = None
@@ -197,7 +199,7 @@ class InMemoryPipeline:
 
     def __init__(self, cfg: RuleConfig, points: Mapping[str, BorderPoint], book: AlertBook) -> None:
         self.cfg, self.points, self.book = cfg, points, book
-        self.histories: dict[str, dict[str, Any]] = {}
+        self.histories: dict[str, SubjectHistory] = {}
         self.alerts: dict[str, AlertState] = {}
         self.versions: list[AlertState] = []
         self.late: list[Route] = []
@@ -214,7 +216,7 @@ class InMemoryPipeline:
                     self.late.append(route)
                     continue
                 if result.outcome == "added":
-                    self.histories[route.target] = result.history.to_json()
+                    self.histories[route.target] = result.history
                 queue.extend(result.routes)
                 for decision in result.decisions:
                     key = alert_id(decision.rule, decision.alert_key)

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from test_retraction import CATALOGUE, CFG, run
 from test_rules import ACCOUNT, BOAT, CAR, PERSON, PERSON2, PHONE, case, event, flag, sighting
 
-from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import Observation
 from borderbus_correlator.rule_config import RuleConfig
 
@@ -121,6 +120,6 @@ def test_a_link_that_another_subject_vouches_for_survives_the_hub() -> None:
     world = [sighting("k1", [CAR, PERSON, HUB], -60, "GB-LHR"), sighting("s9", [CAR, HUB], 9, "GB-DOV"), *hub_world()]
     orders = [world, world[::-1]] + [random.Random(seed).sample(world, len(world)) for seed in range(8)]
     for order in orders:
-        person = SubjectHistory.from_json(run(order, CAP).histories[PERSON])
+        person = run(order, CAP).histories[PERSON]
         assert {(via, o.event_id) for via, o in person.linked} == {(CAR, "s9")}
-    assert HUB in SubjectHistory.from_json(run(world, CAP).histories[PERSON]).hubs, "s9 came through the hub first"
+    assert HUB in run(world, CAP).histories[PERSON].hubs, "s9 came through the hub first"

@@ -213,3 +213,24 @@ def test_the_processor_can_start_an_empty_history_positionally() -> None:
     empty = {"subject": ME, "direct": [], "linked": [], "links": {}, "max_seen_ms": 0, "retractions": [], "revoked": []}
     empty |= {"hubs": [], "other_vias": {}}
     assert history.to_json() == empty
+
+
+def test_a_copy_is_independent_and_equal_to_a_stored_and_reloaded_history() -> None:
+    """The stages keep histories in memory and change a copy: the committed one must not move with it."""
+    history = SubjectHistory(ME)
+    history.add_direct(obs("e1", 1, (ME, PHONE)), CFG)
+    history.add_linked(PHONE, obs("p1", 2, (PHONE,)), CFG)
+    history.add_linked(CAR, obs("p1", 2, (PHONE,)), CFG)  # a second way the same event came in
+    history.seen("sighting")  # the merged view is built, then shared by the copy
+    original = json.dumps(history.to_json(), sort_keys=True)
+    clone = history.copy()
+    assert json.dumps(clone.to_json(), sort_keys=True) == original
+    clone.add_direct(obs("e2", 3, (ME, CAR)), CFG)
+    clone.add_linked(ACCOUNT, obs("a1", 4, (ACCOUNT,)), CFG)
+    clone.add_linked("PHONE:+441", obs("p1", 2, (PHONE,)), CFG)
+    clone.drop_hub(PHONE)
+    clone.expire(CFG)
+    assert json.dumps(history.to_json(), sort_keys=True) == original
+    assert [s.observation.event_id for s in history.seen("sighting")] == ["e1", "p1"]
+    assert history.holds("p1") and not history.holds("e2")
+    assert SubjectHistory.from_json(clone.to_json()) == clone

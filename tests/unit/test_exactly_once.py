@@ -1,0 +1,98 @@
+"""The exactly-once stage's bookkeeping: state changes reach memory only with a committed transaction.
+
+The broker side (offsets and records in one transaction, fencing, reloading) is proven by the
+SIGKILL tests in tests/integration/test_correlator.py; here the producer is a stand-in, so an
+abort can be forced at the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from borderbus.config import Settings
+from borderbus.exactly_once import ExactlyOnceStage
+
+
+class StandInProducer:
+    def __init__(self) -> None:
+        self.fail_commit: KafkaError | None = None
+        self.produced: list[tuple[str, Any, Any, int | None]] = []
+        self.aborted = 0
+
+    def begin_transaction(self) -> None:
+        self.pending: list[tuple[str, Any, Any, int | None]] = []
+
+    def produce(self, topic: str, key: Any = None, value: Any = None, partition: int | None = None, **_: Any) -> None:
+        self.pending.append((topic, key, value, partition))
+
+    def send_offsets_to_transaction(self, *args: Any) -> None:
+        pass
+
+    def commit_transaction(self, timeout: float) -> None:
+        if self.fail_commit is not None:
+            raise KafkaException(self.fail_commit)
+        self.produced += self.pending
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.aborted += 1
+
+
+class Counting(ExactlyOnceStage[int]):
+    """Counts records per key: the smallest stateful stage."""
+
+    def process(self, message: Any) -> object:
+        partition, key = message
+        self.put(partition, key, (self.get(partition, key) or 0) + 1)
+        self.produce("out", key.encode(), b"")
+        return key
+
+
+def stage() -> tuple[Counting, StandInProducer]:
+    counting = Counting(
+        Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}),
+        source_topic="in",
+        state_topic="in-state",
+        dead_letter_topic="dlq",
+        group_id="g",
+        transactional_id="t",
+        service="test",
+        encode_state=lambda n: str(n).encode(),
+        decode_state=lambda b: int(b),
+    )
+    producer = StandInProducer()
+    counting.producer = producer  # type: ignore[assignment]
+    counting.state = {0: {}, 1: {}}
+    return counting, producer
+
+
+def run_batch(counting: Counting, batch: list[tuple[int, str]]) -> list[object] | None:
+    return counting._transaction(lambda: [counting.process(m) for m in batch], offsets=None)
+
+
+def test_a_committed_batch_writes_each_changed_key_once_and_updates_memory() -> None:
+    counting, producer = stage()
+    assert run_batch(counting, [(0, "a"), (0, "a"), (1, "b")]) == ["a", "a", "b"]
+    assert counting.state == {0: {"a": 2}, 1: {"b": 1}}
+    changelog = [(key, value, partition) for topic, key, value, partition in producer.produced if topic == "in-state"]
+    assert changelog == [(b"a", b"2", 0), (b"b", b"1", 1)], "the newest value per key, in its input partition"
+
+
+def test_an_aborted_batch_leaves_memory_as_committed() -> None:
+    counting, producer = stage()
+    run_batch(counting, [(0, "a")])
+    producer.fail_commit = KafkaError(KafkaError._TIMED_OUT, "commit timed out")
+    assert run_batch(counting, [(0, "a"), (1, "b")]) is None
+    assert producer.aborted == 1
+    assert counting.state == {0: {"a": 1}, 1: {}}
+    assert counting.get(0, "a") == 1, "nothing of the aborted batch is visible to the next one"
+
+
+def test_a_fenced_writer_does_not_abort_and_carry_on() -> None:
+    counting, producer = stage()
+    producer.fail_commit = KafkaError(KafkaError._FENCED, "fenced by a newer instance", fatal=True)
+    with pytest.raises(KafkaException):
+        run_batch(counting, [(0, "a")])
+    assert counting.state == {0: {}, 1: {}}
