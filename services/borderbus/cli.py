@@ -16,6 +16,7 @@ from pathlib import Path
 
 from borderbus.bus import Bus
 from borderbus.config import CredentialsError, Settings
+from borderbus.markings import SEVERITIES
 
 ADMIN = "admin"
 
@@ -420,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--desk", help="desk URL (default: $BORDERBUS_DESK_URL or http://127.0.0.1:8300)")
         sub.add_argument("--token", help="officer token (default: $BORDERBUS_TOKEN)")
         if filters:
-            sub.add_argument("--min-severity", dest="min_severity", choices=("LOW", "MEDIUM", "HIGH", "CRITICAL"))
+            sub.add_argument("--min-severity", dest="min_severity", choices=SEVERITIES)
             sub.add_argument("--status", help="comma-separated: new,acknowledged,escalated,retracted,resolved,false_positive")
             sub.add_argument("--rule")
             sub.add_argument("--border-point", dest="border_point")

@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from borderbus.events import FieldError, InvalidEvents, warnings_body
 from borderbus.http_security import (
@@ -183,13 +183,6 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "not ready", "reason": "Kafka is not reachable"}, status=503)
 
 
-async def metrics(_request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest())
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    response.charset = "utf-8"
-    return response
-
-
 async def about(request: web.Request) -> web.Response:
     publisher = request.app[PUBLISHER_KEY]
     agency = publisher.agency
@@ -228,7 +221,7 @@ def build_app(
     app.router.add_post("/v1/events/{event_type}", publish_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", make_aiohttp_handler())
 
     async def close_publisher(_app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, publisher.close)

@@ -45,9 +45,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from borderbus.catalogue import Agency, BorderPoint
+from borderbus.markings import SEVERITIES, TLP_ORDER
 from borderbus_correlator.facts import OBSERVING_TYPES
 from borderbus_correlator.history import event_order
-from borderbus_correlator.model import SEVERITIES, TLP_ORDER, AlertDecision, AlertRetraction, Finding, Observation
+from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
 from borderbus_correlator.summaries import summarise
 

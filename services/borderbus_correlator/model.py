@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-TLP_ORDER = ("CLEAR", "GREEN", "AMBER", "AMBER_STRICT", "RED")
-
 
 @dataclass(frozen=True)
 class Observation:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from borderbus.markings import SEVERITIES
 from borderbus_correlator.facts import (
     Points,
     distinct_entities,
@@ -33,7 +34,7 @@ from borderbus_correlator.facts import (
     sites,
 )
 from borderbus_correlator.history import Seen, SubjectHistory, event_order
-from borderbus_correlator.model import SEVERITIES, AlertDecision, Observation
+from borderbus_correlator.model import AlertDecision, Observation
 from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig
 from borderbus_correlator.summaries import speed_limit, summarise
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from borderbus.catalogue import CatalogueError, read_yaml
-from borderbus_desk.state import ACTIONS, SEVERITIES, AlertFilter
+from borderbus.markings import SEVERITIES
+from borderbus_desk.state import ACTIONS, AlertFilter
 
 
 @dataclass(frozen=True)

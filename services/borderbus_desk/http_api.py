@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from borderbus.http_security import (
     CALLER_KEY,
@@ -189,12 +189,6 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "alerts": len(desk.state.alerts), "officers": len(desk.officers)})
 
 
-async def metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest())
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    return response
-
-
 async def console(request: web.Request) -> web.FileResponse:
     return web.FileResponse(CONSOLE_DIR / "index.html")
 
@@ -221,7 +215,7 @@ def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> we
     app.router.add_static("/console/", CONSOLE_DIR)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", make_aiohttp_handler())
     app.router.add_get("/api/v1/me", me)
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{alert_id}", get_alert)

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+from borderbus.markings import SEVERITIES
+
 STATUSES = ("new", "acknowledged", "escalated", "retracted", "resolved", "false_positive")
 OPEN_STATUSES = ("new", "acknowledged", "escalated")
 FINAL_STATUSES = ("resolved", "false_positive")
