@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -44,14 +44,15 @@ class ExactlyOnceStage(Generic[T]):
         settings: Settings,
         *,
         source_topic: str,
-        state_topic: str,
+        state_topic: str | None,
         dead_letter_topic: str,
         group_id: str,
         transactional_id: str,
         service: str,
-        encode_state: Callable[[T], bytes],
-        decode_state: Callable[[bytes], T],
+        encode_state: Callable[[T], bytes] | None = None,
+        decode_state: Callable[[bytes], T] | None = None,
     ) -> None:
+        """``state_topic`` None: a stage without state (it only transforms), nothing to write or reload."""
         self.settings = settings
         self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
         self.service = service
@@ -91,11 +92,13 @@ class ExactlyOnceStage(Generic[T]):
     def delete(self, partition: int, key: str) -> None:
         self._changes.setdefault(partition, {})[key] = None
 
-    def produce(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None) -> None:
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None = None, headers: Any = None
+    ) -> None:
         if partition is None:
-            self.producer.produce(topic, key=key, value=value)
+            self.producer.produce(topic, key=key, value=value, headers=headers)
         else:
-            self.producer.produce(topic, key=key, value=value, partition=partition)
+            self.producer.produce(topic, key=key, value=value, partition=partition, headers=headers)
 
     def dead_letter(self, message: Message, reason: str, detail: str) -> None:
         """In the batch's transaction, so the record is dead-lettered exactly when its offset commits."""
@@ -180,6 +183,7 @@ class ExactlyOnceStage(Generic[T]):
             results = list(work() or [])
             for partition, changes in self._changes.items():
                 for key, value in changes.items():
+                    assert self.state_topic is not None and self.encode_state is not None, "a stage without state changed state"
                     encoded = None if value is None else self.encode_state(value)
                     self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition)
             if offsets:
@@ -234,6 +238,8 @@ class ExactlyOnceStage(Generic[T]):
 
     def _load_state(self, partition: int) -> dict[str, T]:
         """One partition of the changelog up to its end (committed records only)."""
+        if self.state_topic is None or self.decode_state is None:
+            return {}
         reader = Consumer(self.settings.consumer_config(f"{self.state_topic}-loader", **{"enable.partition.eof": True}))
         state: dict[str, T] = {}
         try:

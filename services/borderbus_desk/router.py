@@ -13,16 +13,14 @@ import logging
 import threading
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 
 from borderbus import codec
-from borderbus.batches import next_batch
 from borderbus.bus import Bus
-from borderbus.catalogue import ALERTS_TOPIC
+from borderbus.catalogue import ALERTS_TOPIC, DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
-from borderbus.dead_letter import DeadLetters
+from borderbus.exactly_once import ExactlyOnceStage
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.transactions import Outgoing, TransactionalWriter
 from borderbus_desk import faults
 from borderbus_desk.metrics import ALERTS_ROUTED
 from borderbus_desk.state import visible_to
@@ -30,79 +28,59 @@ from borderbus_desk.state import visible_to
 log = logging.getLogger(__name__)
 
 
-class AgencyAlertRouter:
+class AgencyAlertRouter(ExactlyOnceStage[None]):
+    """A stage without state on the bus's one exactly-once mechanism (:mod:`borderbus.exactly_once`)."""
+
     def __init__(self, bus: Bus, *, instance_id: str, on_failure: Callable[[str, BaseException], None] | None = None) -> None:
         settings, catalogue = bus.settings, bus.catalogue
         group = f"{settings.topic_prefix}borderbus-desk-router"
-        self.source = catalogue.topic(ALERTS_TOPIC)
+        super().__init__(
+            settings,
+            source_topic=catalogue.topic(ALERTS_TOPIC),
+            state_topic=None,
+            dead_letter_topic=catalogue.topic(DEAD_LETTER_TOPIC),
+            group_id=group,
+            transactional_id=f"{group}-{instance_id}",
+            service="desk-router",
+        )
         self.targets = {code: catalogue.agency_alert_topic(code) for code in catalogue.agencies}
         self.schema = bus.schemas.latest("alert")
         self.registry = SchemaRegistry(settings, known=bus.schemas)
-        self.dead_letters = DeadLetters(settings, "desk-router")
-        self.consumer = Consumer(settings.consumer_config(group, **{"session.timeout.ms": 10_000}))
-        self.writer = TransactionalWriter(settings, f"{group}-{instance_id}")
         self.on_failure = on_failure
-        self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="desk-agency-router", daemon=True)
 
     def start(self) -> None:
-        self.writer.init(30)
-        self.consumer.subscribe([self.source])
         self.thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         self.thread.join(timeout=15)
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
-                faults.check("router")
-                messages = next_batch(self.consumer, 500, 0.5)
-                if messages:
-                    self._route(messages)
-        except Exception as error:  # Fenced included: a newer desk with this instance id routes now
+            self.run()
+        except Exception as error:  # fenced included: a newer desk with this instance id routes now
             log.exception("agency alert router stopped")
             if self.on_failure is not None:
                 self.on_failure("router", error)
-        finally:
-            self.consumer.close()
 
-    def _route(self, messages: list[Message]) -> None:
-        routed: list[str] = []
-        copies: list[Outgoing] = []
-        try:
-            for message in messages:
-                routed += self._copy(message, copies)
-            self.dead_letters.flush()
-            self.writer.write(
-                copies,
-                offsets=self.consumer.position(self.consumer.assignment()),
-                group_metadata=self.consumer.consumer_group_metadata(),
-            )
-        except KafkaException as error:
-            log.warning("routing batch aborted, will be routed again: %s", error)
-            for tp in self.consumer.committed(self.consumer.assignment(), timeout=30):
-                self.consumer.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
-            return
-        for agency in routed:
-            ALERTS_ROUTED.labels(agency).inc()
+    def tick(self) -> None:
+        faults.check("router")
 
-    def _copy(self, message: Message, copies: list[Outgoing]) -> list[str]:
+    def process(self, message: Message) -> list[str]:
         value = message.value() or b""
         try:
             record = codec.decode(value, self.schema, self.registry.lookup)
         except DecodeError as error:
-            self.dead_letters.send(
-                value=value,
-                key=message.key(),
-                source_topic=self.source,
-                partition=message.partition() or 0,
-                offset=message.offset() or 0,
-                reason=error.reason,
-                detail=error.detail,
-            )
+            self.dead_letter(message, error.reason, error.detail)
             return []
         agencies = [code for code in self.targets if visible_to(code, record)]
-        copies += [Outgoing(self.targets[code], message.key(), value, headers=message.headers()) for code in agencies]
+        for code in agencies:
+            self.produce(self.targets[code], message.key(), value, headers=message.headers())
         return agencies
+
+    def published(self, results: list[object]) -> None:
+        for agencies in results:
+            assert isinstance(agencies, list)
+            for agency in agencies:
+                ALERTS_ROUTED.labels(agency).inc()
