@@ -77,6 +77,8 @@ class SubjectHistory:
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
+    findings_cache: list[Any] | None = field(default=None, init=False, repr=False, compare=False)
+    """What the rules found in exactly this history, set by the step that made it (never copied, never stored)."""
 
     def __post_init__(self) -> None:
         self.direct.sort(key=event_order)
@@ -293,6 +295,7 @@ class SubjectHistory:
         clone.retractions, clone.revoked, clone.hubs = dict(self.retractions), dict(self.revoked), set(self.hubs)
         clone.other_vias = {k: list(v) for k, v in self.other_vias.items()}
         clone._direct_ids, clone._linked_via, clone._by_type = set(self._direct_ids), dict(self._linked_via), self._by_type
+        clone.findings_cache = None
         return clone
 
     def expire(self, cfg: RuleConfig) -> int:
@@ -302,6 +305,8 @@ class SubjectHistory:
         the number of observations dropped (forgotten links, retractions and revocations are not counted).
         """
         horizon = self.max_seen_ms - cfg.retention_ms
+        if self._nothing_expires(horizon, cfg):
+            return 0
         closed = _closed_cases(self.direct, (o for _, o in self.linked))
         before = len(self.direct) + len(self.linked)
 
@@ -325,6 +330,22 @@ class SubjectHistory:
         dropped = before - len(self.direct) - len(self.linked)
         self._reindex()
         return dropped
+
+    def _nothing_expires(self, horizon: int, cfg: RuleConfig) -> bool:
+        """True when :meth:`expire` would keep everything: nothing older than ``horizon``, no list over the cap.
+
+        The common case (a subject seen again within its windows), answered without rebuilding the lists.
+        """
+        return (
+            (not self.direct or self.direct[0].occurred_at_ms >= horizon)
+            and (not self.linked or self.linked[0][1].occurred_at_ms >= horizon)
+            and len(self.direct) <= cfg.max_observations
+            and len(self.linked) <= cfg.max_observations
+            and all(ms >= horizon for ms in self.links.values())
+            and all(o.occurred_at_ms >= horizon for o in self.retractions.values())
+            and all(r.by.occurred_at_ms >= horizon for r in self.revoked.values())
+            and all(event_id in self._linked_via for event_id in self.other_vias)
+        )
 
     def holds_lasting_facts(self) -> bool:
         """True while a case update is kept: the history must then outlive its subject's silence."""

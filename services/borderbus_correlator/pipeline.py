@@ -80,6 +80,8 @@ def correlate(
     """
     subject, observation = route.target, route.observation
     history = stored.copy() if stored is not None else SubjectHistory(subject)  # ``stored`` stays as it was
+    known = stored.findings_cache if stored is not None else []  # what the rules found in ``stored`` (none in nothing)
+    plain_news = stored is None or not (stored.holds(observation.event_id) or observation.revises is not None)
     new_links: set[str] = set()
     was_hub = is_hub(history, cfg)
     before: SubjectHistory | None = None
@@ -107,7 +109,7 @@ def correlate(
         history.forget_linked()
     elif route.mode == "direct":
         named = set(observation.subjects) - {subject}
-        routes += [Route(n, "linked", subject, observation) for n in history.links if n not in named and n != subject]
+        routes += [Route(n, "linked", subject, observation) for n in sorted(history.links) if n not in named and n != subject]
         # a replay cannot tell which links this event formed the first time, so it backfills them all
         backfill = sorted(named if outcome == "duplicate" else new_links)
         earlier = [o for o in history.direct if o.event_id != observation.event_id]
@@ -117,12 +119,26 @@ def correlate(
         if revoked is not None and revoked.held is not None and revoked.held.via is None:
             unnamed = sorted(set(revoked.held.observation.subjects) - set(observation.subjects) - {subject})
             routes += [Route(n, "revoke", subject, observation) for n in unnamed]
-    if outcome == "added":
-        history.expire(cfg)
+    expired = bool(outcome == "added" and history.expire(cfg) + _forgotten(history, stored))
     became_hub = route.mode == "direct" and hub and not was_hub
     hub_named = subject if became_hub else route.via if route.mode == "unlink" else None
-    found = findings(history, observation, cfg, points, before, hub_named)
+    # The rules' findings on the history this step started from are known (and need no second run)
+    # when the step only added a new plain observation: then the history without it is that one.
+    simple = route.mode in ("direct", "linked") and before is None and not (hub or was_hub)
+    if simple and outcome == "duplicate":
+        history.findings_cache = known
+    found_before = known if simple and outcome == "added" and plain_news and not new_links and not expired else None
+    found = findings(history, observation, cfg, points, before, hub_named, found_before=found_before)
     return StepResult(outcome, history, routes, found, became_hub)
+
+
+def _forgotten(history: SubjectHistory, stored: SubjectHistory | None) -> int:
+    """Links, retractions or revocations that expiry took away (it never adds any): 0 when none."""
+    if stored is None:
+        return 0
+    return max(0, len(stored.links) - len(history.links)) + max(0, len(stored.retractions) - len(history.retractions)) + max(
+        0, len(stored.revoked) - len(history.revoked)
+    )
 
 
 def findings(
@@ -132,15 +148,22 @@ def findings(
     points: Mapping[str, BorderPoint],
     previous: SubjectHistory | None = None,
     hub: str | None = None,
+    *,
+    found_before: list[AlertDecision] | None = None,
 ) -> list[Finding]:
     """What ``observation`` changed in the rules' findings on ``history`` (which already holds it).
 
     ``previous`` is the history before this step when the step was not adding ``observation``
-    (a hub's ``unlink``); by default it is ``history`` without the observation.
+    (a hub's ``unlink``); by default it is ``history`` without the observation, whose findings
+    the caller may pass as ``found_before``. The findings on ``history`` are kept with it.
     """
-    after = {d.alert_key: d for d in evaluate(history, cfg, points)}
-    base = previous if previous is not None else history.without(observation.event_id)
-    before = {d.alert_key: d for d in evaluate(base, cfg, points)}
+    if history.findings_cache is None:
+        history.findings_cache = evaluate(history, cfg, points)
+    after = {d.alert_key: d for d in history.findings_cache}
+    if found_before is None:
+        base = previous if previous is not None else history.without(observation.event_id)
+        found_before = evaluate(base, cfg, points)
+    before = {d.alert_key: d for d in found_before}
     result: list[Finding] = []
     for key, decision in after.items():
         earlier = before.get(key)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
+from collections.abc import Mapping
 
 import pytest
 
 from borderbus.bus import Bus
-from borderbus.catalogue import EVENT_TYPES
+from borderbus.catalogue import EVENT_TYPES, BorderPoint
 from borderbus.events import EventPreparer
 from borderbus_correlator.alert_book import AlertBook
+from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import Observation
 from borderbus_correlator.observation import observe
-from borderbus_correlator.pipeline import InMemoryPipeline
-from borderbus_correlator.rule_config import load_rule_config
+from borderbus_correlator.pipeline import InMemoryPipeline, correlate, fan_out
+from borderbus_correlator.rule_config import RuleConfig, load_rule_config
 from borderbus_simulator.scenario import Scenario, build_scenario
 
 
@@ -126,3 +129,56 @@ def test_any_arrival_order_of_the_whole_scenario_gives_the_same_standing_alerts(
     assert final(replayed) == final(in_order)
     retracted = [a for a in replayed.alerts.values() if a.status == "RETRACTED"]
     assert all(a.retraction and a.retraction["reason"] for a in retracted)
+
+
+def step_both_ways(observations: list[Observation], cfg: RuleConfig, points: Mapping[str, BorderPoint]) -> int:
+    """Run every route twice: on the history kept in memory, and on it reloaded from its JSON (no findings
+    cache, as after a restart); both must give the same routes, findings and history. Returns the cached steps."""
+    histories: dict[str, SubjectHistory] = {}
+    cached_steps = 0
+    for observation in observations:
+        queue = deque(fan_out(observation))
+        while queue:
+            route = queue.popleft()
+            stored = histories.get(route.target)
+            cached_steps += stored is not None and stored.findings_cache is not None
+            kept = correlate(stored, route, cfg, points)
+            reloaded = correlate(SubjectHistory.from_json(stored.to_json()) if stored else None, route, cfg, points)
+            assert (kept.outcome, kept.routes, kept.decisions) == (reloaded.outcome, reloaded.routes, reloaded.decisions)
+            assert kept.history.to_json() == reloaded.history.to_json()
+            if kept.outcome == "added":
+                histories[route.target] = kept.history
+            queue.extend(kept.routes)
+    return cached_steps
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_history_reloaded_without_its_findings_steps_exactly_like_the_one_kept_in_memory(
+    offline_bus: Bus, world: tuple[Scenario, list[Observation]], seed: int
+) -> None:
+    """Kept in memory, a history carries what the rules found in it, so a plain new event skips one rules run;
+    a worker that reloads it from the changelog has no such cache. Both must give the same routes and findings."""
+    _, observations = world
+    shuffled = list(observations)
+    random.Random(seed).shuffle(shuffled)
+    cfg = load_rule_config(offline_bus.settings.config_dir / "rules.yaml")
+    assert step_both_ways(shuffled, cfg, offline_bus.catalogue.border_points) > len(observations), "the cache was used"
+
+
+def test_an_event_that_expires_old_evidence_is_judged_against_the_expired_history(offline_bus: Bus) -> None:
+    """The findings the cache holds include evidence a new event expires: reusing them would retract an alert
+    that merely aged out (expiry is never a retraction)."""
+    cfg = load_rule_config(offline_bus.settings.config_dir / "rules.yaml")
+    car, day = "VEHICLE_PLATE:IQ:2145678", 24 * 3_600_000
+
+    def seen(event_id: str, at_ms: int, point: str, agency: str) -> Observation:
+        return Observation(event_id, agency, "sighting", at_ms, at_ms + 60_000, "AMBER", (car,), point, {"method": "ANPR"})
+
+    t0 = int(time.time() * 1000) - 60 * day
+    too_fast = [seen("r1", t0, "IQ-IBK", "krg-bca"), seen("r2", t0 + 3 * 3_600_000, "GR-EVR", "gr-hcg")]
+    much_later = seen("r3", t0 + (cfg.retention_ms // day + 3) * day, "GR-EVR", "gr-hcg")
+    step_both_ways([*too_fast, much_later], cfg, offline_bus.catalogue.border_points)
+    run = pipeline(offline_bus)
+    run.process(too_fast)
+    assert [v.rule for v in run.versions] == ["implausible_movement"]
+    assert run.process([much_later]) == [], "aged out: no new version, no retraction"
