@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill clean
+.PHONY: help venv map-data tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,12 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP) ## Create .venv and install borderbus with its test tools
+
+MAP_DATA := services/borderbus_desk/console/vendor/world-atlas
+map-data: ## Fetch the console's vendored base map again from npm (world-atlas 2.0.2: Natural Earth 110m, ISC)
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent world-atlas@2.0.2 >/dev/null && tar xzf world-atlas-2.0.2.tgz \
+	  && cp package/countries-110m.json package/LICENSE $(CURDIR)/$(MAP_DATA)/ && rm -rf $$tmp
+	@echo "updated $(MAP_DATA)/countries-110m.json"
 
 tools: system-packages helm ## Everything outside Python the tests use
 

@@ -126,6 +126,13 @@ class Page:
         self.click(selector)
         self.send("Input.insertText", text=text)
 
+    def press(self, key: str, code: str | None = None) -> None:
+        """One real key press (keydown, char, keyup) to whatever has the focus, e.g. ``press("j")``."""
+        text = key if len(key) == 1 else ""
+        base = {"key": key, "code": code or (f"Key{key.upper()}" if key.isalpha() and len(key) == 1 else key)}
+        self.send("Input.dispatchKeyEvent", type="keyDown" if text else "rawKeyDown", text=text, **base)
+        self.send("Input.dispatchKeyEvent", type="keyUp", **base)
+
     def screenshot(self, path: Path | str) -> Path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -33,10 +33,12 @@ TEST_DESK_CONFIG = {
 }
 
 
-def write_officers(path: Path, officers: Mapping[str, str]) -> dict[str, str]:
-    """``{officer_id: agency}`` -> officers file at ``path``; returns ``{officer_id: token}``."""
+def write_officers(path: Path, officers: Mapping[str, str], locales: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{officer_id: agency}`` (and optional ``{officer_id: locale}``) -> officers file at ``path``; returns
+    ``{officer_id: token}``."""
     tokens = {officer: new_token() for officer in officers}
-    entries = [officer_entry(officer, agency, tokens[officer]) for officer, agency in officers.items()]
+    chosen = locales or {}
+    entries = [officer_entry(officer, agency, tokens[officer], chosen.get(officer)) for officer, agency in officers.items()]
     path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
     return tokens
 
@@ -52,10 +54,11 @@ class DeskProcess(ServiceProcess):
         config: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
         name: str = "desk",
+        locales: Mapping[str, str] | None = None,
     ) -> None:
         work_dir.mkdir(parents=True, exist_ok=True)
         officers_file, config_file = work_dir / f"{name}-officers.yaml", work_dir / f"{name}-desk.yaml"
-        self.tokens = write_officers(officers_file, officers)
+        self.tokens = write_officers(officers_file, officers, locales)
         self.config_path = config_file
         config_file.write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
         args = ["-v", "desk", "serve", "--officers", str(officers_file), "--config", str(config_file), "--instance-id", name]

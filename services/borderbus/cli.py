@@ -237,7 +237,7 @@ def _desk_token(args: argparse.Namespace) -> int:
     Bus.from_env().catalogue.agency(args.agency)
     token = new_token()
     print(f"token for {args.officer} ({args.agency}), shown once: {token}", file=sys.stderr)
-    print(yaml.safe_dump([officer_entry(args.officer, args.agency, token)], sort_keys=False).rstrip())
+    print(yaml.safe_dump([officer_entry(args.officer, args.agency, token, args.locale)], sort_keys=False).rstrip())
     return 0
 
 
@@ -414,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = command("token", _desk_token, "make an officer token; prints the officers-file entry (only the hash)", desk)
     token.add_argument("--officer", required=True)
     token.add_argument("--agency", required=True)
+    token.add_argument("--locale", choices=("en", "ar"), help="the officer's console language (default: en)")
 
     alerts = commands.add_parser("alerts", help="alerts through the duty desk").add_subparsers(dest="action", required=True)
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from borderbus.catalogue import Agency, BorderPoint
@@ -50,7 +50,7 @@ from borderbus_correlator.facts import OBSERVING_TYPES
 from borderbus_correlator.history import event_order
 from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
-from borderbus_correlator.summaries import summarise
+from borderbus_correlator.summaries import corroboration, english, summary_phrases
 
 _OPEN_MARKINGS = frozenset({"CLEAR", "GREEN"})
 _OPERATOR_MARKINGS = frozenset({"AMBER", "AMBER_STRICT"})
@@ -83,6 +83,8 @@ class AlertState:
     retraction: dict[str, Any] | None = None  # {reason, detail, event_ids} while RETRACTED
     withdrawn: frozenset[str] = frozenset()  # evidence taken away for good: never added back
     support_at_retraction: frozenset[str] = frozenset()
+    phrases: list[dict[str, Any]] = field(default_factory=list)
+    """The summary as phrase records (alert schema v3 ``summary_phrases``), for every locale to render."""
 
     @property
     def agencies(self) -> list[str]:
@@ -115,6 +117,7 @@ class AlertState:
             "retraction": self.retraction,
             "withdrawn": sorted(self.withdrawn),
             "support_at_retraction": sorted(self.support_at_retraction),
+            "phrases": self.phrases,
         }
 
     @classmethod
@@ -139,6 +142,7 @@ class AlertState:
             retraction=data.get("retraction"),
             withdrawn=frozenset(data.get("withdrawn") or ()),
             support_at_retraction=frozenset(data.get("support_at_retraction") or ()),
+            phrases=list(data.get("phrases") or ()),
         )
 
 
@@ -228,16 +232,22 @@ class AlertBook:
             "window_end": max(times),
             "evidence": [_evidence_record(observation) for observation in observations],
             "summary": state.summary,
+            "summary_phrases": state.phrases,
             "status": state.status,
             "change": state.change,
             "previous_severity": state.previous_severity,
             "retraction": state.retraction,
         }
 
-    def _summary(self, decision: AlertDecision, evidence: Mapping[str, Observation]) -> str:
-        """From the merged evidence; a finding of a rule without a summariser keeps its own words."""
-        words = summarise(decision.rule, decision.alert_key, list(evidence.values()), self._points, self._cfg)
-        return words if words is not None else decision.summary
+    def _summary(self, decision: AlertDecision, evidence: Mapping[str, Observation], agencies: list[str]) -> Summary:
+        """From the merged evidence (with the corroboration, if any); a finding of a rule without a summariser
+        keeps its own words, in English only."""
+        phrases = summary_phrases(decision.rule, decision.alert_key, list(evidence.values()), self._points, self._cfg)
+        if phrases is None:
+            return Summary(_corroboration_note(decision.summary, agencies), [])
+        if len(agencies) >= 2:
+            phrases.append(corroboration(agencies))
+        return Summary(english(phrases, self._points), [item.to_record() for item in phrases])
 
     def _operators(self, observations: Iterable[Observation]) -> set[str]:
         codes = {observation.border_point for observation in observations}
@@ -279,7 +289,7 @@ def _build(
     decision: AlertDecision,
     now_ms: int,
     previous: AlertState | None,
-    summary_of: Callable[[AlertDecision, Mapping[str, Observation]], str],
+    summary_of: Callable[[AlertDecision, Mapping[str, Observation], list[str]], Summary],
 ) -> AlertState:
     """The state after ``decision``: unions and maxima, so the result does not depend on arrival order.
 
@@ -298,6 +308,7 @@ def _build(
     if decision.rule in UNCORROBORATED_RULES:
         agencies = []
     severity = _corroborated(base, agencies)
+    summary = summary_of(decision, evidence, agencies)
     return AlertState(
         alert_id=key,
         rule=decision.rule,
@@ -310,12 +321,19 @@ def _build(
         subjects=subjects,
         evidence=evidence,
         border_point=border_point,
-        summary=_corroboration_note(summary_of(decision, evidence), agencies),
+        summary=summary.text,
+        phrases=summary.phrases,
         status="OPEN",
         change=_change(previous, evidence, subjects, severity),
         previous_severity=previous.severity if previous and previous.severity != severity else None,
         withdrawn=withdrawn,
     )
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    phrases: list[dict[str, Any]]
 
 
 UNCORROBORATED_RULES = frozenset({"hub_detected"})
@@ -368,6 +386,9 @@ def _evidence_record(observation: Observation) -> dict[str, Any]:
         "occurred_at": observation.occurred_at_ms,
         "border_point": observation.border_point,
         "summary": evidence_summary(observation),
+        "subjects": list(observation.subjects),
+        "latitude": observation.latitude,
+        "longitude": observation.longitude,
     }
 
 

@@ -7,6 +7,10 @@ evidence) call :func:`summarise`, which re-reads the final evidence: every count
 subject and place it states can be derived from the evidence it is printed with. The rules'
 thresholds appear only where labelled as such ("limit 120 km/h", "cap 50").
 
+Each summariser states its summary once, as phrases (:mod:`borderbus.phrases`: template keys and
+typed values); the English text is rendered from them, and the console renders the same phrases in
+the officer's language from the catalogue of that locale.
+
 Pure functions: no clock, no state.
 """
 
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
+from borderbus.phrases import Param, Phrase, duration, ident, moment, money, number, phrase, render_english, text
+from borderbus.phrases import key as choose
+from borderbus.phrases import place as at_place
+from borderbus.phrases import utc as utc
 from borderbus_correlator.facts import (
     Points,
     distinct_entities,
@@ -28,12 +35,14 @@ from borderbus_correlator.facts import (
 from borderbus_correlator.model import Observation
 from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig
 
-Summariser = Callable[[list[str], list[Observation], Points, RuleConfig], str]
+Summariser = Callable[[list[str], list[Observation], Points, RuleConfig], list[Phrase]]
 
 
-def summarise(rule: str, alert_key: str, evidence: Sequence[Observation], points: Points, cfg: RuleConfig) -> str | None:
-    """The summary of an alert of ``rule`` with this ``alert_key`` and evidence; None when the evidence
-    does not have the shape the rule gives it (a caller's own decision then keeps its words)."""
+def summary_phrases(
+    rule: str, alert_key: str, evidence: Sequence[Observation], points: Points, cfg: RuleConfig
+) -> list[Phrase] | None:
+    """The summary of an alert of ``rule`` with this ``alert_key`` and evidence, as phrases; None when the
+    evidence does not have the shape the rule gives it (a caller's own decision then keeps its words)."""
     summariser = _SUMMARISERS.get(rule)
     if summariser is None:
         return None
@@ -44,22 +53,23 @@ def summarise(rule: str, alert_key: str, evidence: Sequence[Observation], points
         return None
 
 
-def utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def summarise(rule: str, alert_key: str, evidence: Sequence[Observation], points: Points, cfg: RuleConfig) -> str | None:
+    """The English summary (see :func:`summary_phrases`)."""
+    phrases = summary_phrases(rule, alert_key, evidence, points, cfg)
+    return None if phrases is None else english(phrases, points)
 
 
-def hours(ms: int) -> str:
-    return f"{ms / HOUR_MS:.1f} h" if ms >= HOUR_MS else f"{ms / 60_000:.0f} min"
+def english(phrases: Sequence[Phrase], points: Points) -> str:
+    return render_english(phrases, {code: point.name for code, point in points.items()})
 
 
-def place(observation: Observation, points: Points) -> str:
-    """Its border point with the point's name, else its coordinates, else that it had no place."""
-    if observation.border_point is not None:
-        point = points.get(observation.border_point)
-        return f"{observation.border_point} ({point.name})" if point else observation.border_point
-    if observation.latitude is not None and observation.longitude is not None:
-        return f"{observation.latitude:.4f},{observation.longitude:.4f}"
-    return "away from a border point"
+def where(observation: Observation) -> Param:
+    """Its border point, else its coordinates, else no place (the catalogue says how each reads)."""
+    return at_place(observation.border_point, observation.latitude, observation.longitude)
+
+
+def corroboration(agencies: list[str]) -> Phrase:
+    return phrase("corroborated", count=number(len(agencies)), agencies=ident(*agencies))
 
 
 def _named(key: list[str], start: int, evidence: list[Observation], end: int | None = None) -> str:
@@ -70,33 +80,38 @@ def _named(key: list[str], start: int, evidence: list[Observation], end: int | N
     return subject
 
 
-def _point_name(code: str, points: Points) -> str:
-    point = points.get(code)
-    return f"{code} ({point.name})" if point else code
-
-
 # --------------------------------------------------------------------------- one summariser per rule
 
 
-def _wanted(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _wanted(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     subject = _named(key, 3, evidence)
     warrant = next(o for o in evidence if o.event_type == "case-update" and o.facts.get("status") == "WARRANT_ISSUED")
     sightings = [o for o in evidence if o.event_type == "sighting"]
     latest = sightings[-1]
     role = (warrant.facts.get("roles") or {}).get(subject)
-    ref = warrant.facts.get("warrant_ref") or "without reference"
-    summary = (
-        f"{subject}{f' ({role})' if role else ''}, wanted under warrant {ref} in case {warrant.facts['case_id']} "
-        f"({warrant.agency}, issued {utc(warrant.occurred_at_ms)}), was sighted by {latest.agency} at "
-        f"{place(latest, points)} on {utc(latest.occurred_at_ms)}, "
-        f"{hours(latest.occurred_at_ms - warrant.occurred_at_ms)} after the warrant."
-    )
+    ref = warrant.facts.get("warrant_ref")
+    said = [
+        phrase(
+            "wanted_subject_sighted.sighted",
+            subject=ident(subject),
+            role=text(role),
+            warrant=choose("wanted_subject_sighted.warrant" if ref else "wanted_subject_sighted.no_warrant_ref"),
+            warrant_ref=ident(ref) if ref else text(None),
+            case_id=ident(warrant.facts["case_id"]),
+            warrant_agency=ident(warrant.agency),
+            issued_at=moment(warrant.occurred_at_ms),
+            agency=ident(latest.agency),
+            place=where(latest),
+            seen_at=moment(latest.occurred_at_ms),
+            gap=duration(latest.occurred_at_ms - warrant.occurred_at_ms),
+        )
+    ]
     if len(sightings) > 1:
-        summary += f" {len(sightings)} sightings since the warrant."
-    return summary
+        said.append(phrase("wanted_subject_sighted.sightings", count=number(len(sightings))))
+    return said
 
 
-def _money(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _money(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     flag = next(o for o in evidence if o.event_id == key[1])
     sightings = [o for o in evidence if o.event_type == "sighting"]
     flagged = set(flag.subjects)
@@ -106,58 +121,77 @@ def _money(key: list[str], evidence: list[Observation], points: Points, cfg: Rul
     )
     seen = next((s for s in closest.subjects if s in flagged), closest.subjects[0])
     gap = closest.occurred_at_ms - flag.occurred_at_ms
-    risk = int(flag.facts.get("risk_score", 0))
-    amount = " ".join(str(flag.facts[k]) for k in ("amount", "currency") if flag.facts.get(k))
-    transfer = " ".join(filter(None, (flag.facts.get("channel"), "transfer", f"of {amount}" if amount else "")))
-    summary = (
-        f"{flag.agency} flagged a {transfer} naming {', '.join(flag.subjects)} with risk score {risk} on "
-        f"{utc(flag.occurred_at_ms)}. {seen} was sighted by {closest.agency} at {place(closest, points)} on "
-        f"{utc(closest.occurred_at_ms)}, {hours(abs(gap))} {'after' if gap >= 0 else 'before'} the flag"
-    )
-    if len(sightings) > 1:
-        first, last = sightings[0], sightings[-1]
-        return summary + f" ({len(sightings)} sightings, {utc(first.occurred_at_ms)} to {utc(last.occurred_at_ms)})."
-    return summary + "."
+    several = len(sightings) > 1
+    return [
+        phrase(
+            "flagged_money_meets_border.flagged",
+            agency=ident(flag.agency),
+            channel=text(flag.facts.get("channel")),
+            amount=money(flag.facts.get("amount"), flag.facts.get("currency")),
+            flagged=ident(*flag.subjects),
+            risk=number(int(flag.facts.get("risk_score", 0))),
+            flagged_at=moment(flag.occurred_at_ms),
+            seen=ident(seen),
+            sighting_agency=ident(closest.agency),
+            place=where(closest),
+            seen_at=moment(closest.occurred_at_ms),
+            gap=duration(abs(gap)),
+            order=choose("flagged_money_meets_border.after" if gap >= 0 else "flagged_money_meets_border.before"),
+            count=number(len(sightings)) if several else text(None),
+            first=moment(sightings[0].occurred_at_ms),
+            last=moment(sightings[-1].occurred_at_ms),
+        )
+    ]
 
 
-def _convergence(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _convergence(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     group, point = key[1], key[2]
     updates = [o for o in evidence if o.event_type == "case-update" and group_of(o) == group]
     sightings = [o for o in evidence if o.event_type == "sighting"]
     members = {s for update in updates for s in implicated(update)}
     seen_members = sorted({s for sighting in sightings for s in sighting.subjects if s in members})
-    entities = distinct_entities(sightings, set(seen_members))
     first, last = sightings[0], sightings[-1]
-    agencies = sorted({s.agency for s in sightings})
-    label = "network" if any(u.facts.get("network_id") for u in updates) else "case"
     nearby = [s for s in sightings if s.border_point is None]
-    where = f"at {_point_name(point, points)}" if not nearby else f"at or near {_point_name(point, points)}"
-    if first is last:
-        when = f"together on {utc(first.occurred_at_ms)}"
-    else:
-        when = (
-            f"within {hours(last.occurred_at_ms - first.occurred_at_ms)}, from {utc(first.occurred_at_ms)} to "
-            f"{utc(last.occurred_at_ms)}"
+    prefix = "network_convergence."
+    said = [
+        phrase(
+            prefix + "sighted",
+            count=number(distinct_entities(sightings, set(seen_members))),
+            label=choose(prefix + ("network" if any(u.facts.get("network_id") for u in updates) else "case")),
+            group=ident(group),
+            members=ident(*seen_members),
+            where=choose(prefix + ("near" if nearby else "at")),
+            point=at_place(point),
+            when=choose(prefix + ("together" if first is last else "within")),
+            first=moment(first.occurred_at_ms),
+            last=moment(last.occurred_at_ms),
+            span=duration(last.occurred_at_ms - first.occurred_at_ms),
+            agencies=ident(*sorted({s.agency for s in sightings})),
         )
-    named = ", ".join(seen_members)
-    summary = f"{entities} members of {label} {group} ({named}) were sighted {where} {when}, by {', '.join(agencies)}."
-    if nearby:
-        summary += " Away from the crossing: " + "; ".join(
-            f"{s.agency} {s.facts.get('method', 'sighting')} at {place(s, points)} on {utc(s.occurred_at_ms)}" for s in nearby
-        ) + "."
-    return summary
+    ]
+    said += [
+        phrase(
+            prefix + "away",
+            agency=ident(s.agency),
+            method=text(str(s.facts.get("method", "sighting"))),
+            place=where(s),
+            seen_at=moment(s.occurred_at_ms),
+        )
+        for s in nearby
+    ]
+    return said
 
 
 def speed_limit(subject: str, cfg: RuleConfig) -> float | None:
     return {"VEHICLE_PLATE": cfg.max_vehicle_speed_kmh, "VESSEL": cfg.max_vessel_speed_kmh}.get(kind_of(subject))
 
 
-def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     subject = _named(key, 1, evidence, -1)
     limit = speed_limit(subject, cfg)
     if limit is None:
         raise ValueError("not a vehicle or vessel")
-    facts: list[str] = []
+    facts: list[Phrase] = []
     fastest: tuple[float, float, Observation, Observation] | None = None
     located = [(o, position(o, points)) for o in evidence]
     steps = [(a, pa, b, pb) for (a, pa), (b, pb) in itertools.pairwise(located) if pa is not None and pb is not None]
@@ -171,11 +205,23 @@ def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: 
             fastest = (speed, km, a, b)
     if fastest is not None:
         speed, km, a, b = fastest
-        said = "instantly" if speed == float("inf") else f"at {speed:.0f} km/h"
+        instant = speed == float("inf")
         facts.append(
-            f"{subject} was seen by {a.agency} at {place(a, points)} on {utc(a.occurred_at_ms)} and by "
-            f"{b.agency} at {place(b, points)} on {utc(b.occurred_at_ms)}: {km:.0f} km in "
-            f"{hours(b.occurred_at_ms - a.occurred_at_ms)}, {said} (limit {limit:.0f} km/h)."
+            phrase(
+                "implausible_movement.fast",
+                subject=ident(subject),
+                from_agency=ident(a.agency),
+                from_place=where(a),
+                from_at=moment(a.occurred_at_ms),
+                to_agency=ident(b.agency),
+                to_place=where(b),
+                to_at=moment(b.occurred_at_ms),
+                km=number(f"{km:.0f}"),
+                elapsed=duration(b.occurred_at_ms - a.occurred_at_ms),
+                speed=choose("implausible_movement.instantly" if instant else "implausible_movement.speed"),
+                kmh=text(None) if instant else number(f"{speed:.0f}"),
+                limit=number(f"{limit:.0f}"),
+            )
         )
     at_points = [o for o in evidence if o.border_point is not None]
     widest: list[Observation] = []
@@ -186,46 +232,64 @@ def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: 
     visited = list(dict.fromkeys(str(o.border_point) for o in widest))
     if len(visited) >= cfg.distinct_points_per_day:
         facts.append(
-            f"{'It' if facts else subject} was seen at {len(visited)} distinct border points "
-            f"({', '.join(visited)}) within {hours(widest[-1].occurred_at_ms - widest[0].occurred_at_ms)} "
-            f"from {utc(widest[0].occurred_at_ms)}, by {', '.join(sorted({o.agency for o in widest}))} "
-            f"(threshold {cfg.distinct_points_per_day} a day)."
+            phrase(
+                "implausible_movement.points",
+                who=choose("implausible_movement.it" if facts else "implausible_movement.subject"),
+                subject=ident(subject),
+                count=number(len(visited)),
+                points=ident(*visited),
+                span=duration(widest[-1].occurred_at_ms - widest[0].occurred_at_ms),
+                start=moment(widest[0].occurred_at_ms),
+                agencies=ident(*sorted({o.agency for o in widest})),
+                threshold=number(cfg.distinct_points_per_day),
+            )
         )
     if not facts:
         raise ValueError("the evidence shows no implausible movement")
-    return " ".join(facts)
+    return facts
 
 
-def _advert(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _advert(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     report = next(o for o in evidence if o.event_id == key[1])
     contact = _named(key, 2, evidence)
     actions = [o for o in evidence if o.event_type in ("sighting", "finance-flag") and o.occurred_at_ms > report.occurred_at_ms]
     first = actions[0]
-    gap = first.occurred_at_ms - report.occurred_at_ms
-    later = f"on {utc(first.occurred_at_ms)}, {gap / DAY_MS:.1f} days later"
-    if first.event_type == "sighting":
-        what = f"{', '.join(first.subjects)} sighted by {first.agency} at {place(first, points)} {later}"
-    else:
-        risk = first.facts.get("risk_score")
-        what = f"{first.agency} flagged a transfer naming {', '.join(first.subjects)} (risk score {risk}) {later}"
     facts = report.facts
-    return (
-        f"{contact} appeared in a {facts.get('platform', '')} {str(facts.get('content_kind', 'report')).lower()} "
-        f"{facts.get('content_ref', '')} reported by {report.agency} on {utc(report.occurred_at_ms)}; then {what}"
-        + (f" ({len(actions)} later events)." if len(actions) > 1 else ".")
-    )
+    return [
+        phrase(
+            "advert_to_action.appeared",
+            contact=ident(contact),
+            platform=text(str(facts.get("platform", ""))),
+            content_kind=text(str(facts.get("content_kind", "report")).lower()),
+            content_ref=ident(str(facts.get("content_ref", ""))) if facts.get("content_ref") else text(None),
+            agency=ident(report.agency),
+            reported_at=moment(report.occurred_at_ms),
+            then=choose("advert_to_action.sighted" if first.event_type == "sighting" else "advert_to_action.flagged"),
+            subjects=ident(*first.subjects),
+            action_agency=ident(first.agency),
+            place=where(first),
+            risk=number(str(first.facts["risk_score"])) if first.facts.get("risk_score") is not None else text(None),
+            action_at=moment(first.occurred_at_ms),
+            days=number(f"{(first.occurred_at_ms - report.occurred_at_ms) / DAY_MS:.1f}"),
+            later=number(len(actions)) if len(actions) > 1 else text(None),
+        )
+    ]
 
 
-def _hub(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> str:
+def _hub(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:
     subject = _named(key, 1, evidence)
     linked = sorted({s for o in evidence for s in o.subjects if s != subject})
-    first, last = evidence[0], evidence[-1]
-    return (
-        f"{subject} was named together with {len(linked)} other subjects in {len(evidence)} events from "
-        f"{utc(first.occurred_at_ms)} to {utc(last.occurred_at_ms)}, more than the cap of {cfg.max_links} links: "
-        "its events are no longer shared with the subjects it is linked to. Check whether it is a shared "
-        "number, a hotline or a data-entry default before relying on it."
-    )
+    return [
+        phrase(
+            "hub_detected.named",
+            subject=ident(subject),
+            linked=number(len(linked)),
+            events=number(len(evidence)),
+            first=moment(evidence[0].occurred_at_ms),
+            last=moment(evidence[-1].occurred_at_ms),
+            cap=number(cfg.max_links),
+        )
+    ]
 
 
 _SUMMARISERS: dict[str, Summariser] = {
@@ -236,4 +300,3 @@ _SUMMARISERS: dict[str, Summariser] = {
     "advert_to_action": _advert,
     "hub_detected": _hub,
 }
-

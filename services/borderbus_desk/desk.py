@@ -34,12 +34,14 @@ from borderbus.schema_registry import SchemaRegistry
 from borderbus.transactions import Fenced, Outgoing, TransactionalWriter
 from borderbus_desk.desk_config import DeskConfig
 from borderbus_desk.escalator import Escalator
+from borderbus_desk.graph import build_graph
 from borderbus_desk.log_reader import AlertLogReader
 from borderbus_desk.metrics import ACTIONS_TAKEN
 from borderbus_desk.officers import Officer, OfficerDirectory
 from borderbus_desk.router import AgencyAlertRouter
 from borderbus_desk.state import (
     ACTIONS,
+    OPEN_STATUSES,
     Action,
     ActionOutcome,
     AlertFilter,
@@ -48,6 +50,7 @@ from borderbus_desk.state import (
     DeskState,
     IllegalTransition,
     PendingDelivery,
+    iso,
     next_status,
     visible_to,
 )
@@ -287,6 +290,28 @@ class DutyDesk:
     def get(self, officer: Officer, alert_id: str) -> dict[str, Any]:
         with self.lock:
             return self._visible(officer, alert_id).to_json()
+
+    def graph(self, officer: Officer, alert_id: str) -> dict[str, Any]:
+        """The alert's network graph, with only the other open alerts this officer may see."""
+        with self.lock:
+            alert = self._visible(officer, alert_id)
+            others = [
+                (other.record, other.status)
+                for other in self.state.alerts.values()
+                if other.status in OPEN_STATUSES and visible_to(officer.agency, other.record)
+            ]
+            graph = build_graph(alert.record, others)
+        for item in graph["links"]:
+            for evidence in item.get("evidence", ()):
+                evidence["occurred_at"] = iso(evidence["occurred_at"])
+        return graph
+
+    def border_points(self) -> list[dict[str, Any]]:
+        """The known border points with their coordinates, for the console's map."""
+        return [
+            {"code": code, "name": point.name, "country": point.country, "latitude": point.latitude, "longitude": point.longitude}
+            for code, point in sorted(self.bus.catalogue.border_points.items())
+        ]
 
     def view_for(self, subscriber: Subscriber, alert_id: str, *, matching_only: bool = True) -> tuple[int, dict[str, Any]] | None:
         """``(seq, view)`` if the subscriber may see the alert and (when ``matching_only``) it passes their

@@ -32,13 +32,14 @@ from borderbus.http_security import (
 from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
 from borderbus_desk.desk import DeskError, DutyDesk, Subscriber
 from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, FAILED_SIGNINS, SUBSCRIBERS
-from borderbus_desk.officers import Officer
+from borderbus_desk.officers import LOCALES, Officer
 from borderbus_desk.state import AlertFilter, FilterError
 
 DESK_KEY = web.AppKey("desk", DutyDesk)
 LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
 OFFICER_KEY = web.RequestKey("officer", Officer)
 CONSOLE_DIR = Path(str(resources.files("borderbus_desk") / "console"))
+SUMMARY_CATALOGUES = Path(str(resources.files("borderbus") / "i18n"))
 KEEPALIVE_S = 15.0
 MAX_LIST = 1000
 
@@ -101,7 +102,9 @@ def _officer(request: web.Request) -> Officer:
 
 async def me(request: web.Request) -> web.Response:
     officer = _officer(request)
-    return web.json_response({"officer": officer.officer_id, "agency": officer.agency, "name": officer.name})
+    return web.json_response(
+        {"officer": officer.officer_id, "agency": officer.agency, "name": officer.name, "locale": officer.locale}
+    )
 
 
 async def list_alerts(request: web.Request) -> web.Response:
@@ -115,6 +118,22 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 async def get_alert(request: web.Request) -> web.Response:
     return web.json_response(request.app[DESK_KEY].get(_officer(request), request.match_info["alert_id"]))
+
+
+async def get_graph(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DESK_KEY].graph(_officer(request), request.match_info["alert_id"]))
+
+
+async def border_points(request: web.Request) -> web.Response:
+    return web.json_response({"border_points": request.app[DESK_KEY].border_points()})
+
+
+async def summary_catalogue(request: web.Request) -> web.FileResponse:
+    """The summary templates of a locale, from the shared library (the correlator renders English from the same file)."""
+    locale = request.match_info["locale"]
+    if locale not in LOCALES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(SUMMARY_CATALOGUES / f"summaries.{locale}.json")
 
 
 async def post_action(request: web.Request) -> web.Response:
@@ -212,6 +231,7 @@ def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> we
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/", console)
+    app.router.add_get("/console/summaries/{locale}.json", summary_catalogue)
     app.router.add_static("/console/", CONSOLE_DIR)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -219,6 +239,8 @@ def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> we
     app.router.add_get("/api/v1/me", me)
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/alerts/{alert_id}", get_alert)
+    app.router.add_get("/api/v1/alerts/{alert_id}/graph", get_graph)
+    app.router.add_get("/api/v1/border-points", border_points)
     app.router.add_post("/api/v1/alerts/{alert_id}/actions", post_action)
     app.router.add_get("/api/v1/stream", stream)
     return app

@@ -1,5 +1,9 @@
 """Officers and their API tokens, through the bus's one token mechanism (:mod:`borderbus.tokens`):
-only SHA-256 digests are stored, entries may be ``revoked: true``, lookups are constant-time."""
+only SHA-256 digests are stored, entries may be ``revoked: true``, lookups are constant-time.
+
+An entry may name the officer's preferred console language (``locale: ar``); the console starts in
+it and the officer may switch (kept in their browser).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from borderbus.catalogue import CatalogueError
 from borderbus.tokens import Authentication, TokenDirectory, required_text, token_digest
 
 TOKEN_PREFIX = "bbo_"
+LOCALES = ("en", "ar")
+"""Console languages with complete catalogues (``console/i18n/<locale>.json``); English is the default."""
 
 
 @dataclass(frozen=True)
@@ -20,15 +26,19 @@ class Officer:
     officer_id: str
     agency: str
     name: str | None = None
+    locale: str = "en"
 
 
 def new_token() -> str:
     return tokens.new_token(TOKEN_PREFIX)
 
 
-def officer_entry(officer_id: str, agency: str, token: str) -> dict[str, str]:
+def officer_entry(officer_id: str, agency: str, token: str, locale: str | None = None) -> dict[str, str]:
     """The officers-file entry for a token (what ``borderbus desk token`` prints)."""
-    return {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
+    entry = {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
+    if locale is not None:
+        entry["locale"] = locale
+    return entry
 
 
 class OfficerDirectory:
@@ -42,8 +52,10 @@ class OfficerDirectory:
         def parse(item: Mapping[str, Any], where: str) -> Officer:
             if item.get("agency") not in known_agencies:
                 raise CatalogueError(f"{where}.agency: unknown agency {item.get('agency')!r}")
-            name = item.get("name")
-            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None)
+            name, locale = item.get("name"), item.get("locale", "en")
+            if locale not in LOCALES:
+                raise CatalogueError(f"{where}.locale: {locale!r} is not one of {', '.join(LOCALES)}")
+            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None, str(locale))
 
         return cls(TokenDirectory.load(path, "officers", parse))
 

@@ -233,6 +233,7 @@ class DeskAlert:
             "allowed_actions": allowed_actions(self.status),
             "tlp": record["tlp"],
             "summary": record["summary"],
+            "summary_phrases": [dict(item) for item in record.get("summary_phrases") or []],
             "created_at": iso(self.created_ms),
             "updated_at": iso(self.updated_ms),
             "published_at": iso(self.published_ms),

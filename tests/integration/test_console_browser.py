@@ -153,7 +153,8 @@ def test_new_alert_appears_live_and_an_acknowledgement_comes_back_through_kafka(
     officer_page.wait_for("document.querySelector('button[data-action=ACKNOWLEDGE]').disabled === true")
     assert officer_page.evaluate("document.querySelector('button[data-action=ESCALATE]').disabled") is False
     history = officer_page.evaluate("[...document.querySelectorAll('#detail-actions tr')].map(r => r.textContent)")
-    assert len(history) == 1 and "ACKNOWLEDGE" in history[0] and OFFICER[0] in history[0]
+    assert len(history) == 1 and "Acknowledge" in history[0] and OFFICER[0] in history[0]
+    assert officer_page.evaluate("document.querySelector('#detail-actions tr').dataset.action") == "ACKNOWLEDGE"
 
     # the other agency's alert reached the desk (its own officer can read it) but never either screen
     assert desk.request(OUTSIDER[0], "GET", f"/api/v1/alerts/{hidden_id}")[0] == 200

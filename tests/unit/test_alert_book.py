@@ -224,6 +224,7 @@ def test_record_carries_every_alert_field(book: AlertBook) -> None:
     assert record["evidence"][3] == {
         "event_id": "s-1", "agency": "uk-bf", "event_type": "sighting", "occurred_at": T0,
         "border_point": "GB-DOV", "summary": "uk-bf sighting (ANPR_CAMERA) at GB-DOV",
+        "subjects": ["PERSON_DOCUMENT:IQ:A1234567"], "latitude": None, "longitude": None,
     }  # fmt: skip
 
 

@@ -3,6 +3,9 @@
 "use strict";
 
 const TOKEN_KEY = "borderbus.desk.token";
+const LOCALE_KEY = "borderbus.desk.locale"; // + ".<officer>": the officer's own choice, over the officers file's
+const { i18n } = window.Borderbus;
+const t = i18n.t;
 const SEVERITY_RANK = { LOW: 1, MEDIUM: 2, HIGH: 3, CRITICAL: 4 };
 const FINAL_STATUSES = new Set(["resolved", "false_positive"]);
 const ALLOWED_ACTIONS = {
@@ -13,7 +16,6 @@ const ALLOWED_ACTIONS = {
   resolved: [],
   false_positive: [],
 };
-const STATUS_LABEL = { false_positive: "false positive" };
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const SILENCE_LIMIT_MS = 45000; // the desk sends ": keepalive" every 15 s; three missed means a dead connection
@@ -38,15 +40,15 @@ const state = {
   changed: new Set(),
   knownRules: new Set(),
   knownBorderPoints: new Set(),
+  borderPoints: {}, // code -> {code, name, country, latitude, longitude}, for the map and place names
+  pictures: "", // what the map and graph were last drawn for (alert, version, status, locale)
 };
 
 // ---------- small helpers ----------
 
+/** A moment in UTC, in the locale's digits, as a left-to-right isolate. */
 function utc(iso) {
-  if (!iso) return "";
-  const moment = new Date(iso);
-  if (Number.isNaN(moment.getTime())) return String(iso);
-  return moment.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return iso ? i18n.timeNode(iso) : "";
 }
 
 function tlpLabel(tlp) {
@@ -54,7 +56,18 @@ function tlpLabel(tlp) {
 }
 
 function statusLabel(status) {
-  return STATUS_LABEL[status] || status;
+  return i18n.has(`status.${status}`) ? t(`status.${status}`) : status;
+}
+
+function ruleLabel(rule) {
+  return i18n.has(`rule.${rule}`) ? t(`rule.${rule}`) : rule;
+}
+
+/** The alert's summary in the officer's language from its phrases; older versions carry only the English text. */
+function summaryNode(alert) {
+  const rendered = i18n.summary(alert.summary_phrases);
+  if (rendered) return el("span", { class: "summary-text", dataset: { rendered: "phrases" } }, rendered);
+  return el("span", { class: "summary-text", lang: "en", dir: "auto", dataset: { rendered: "english" } }, alert.summary || "");
 }
 
 /** Rule codes wrap at their underscores instead of mid-word in a narrow column. */
@@ -71,6 +84,11 @@ function el(tag, props = {}, ...children) {
   }
   for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
   return node;
+}
+
+/** Identifiers, codes and numbers keep their left-to-right order inside right-to-left text. */
+function ltr(text, className = "ltr") {
+  return i18n.ltr(text, className);
 }
 
 async function api(path, options = {}) {
@@ -157,7 +175,7 @@ function streamQuery() {
 function setConnection(status, detail = "") {
   const indicator = $("#connection");
   indicator.dataset.state = status;
-  indicator.textContent = status;
+  indicator.textContent = t(`conn.${status}`);
   indicator.title = detail;
 }
 
@@ -186,7 +204,7 @@ async function streamLoop(generation, controller) {
     } catch (error) {
       if (!current()) return;
       if (error && error.unauthorized) {
-        signOut("Your token was refused by the desk (401). Sign in again.");
+        signOut(t("signin.expired"));
         return;
       }
       failure = error && error.message ? error.message : String(error);
@@ -195,7 +213,7 @@ async function streamLoop(generation, controller) {
     if (!current()) return;
     const delay = state.backoffMs * (0.75 + Math.random() * 0.5);
     state.backoffMs = Math.min(state.backoffMs * 2, BACKOFF_MAX_MS);
-    setConnection("reconnecting", `${failure}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    setConnection("reconnecting", t("conn.retrying", { failure, seconds: i18n.number(delay / 1000, 1) }));
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
@@ -308,7 +326,7 @@ function sortedAlerts() {
 }
 
 function severityBadge(severity) {
-  return el("span", { class: `severity sev-${String(severity).toLowerCase()}` }, severity);
+  return el("span", { class: `severity sev-${String(severity).toLowerCase()}`, dataset: { severity } }, t(`severity.${severity}`));
 }
 
 function fillRow(row, alert) {
@@ -316,9 +334,10 @@ function fillRow(row, alert) {
   row.dataset.severity = alert.severity;
   row.dataset.version = String(alert.version);
   row.dataset.updated = alert.updated_at;
-  row.setAttribute("aria-label", `${alert.severity} ${statusLabel(alert.status)} ${alert.rule}: ${alert.summary}`);
-  const subjects = (alert.subjects || []).map((s) => el("div", { title: s.kind }, s.id));
-  const [day, time] = utc(alert.updated_at).split(" ");
+  const summary = summaryNode(alert);
+  row.setAttribute("aria-label", `${t(`severity.${alert.severity}`)} ${statusLabel(alert.status)} ${ruleLabel(alert.rule)}: ${summary.textContent}`);
+  const subjects = (alert.subjects || []).map((s) => el("div", { title: t(`kind.${s.kind}`) }, ltr(s.id, "ltr ident")));
+  const [day, time] = i18n.time(alert.updated_at).split(" ");
   const flag = alert.reopened ? " ↻" : alert.updated_since_acknowledged ? " •" : "";
   row.replaceChildren(
     el("td", { class: "sev-cell" }, severityBadge(alert.severity)),
@@ -327,12 +346,12 @@ function fillRow(row, alert) {
       { class: `status status-${alert.status}`, title: alert.reopened || alert.updated_since_acknowledged || "" },
       statusLabel(alert.status) + flag,
     ),
-    el("td", { class: "rule" }, breakable(alert.rule)),
-    el("td", { class: "summary-cell" }, alert.summary),
+    el("td", { class: "rule", title: alert.rule }, ruleLabel(alert.rule) === alert.rule ? ltr(breakable(alert.rule)) : ruleLabel(alert.rule)),
+    el("td", { class: "summary-cell" }, summary),
     el("td", { class: "subjects mono" }, ...subjects),
-    el("td", { class: "border-point" }, alert.border_point || "—"),
-    el("td", { class: "updated mono", title: utc(alert.updated_at) }, el("div", {}, time || ""), el("div", { class: "day" }, day)),
-    el("td", { class: "version" }, String(alert.version)),
+    el("td", { class: "border-point" }, alert.border_point ? ltr(alert.border_point) : "—"),
+    el("td", { class: "updated mono", title: `${i18n.time(alert.updated_at)} UTC` }, el("div", {}, ltr(time || "")), el("div", { class: "day" }, ltr(day || ""))),
+    el("td", { class: "version" }, i18n.number(alert.version)),
   );
 }
 
@@ -392,9 +411,9 @@ function renderTable() {
   }
   updateRovingTabindex();
   $("#empty-list").hidden = state.alerts.size > 0;
-  $("#alert-count").textContent = `${state.alerts.size} alert${state.alerts.size === 1 ? "" : "s"}`;
+  $("#alert-count").textContent = i18n.plural("alerts.count", state.alerts.size);
   const waiting = [...state.alerts.values()].filter((alert) => alert.status === "new").length;
-  document.title = waiting ? `(${waiting} new) borderbus duty desk` : "borderbus duty desk";
+  document.title = waiting ? t("app.title_waiting", { count: i18n.number(waiting) }) : t("app.title");
   fillDatalist("#known-rules", state.knownRules);
   fillDatalist("#known-border-points", state.knownBorderPoints);
 }
@@ -440,26 +459,41 @@ function renderDetail() {
   const status = $("#detail-status");
   status.textContent = statusLabel(alert.status);
   status.className = `status-badge status status-${alert.status}`;
-  $("#detail-version").textContent = `version ${alert.version}${alert.escalated ? " · escalated" : ""}`;
-  $("#detail-title").textContent = alert.rule;
-  $("#detail-summary").textContent = alert.summary;
+  $("#detail-version").textContent =
+    t("detail.version", { version: i18n.number(alert.version) }) + (alert.escalated ? ` · ${t("detail.escalated")}` : "");
+  $("#detail-title").replaceChildren(ruleLabel(alert.rule), " ", el("span", { class: "rule-code muted small" }, ltr(alert.rule)));
+  const summary = summaryNode(alert);
+  $("#detail-summary").replaceChildren(summary);
+  if (summary.dataset.rendered === "english" && i18n.locale !== "en") {
+    $("#detail-summary").append(" ", el("span", { class: "muted small" }, t("detail.summary_in_english")));
+  }
   $("#detail-id").textContent = alert.alert_id;
-  $("#detail-border-point").textContent = alert.border_point || "—";
-  $("#detail-window").textContent = `${utc(alert.window_start)} → ${utc(alert.window_end)}`;
+  $("#detail-border-point").replaceChildren(alert.border_point ? placeNode(alert.border_point) : "—");
+  $("#detail-window").replaceChildren(utc(alert.window_start), " → ", utc(alert.window_end));
   $("#detail-subjects").replaceChildren(
-    ...(alert.subjects || []).map((s) => el("li", {}, el("span", { class: "kind" }, s.kind), " ", el("span", { class: "mono" }, s.id))),
+    ...(alert.subjects || []).map((s) =>
+      el("li", { dataset: { subject: `${s.kind}:${s.id}` } }, el("span", { class: "kind" }, t(`kind.${s.kind}`)), " ", ltr(s.id, "ltr mono ident")),
+    ),
   );
-  $("#detail-agencies").textContent = (alert.allowed_agencies || []).map((code) => (code === "*" ? "every agency (*)" : code)).join(", ");
-  $("#detail-acknowledged-by").textContent = alert.acknowledged_by
-    ? `${alert.acknowledged_by}${alert.acknowledged_version ? ` (version ${alert.acknowledged_version})` : ""}`
-    : "—";
+  $("#detail-agencies").replaceChildren(
+    ...(alert.allowed_agencies || []).flatMap((code, index) => [index ? ", " : "", code === "*" ? t("facts.every_agency") : ltr(code)]),
+  );
+  $("#detail-acknowledged-by").replaceChildren(
+    alert.acknowledged_by
+      ? alert.acknowledged_version
+        ? i18n.nodes("facts.acknowledged_version", { officer: ltr(alert.acknowledged_by), version: i18n.number(alert.acknowledged_version) })
+        : ltr(alert.acknowledged_by)
+      : "—",
+  );
   // why the alert is where it is: retracted by the facts, reopened, or changed since it was acknowledged
   const notices = [];
   if (alert.retraction) {
     const r = alert.retraction;
     notices.push(el("p", { class: "notice notice-retracted", dataset: { notice: "retracted" } },
-      `Retracted (${r.reason}): ${r.detail}`,
-      (r.event_ids || []).length ? el("span", { class: "mono small" }, ` — events ${r.event_ids.join(", ")}`) : ""));
+      i18n.nodes("notice.retracted", { reason: ltr(r.reason), detail: el("span", { lang: "en", dir: "auto" }, r.detail) }),
+      (r.event_ids || []).length
+        ? el("span", { class: "mono small" }, i18n.nodes("notice.retracted_events", { events: ltr(r.event_ids.join(", ")) }))
+        : ""));
   }
   if (alert.reopened) notices.push(el("p", { class: "notice notice-reopened", dataset: { notice: "reopened" } }, alert.reopened));
   if (alert.updated_since_acknowledged) {
@@ -467,23 +501,8 @@ function renderDetail() {
   }
   $("#detail-notices").replaceChildren(...notices);
 
-  $("#detail-evidence").replaceChildren(
-    ...(alert.evidence || []).map((item) =>
-      el(
-        "li",
-        {},
-        el("div", { class: "when mono" }, utc(item.occurred_at)),
-        el(
-          "div",
-          { class: "what" },
-          el("span", { class: "agency" }, item.agency),
-          el("span", { class: "event-type" }, item.event_type),
-          el("span", { class: "where" }, item.border_point || "—"),
-        ),
-        el("div", { class: "evidence-summary" }, item.summary),
-      ),
-    ),
-  );
+  window.Borderbus.timeline.render($("#detail-evidence"), alert.evidence);
+  renderPictures(alert);
 
   const actions = alert.actions || [];
   $("#detail-actions").replaceChildren(
@@ -492,9 +511,9 @@ function renderDetail() {
         "tr",
         { dataset: { action: a.action } },
         el("td", { class: "mono" }, utc(a.occurred_at)),
-        el("td", {}, `${a.actor} (${a.agency})`),
-        el("td", {}, a.action),
-        el("td", {}, a.note || ""),
+        el("td", {}, ltr(`${a.actor} (${a.agency})`)),
+        el("td", {}, i18n.has(`action.${a.action}`) ? t(`action.${a.action}`) : a.action),
+        el("td", { dir: "auto" }, a.note || ""),
       ),
     ),
   );
@@ -503,7 +522,7 @@ function renderDetail() {
   const allowed = new Set(alert.allowed_actions || ALLOWED_ACTIONS[alert.status] || []);
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.disabled = !allowed.has(button.dataset.action) || button.dataset.busy === "1";
-    button.title = allowed.has(button.dataset.action) ? "" : `not possible from status ${statusLabel(alert.status)}`;
+    button.title = allowed.has(button.dataset.action) ? "" : t("action.not_possible", { status: statusLabel(alert.status) });
   }
   $("#action-note").disabled = FINAL_STATUSES.has(alert.status);
 }
@@ -518,7 +537,7 @@ async function act(action) {
     button.disabled = true;
   }
   message.className = "action-message";
-  message.textContent = `Sending ${action}…`;
+  message.textContent = t("action.sending", { action: t(`action.${action}`) });
   try {
     const note = $("#action-note").value.trim();
     const { status, ok, body } = await api(`/api/v1/alerts/${encodeURIComponent(alertId)}/actions`, {
@@ -527,14 +546,16 @@ async function act(action) {
       body: JSON.stringify(note ? { action, note } : { action }),
     });
     if (status === 401) {
-      signOut("Your token was refused by the desk (401). Sign in again.");
+      signOut(t("signin.expired"));
       return;
     }
     if (ok) {
       // The table is not patched from this answer: the change arrives on the stream once it has gone through Kafka.
       message.className = "action-message ok";
       message.textContent =
-        status === 202 ? `${action} recorded in Kafka; the table updates once the desk applies it.` : `${action} done (now ${statusLabel(body.status)}).`;
+        status === 202
+          ? t("action.recorded", { action: t(`action.${action}`) })
+          : t("action.done", { action: t(`action.${action}`), status: statusLabel(body.status) });
       $("#action-note").value = "";
     } else {
       message.className = "action-message error";
@@ -543,10 +564,141 @@ async function act(action) {
     }
   } catch (error) {
     message.className = "action-message error";
-    message.textContent = `Could not reach the desk: ${error.message}`;
+    message.textContent = t("error.unreachable", { detail: error.message });
   } finally {
     for (const button of buttons) delete button.dataset.busy;
     if (state.selectedId === alertId) renderDetail();
+  }
+}
+
+// ---------- pictures: map and network (map.js, graph.js) ----------
+
+function placeNode(code) {
+  const point = state.borderPoints[code];
+  return ltr(point ? `${code} (${point.name})` : code, "ltr place");
+}
+
+async function loadBorderPoints() {
+  const { ok, body } = await api("/api/v1/border-points");
+  if (!ok || !body) return;
+  state.borderPoints = Object.fromEntries(body.border_points.map((point) => [point.code, point]));
+  i18n.placeNames = Object.fromEntries(body.border_points.map((point) => [point.code, point.name]));
+}
+
+/** Draw the map and fetch and draw the graph, once per alert version, status and language. */
+function renderPictures(alert) {
+  const key = [alert.alert_id, alert.version, alert.status, i18n.locale].join("|");
+  if (state.pictures === key) return;
+  state.pictures = key;
+  const stale = () => state.pictures !== key;
+  window.Borderbus.map.render($("#detail-map"), alert, state.borderPoints).catch((error) => {
+    if (!stale()) $("#detail-map").textContent = error.message;
+  });
+  const status = $("#graph-status");
+  status.textContent = t("graph.loading");
+  api(`/api/v1/alerts/${encodeURIComponent(alert.alert_id)}/graph`)
+    .then(({ ok, status: code, body }) => {
+      if (stale()) return;
+      if (!ok) {
+        status.textContent = t("graph.failed", { detail: errorText(code, body) });
+        return;
+      }
+      window.Borderbus.graph.render($("#detail-graph"), body, {
+        onSubject: filterBySubject,
+        onAlert: (alertId) => state.alerts.has(alertId) && select(alertId),
+        chosenSubject: state.filters.subject,
+      });
+      $("#detail-graph").dataset.alertId = alert.alert_id;
+      status.textContent = state.filters.subject ? t("graph.filtered", { subject: state.filters.subject }) : "";
+    })
+    .catch((error) => {
+      if (!stale()) status.textContent = t("graph.failed", { detail: error.message });
+    });
+}
+
+/** A subject chosen in the graph becomes the list's subject filter (the detail stays on the alert). */
+function filterBySubject(subjectKey) {
+  $("#filter-subject").value = subjectKey;
+  state.pictures = "";
+  applyFilters();
+}
+
+// ---------- language ----------
+
+async function useLocale(locale) {
+  await i18n.load(locale || "en");
+  $("#locale").value = i18n.locale;
+  localStorage.setItem(LOCALE_KEY, i18n.locale);
+  state.pictures = "";
+  for (const [alertId, row] of state.rows) if (state.alerts.has(alertId)) fillRow(row, state.alerts.get(alertId));
+  if (state.token) {
+    renderTable();
+    renderDetail();
+  }
+  setConnection($("#connection").dataset.state);
+}
+
+// ---------- keyboard ----------
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
+
+/** Next (+1) or previous (-1) alert in the list's order: selected, focused and scrolled into view. */
+function step(direction) {
+  const order = sortedAlerts().map((alert) => alert.alert_id);
+  if (!order.length) return;
+  const at = order.indexOf(state.selectedId);
+  const next = order[at === -1 ? (direction > 0 ? 0 : order.length - 1) : Math.min(Math.max(at + direction, 0), order.length - 1)];
+  select(next);
+  const row = state.rows.get(next);
+  if (row) {
+    state.cursorId = next;
+    row.focus();
+    row.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function toggleKeysHelp(show) {
+  const help = $("#keys-help");
+  const open = show === undefined ? help.hidden : show;
+  help.hidden = !open;
+  $("#keys-help-open").setAttribute("aria-expanded", String(open));
+  if (open) help.focus();
+}
+
+function onKey(event) {
+  if (event.key === "Escape") {
+    if (!$("#keys-help").hidden) {
+      toggleKeysHelp(false);
+      $("#keys-help-open").focus();
+      return;
+    }
+    if (state.selectedId) {
+      const row = state.rows.get(state.selectedId);
+      state.selectedId = null;
+      renderDetail();
+      renderTable();
+      if (row) row.focus();
+    }
+    return;
+  }
+  if (!state.token || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+  if (event.key === "j" || event.key === "k") {
+    event.preventDefault();
+    step(event.key === "j" ? 1 : -1);
+  } else if (event.key === "a") {
+    const button = document.querySelector('button[data-action="ACKNOWLEDGE"]');
+    if (state.selectedId && !button.disabled) {
+      event.preventDefault();
+      act("ACKNOWLEDGE");
+    }
+  } else if (event.key === "/") {
+    event.preventDefault();
+    $("#filter-subject").focus();
+  } else if (event.key === "?") {
+    event.preventDefault();
+    toggleKeysHelp();
   }
 }
 
@@ -584,27 +736,29 @@ async function signIn(token) {
   try {
     answer = await api("/api/v1/me");
   } catch (failure) {
-    error.textContent = `Could not reach the desk: ${failure.message}`;
+    error.textContent = t("error.unreachable", { detail: failure.message });
     return;
   }
   if (answer.status === 401) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    error.textContent = "Token not recognised (401). Check the token issued with `borderbus desk token`.";
+    error.textContent = t("signin.refused");
     return;
   }
   if (answer.status === 429) {
     state.token = null;
-    error.textContent = `Too many failed sign-ins from this address (429): ${errorText(answer.status, answer.body)}`;
+    error.textContent = t("signin.limited", { detail: errorText(answer.status, answer.body) });
     return;
   }
   if (!answer.ok) {
     state.token = null;
-    error.textContent = `Sign-in failed: ${errorText(answer.status, answer.body)}`;
+    error.textContent = t("signin.failed", { detail: errorText(answer.status, answer.body) });
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   state.officer = answer.body;
+  await useLocale(localStorage.getItem(`${LOCALE_KEY}.${answer.body.officer}`) || answer.body.locale);
+  await loadBorderPoints();
   $("#whoami").textContent = `${answer.body.officer} (${answer.body.agency})`;
   $("#token").value = "";
   $("#signin-panel").hidden = true;
@@ -624,7 +778,6 @@ function signOut(reason = "") {
   renderTable();
   renderDetail();
   setConnection("signed-out");
-  $("#connection").textContent = "signed out";
   $("#whoami").textContent = "";
   $("#desk").hidden = true;
   $("#sign-out").hidden = true;
@@ -633,7 +786,7 @@ function signOut(reason = "") {
   $("#token").focus();
 }
 
-function init() {
+async function init() {
   $("#signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = $("#token").value.trim();
@@ -651,19 +804,17 @@ function init() {
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(button.dataset.action));
   }
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && state.selectedId) {
-      const row = state.rows.get(state.selectedId);
-      state.selectedId = null;
-      renderDetail();
-      renderTable();
-      if (row) row.focus();
-    }
+  document.addEventListener("keydown", onKey);
+  $("#keys-help-open").addEventListener("click", () => toggleKeysHelp());
+  $("#locale").addEventListener("change", async (event) => {
+    if (state.officer) localStorage.setItem(`${LOCALE_KEY}.${state.officer.officer}`, event.target.value);
+    await useLocale(event.target.value);
   });
+  await useLocale(localStorage.getItem(LOCALE_KEY) || "en");
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) signIn(saved);
   else $("#token").focus();
 }
 
-window.BorderbusConsole = { SseParser, matchesFilters, state };
+window.BorderbusConsole = { SseParser, matchesFilters, state, step, useLocale };
 document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,97 @@
+"""Message catalogues and structured summaries: every language says everything, from the same phrases.
+
+The console's interface catalogues (``console/i18n/<locale>.json``) and the summary catalogues the
+correlator and the console share (``borderbus/i18n/summaries.<locale>.json``) must have every English
+key in every other language, with the same placeholders; every phrase the summarisers write must
+render in every language.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_rules import ACCOUNT, CAR, PERSON, PHONE, case, flag, sighting
+from test_summaries import CFG, POINTS
+
+from borderbus import phrases
+from borderbus.phrases import MissingTemplate, Phrase, ident, key, moment, phrase, render, templates
+from borderbus_correlator.summaries import summary_phrases
+
+REPO = Path(__file__).resolve().parents[2]
+CONSOLE = REPO / "services" / "borderbus_desk" / "console" / "i18n"
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLURAL_SUFFIXES = (".zero", ".one", ".two", ".few", ".many", ".other")
+
+
+def _console(locale: str) -> dict[str, str]:
+    catalogue: dict[str, str] = json.loads((CONSOLE / f"{locale}.json").read_text(encoding="utf-8"))
+    return catalogue
+
+
+def _base(key: str) -> str:
+    return next((key[: -len(suffix)] for suffix in PLURAL_SUFFIXES if key.endswith(suffix)), key)
+
+
+@pytest.mark.parametrize("locale", [locale for locale in phrases.LOCALES if locale != "en"])
+def test_every_console_message_in_english_exists_in_each_language_with_the_same_placeholders(locale: str) -> None:
+    english, other = _console("en"), _console(locale)
+    assert sorted(set(english) - set(other)) == []
+    plural_bases = {_base(k) for k in english if k != _base(k)}
+    assert sorted({_base(k) for k in other} - {_base(k) for k in english}) == []  # nothing extra but plural forms
+    for name, text in english.items():
+        if _base(name) in plural_bases:
+            continue  # a plural form may spell out its number ("تنبيهان")
+        assert set(PLACEHOLDER.findall(other[name])) == set(PLACEHOLDER.findall(text)), name
+
+
+@pytest.mark.parametrize("locale", [locale for locale in phrases.LOCALES if locale != "en"])
+def test_every_summary_template_exists_in_each_language_with_the_same_placeholders(locale: str) -> None:
+    english, other = templates("en"), templates(locale)
+    assert set(english) == set(other)
+    for name, text in english.items():
+        assert phrases.placeholders(other[name]) == phrases.placeholders(text), name
+
+
+def test_optional_groups_drop_when_a_value_is_missing_and_keys_fill_from_the_same_phrase() -> None:
+    catalogue = {"a": "{who}[ ({role})] was {how}.", "how.fast": "fast at {kmh}", "list.separator": ", ", "place.none": "-"}
+    with_role = phrase("a", who=ident("X", "Y"), role=phrases.text("driver"), how=key("how.fast"), kmh=phrases.number("9"))
+    without = phrase("a", who=ident("X"), role=phrases.text(None), how=key("how.fast"), kmh=phrases.number("9"))
+    assert render([with_role], catalogue, {}) == "X, Y (driver) was fast at 9."
+    assert render([without], catalogue, {}) == "X was fast at 9."
+    with pytest.raises(MissingTemplate):
+        render([Phrase("nowhere")], catalogue, {})
+
+
+def _histories() -> list[list]:  # type: ignore[type-arg]
+    warrant = case("c1", "WARRANT_ISSUED", {PERSON: "DRIVER"}, 0, warrant_ref="W-7")
+    return [
+        [warrant, sighting("s1", [PERSON, CAR], 5, "GB-DOV"), sighting("s2", [PERSON], 9, "GB-CQF")],
+        [flag("f1", [ACCOUNT, PHONE], 0, 90), sighting("s3", [PHONE], 3, "GB-DOV")],
+    ]
+
+
+@pytest.mark.parametrize("locale", phrases.LOCALES)
+def test_the_summarisers_phrases_render_in_every_language(locale: str) -> None:
+    names = {code: point.name for code, point in POINTS.items()}
+    cases = [
+        ("wanted_subject_sighted", f"wanted_subject_sighted|c1|W-7|{PERSON}", _histories()[0]),
+        ("flagged_money_meets_border", "flagged_money_meets_border|f1", _histories()[1]),
+    ]
+    for rule, alert_key, evidence in cases:
+        said = summary_phrases(rule, alert_key, evidence, POINTS, CFG)
+        assert said, rule
+        text = render(said, templates(locale), names)
+        assert PERSON in text or PHONE in text
+        assert "{" not in text and "[" not in text
+        if locale == "ar":
+            assert re.search("[\u0600-\u06ff]", text)
+
+
+def test_english_is_the_avro_summary_and_a_time_is_in_utc() -> None:
+    said = [phrase("hub_detected.named", subject=ident(PHONE), linked=phrases.number(3), events=phrases.number(4),
+                   first=moment(0), last=moment(3_600_000), cap=phrases.number(50))]  # fmt: skip
+    expected = f"{PHONE} was named together with 3 other subjects in 4 events from 1970-01-01 00:00 UTC"
+    assert render(said, templates("en"), {}).startswith(expected)
