@@ -13,6 +13,9 @@ from borderbus.catalogue import CatalogueError
 from borderbus.tokens import Authentication, TokenDirectory, required_text, token_digest
 
 TOKEN_PREFIX = "bbo_"
+ROLES = ("silence", "supervisor")
+"""``silence``: may create, edit and expire their own silences; ``supervisor``: may also change any silence of
+their agency and read the audit trail of their agency's officers. Every officer may read alerts and act."""
 
 
 @dataclass(frozen=True)
@@ -20,15 +23,19 @@ class Officer:
     officer_id: str
     agency: str
     name: str | None = None
+    roles: frozenset[str] = frozenset()
 
 
 def new_token() -> str:
     return tokens.new_token(TOKEN_PREFIX)
 
 
-def officer_entry(officer_id: str, agency: str, token: str) -> dict[str, str]:
+def officer_entry(officer_id: str, agency: str, token: str, roles: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """The officers-file entry for a token (what ``borderbus desk token`` prints)."""
-    return {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
+    entry: dict[str, Any] = {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
+    if roles:
+        entry["roles"] = sorted(set(roles))
+    return entry
 
 
 class OfficerDirectory:
@@ -43,7 +50,10 @@ class OfficerDirectory:
             if item.get("agency") not in known_agencies:
                 raise CatalogueError(f"{where}.agency: unknown agency {item.get('agency')!r}")
             name = item.get("name")
-            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None)
+            roles = item.get("roles") or []
+            if not isinstance(roles, list) or any(role not in ROLES for role in roles):
+                raise CatalogueError(f"{where}.roles: expected a list of {', '.join(ROLES)}")
+            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None, frozenset(roles))
 
         return cls(TokenDirectory.load(path, "officers", parse))
 
