@@ -33,12 +33,19 @@ TEST_DESK_CONFIG = {
 }
 
 
-def write_officers(path: Path, officers: Mapping[str, str], locales: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``{officer_id: agency}`` (and optional ``{officer_id: locale}``) -> officers file at ``path``; returns
-    ``{officer_id: token}``."""
+def write_officers(
+    path: Path,
+    officers: Mapping[str, str],
+    locales: Mapping[str, str] | None = None,
+    roles: Mapping[str, list[str]] | None = None,
+) -> dict[str, str]:
+    """``{officer_id: agency}`` (optional ``{officer_id: locale}`` and ``{officer_id: roles}``) -> officers file at
+    ``path``; returns ``{officer_id: token}``."""
     tokens = {officer: new_token() for officer in officers}
-    chosen = locales or {}
-    entries = [officer_entry(officer, agency, tokens[officer], chosen.get(officer)) for officer, agency in officers.items()]
+    entries = [
+        officer_entry(officer, agency, tokens[officer], (locales or {}).get(officer), roles=(roles or {}).get(officer, []))
+        for officer, agency in officers.items()
+    ]
     path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
     return tokens
 
@@ -55,10 +62,11 @@ class DeskProcess(ServiceProcess):
         env: Mapping[str, str] | None = None,
         name: str = "desk",
         locales: Mapping[str, str] | None = None,
+        roles: Mapping[str, list[str]] | None = None,
     ) -> None:
         work_dir.mkdir(parents=True, exist_ok=True)
         officers_file, config_file = work_dir / f"{name}-officers.yaml", work_dir / f"{name}-desk.yaml"
-        self.tokens = write_officers(officers_file, officers, locales)
+        self.tokens = write_officers(officers_file, officers, locales, roles)
         self.config_path = config_file
         config_file.write_text(yaml.safe_dump(dict(config or TEST_DESK_CONFIG)))
         args = ["-v", "desk", "serve", "--officers", str(officers_file), "--config", str(config_file), "--instance-id", name]
@@ -88,6 +96,8 @@ class SseReader:
             headers["Last-Event-ID"] = last_event_id
         self.response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120)
         self.events: queue.Queue[tuple[str | None, dict[str, Any]]] = queue.Queue()
+        self.silences: queue.Queue[dict[str, Any]] = queue.Queue()
+        """``event: silence`` views (a silence of the officer's agency changed or is about to end)."""
         self.received: list[tuple[str | None, dict[str, Any]]] = []
         self.first_seen: dict[str, float] = {}
         """Wall-clock time each alert id first arrived (for the benchmark)."""
@@ -98,6 +108,9 @@ class SseReader:
         try:
             for event_id, data in sse_events(self.response):
                 view = json.loads(data)
+                if "alert_id" not in view:
+                    self.silences.put(view)
+                    continue
                 self.first_seen.setdefault(view["alert_id"], time.time())
                 self.events.put((event_id, view))
         except (OSError, ValueError, AttributeError):  # AttributeError: http.client after close()

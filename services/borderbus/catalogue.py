@@ -25,6 +25,8 @@ SCHEMA_TOPIC = "borderbus.schemas"
 ALERTS_TOPIC = "alerts.shared"
 ALERT_ACTIONS_TOPIC = "alerts.actions"
 DESK_STATUS_TOPIC = "desk.alert-status"
+DESK_SILENCES_TOPIC = "desk.silences"
+DESK_AUDIT_TOPIC = "desk.audit"
 DEAD_LETTER_TOPIC = "borderbus.deadletter"
 _INGEST_PATTERN = re.compile(r"^ingest\.(?P<agency>[a-z0-9-]+)\.(?P<event_type>[a-z-]+)$")
 

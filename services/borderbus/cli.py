@@ -237,7 +237,8 @@ def _desk_token(args: argparse.Namespace) -> int:
     Bus.from_env().catalogue.agency(args.agency)
     token = new_token()
     print(f"token for {args.officer} ({args.agency}), shown once: {token}", file=sys.stderr)
-    print(yaml.safe_dump([officer_entry(args.officer, args.agency, token, args.locale)], sort_keys=False).rstrip())
+    entry = officer_entry(args.officer, args.agency, token, args.locale, roles=args.role or [])
+    print(yaml.safe_dump([entry], sort_keys=False).rstrip())
     return 0
 
 
@@ -298,6 +299,83 @@ def _alerts_act(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     print(alert_change_line(result) if "alert_id" in result else result.get("message", result))
+    return 0
+
+
+def _silences(args: argparse.Namespace) -> int:
+    import json
+
+    from borderbus_desk.client import DeskClient, DeskClientError, silence_line
+
+    try:
+        client = _desk_client(args)
+        assert isinstance(client, DeskClient)
+        if args.action == "list":
+            views = client.silences(args.state)
+        elif args.action == "expire":
+            views = [client.expire_silence(args.silence_id, args.comment)]
+        else:
+            matchers = {
+                "rules": args.rule or None,
+                "subject": args.subject,
+                "border_points": args.border_point or None,
+                "agencies": args.agency or None,
+                "min_severity": args.min_severity,
+                "max_severity": args.max_severity,
+            }
+            body: dict[str, object] = {"matchers": {k: v for k, v in matchers.items() if v}, "comment": args.comment}
+            if args.starts:
+                body["starts_at"] = args.starts
+            if args.ends:
+                body["ends_at"] = args.ends
+            else:
+                body["duration_seconds"] = _seconds(args.duration)
+            views = [client.add_silence(body)]
+    except (DeskClientError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    for view in views:
+        print(json.dumps(view, separators=(",", ":")) if args.json else silence_line(view))
+    return 0
+
+
+def _seconds(text: str) -> int:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in units else value
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"--duration: {text!r} is not a duration like 90s, 30m, 2h or 1d")
+    return int(number) * scale
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import json
+
+    from borderbus_desk.client import DeskClient, DeskClientError, audit_line
+
+    query = {
+        name: value
+        for name, value in (
+            ("officer", args.officer),
+            ("alert", args.alert),
+            ("what", args.what),
+            ("since", args.since),
+            ("until", args.until),
+            ("limit", str(args.limit) if args.limit else None),
+        )
+        if value
+    }
+    try:
+        client = _desk_client(args)
+        assert isinstance(client, DeskClient)
+        entries = client.audit(query)
+    except DeskClientError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for entry in entries:
+        print(json.dumps(entry, separators=(",", ":")) if args.json else audit_line(entry))
     return 0
 
 
@@ -415,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--officer", required=True)
     token.add_argument("--agency", required=True)
     token.add_argument("--locale", choices=("en", "ar"), help="the officer's console language (default: en)")
+    token.add_argument("--role", action="append", choices=("silence", "supervisor"), help="a role of the officer (repeatable)")
 
     alerts = commands.add_parser("alerts", help="alerts through the duty desk").add_subparsers(dest="action", required=True)
 
@@ -444,6 +523,37 @@ def build_parser() -> argparse.ArgumentParser:
         act.set_defaults(action=action)
         act.add_argument("alert_id")
         act.add_argument("--note")
+
+    silences = commands.add_parser("silences", help="silences through the duty desk").add_subparsers(dest="action", required=True)
+    add_help = "silence matching alerts for a while (roles silence or supervisor)"
+    add = desk_options(command("add", _silences, add_help, silences), False)
+    add.add_argument("--rule", action="append", help="matcher: the alert's rule (repeatable)")
+    add.add_argument("--subject", help="matcher: a subject, kind:id or id")
+    add.add_argument("--border-point", dest="border_point", action="append", help="matcher (repeatable)")
+    add.add_argument("--agency", action="append", help="matcher: an agency that contributed evidence (repeatable)")
+    add.add_argument("--min-severity", dest="min_severity", choices=("LOW", "MEDIUM", "HIGH", "CRITICAL"))
+    add.add_argument("--max-severity", dest="max_severity", choices=("LOW", "MEDIUM", "HIGH", "CRITICAL"))
+    add.add_argument("--starts", help="ISO-8601 or epoch ms (default: now)")
+    add.add_argument("--ends", help="ISO-8601 or epoch ms (or --duration)")
+    add.add_argument("--duration", default="1h", help="e.g. 30m, 2h (default 1h; ignored with --ends)")
+    add.add_argument("--comment", required=True, help="why (mandatory)")
+    add.add_argument("--json", action="store_true")
+    listing = desk_options(command("list", _silences, "list your agency's silences", silences), False)
+    listing.add_argument("--state", help="pending,active,expired or all (default pending,active)")
+    listing.add_argument("--json", action="store_true")
+    expire = desk_options(command("expire", _silences, "end a silence now", silences), False)
+    expire.add_argument("silence_id")
+    expire.add_argument("--comment")
+    expire.add_argument("--json", action="store_true")
+
+    trail = desk_options(command("audit", _audit, "who read or did what (supervisors): the desk's audit trail"), False)
+    trail.add_argument("--officer")
+    trail.add_argument("--alert", help="AL-...")
+    trail.add_argument("--what", help="comma-separated kinds, e.g. alert.read,alert.action")
+    trail.add_argument("--since", help="ISO-8601 or epoch ms (default: 7 days ago)")
+    trail.add_argument("--until")
+    trail.add_argument("--limit", type=int)
+    trail.add_argument("--json", action="store_true")
 
     simulate = command("simulate", _simulate, "drive the agency services with a realistic smuggling scenario")
     simulate.add_argument("--seed", type=int, default=7)

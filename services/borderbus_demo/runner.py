@@ -112,7 +112,7 @@ def write_demo_officers(bus: Bus) -> tuple[str, dict[str, str]]:
     tokens = {code: new_token() for code in bus.catalogue.agencies}
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     path = LOG_DIR / "officers.yaml"
-    entries = [officer_entry(f"duty-{code}", code, token) for code, token in tokens.items()]
+    entries = [officer_entry(f"duty-{code}", code, token, roles=["silence", "supervisor"]) for code, token in tokens.items()]
     path.write_text(yaml.safe_dump({"officers": entries}, sort_keys=False))
     write_tokens(LOG_DIR / "officer-tokens.txt", tokens)
     return str(path), tokens

@@ -6,6 +6,7 @@ token allows, and actions get the same checks as in the console.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sys
 import time
@@ -53,6 +54,24 @@ class DeskClient:
         result: dict[str, Any] = self._request("POST", path, {"action": action, "note": note})
         return result
 
+    def silences(self, state: str | None = None) -> builtins.list[dict[str, Any]]:
+        query = "?" + urllib.parse.urlencode({"state": state}) if state else ""
+        found: builtins.list[dict[str, Any]] = self._request("GET", "/api/v1/silences" + query)["silences"]
+        return found
+
+    def add_silence(self, body: dict[str, Any]) -> dict[str, Any]:
+        made: dict[str, Any] = self._request("POST", "/api/v1/silences", body)
+        return made
+
+    def expire_silence(self, silence_id: str, comment: str | None) -> dict[str, Any]:
+        path = f"/api/v1/silences/{urllib.parse.quote(silence_id, safe='')}/expire"
+        done: dict[str, Any] = self._request("POST", path, {"comment": comment} if comment else {})
+        return done
+
+    def audit(self, query: dict[str, str]) -> builtins.list[dict[str, Any]]:
+        entries: builtins.list[dict[str, Any]] = self._request("GET", "/api/v1/audit?" + urllib.parse.urlencode(query))["entries"]
+        return entries
+
     def stream(self, query: dict[str, str], *, reconnect: bool = True) -> Iterator[dict[str, Any]]:
         """Alert changes forever, reconnecting with Last-Event-ID so none is missed."""
         last_id: str | None = None
@@ -65,7 +84,9 @@ class DeskClient:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     for event_id, data in sse_events(response):
                         last_id = event_id or last_id
-                        yield json.loads(data)
+                        view = json.loads(data)
+                        if "alert_id" in view:  # silence events are for the console's banner
+                            yield view
             except urllib.error.HTTPError as error:
                 raise DeskClientError(_describe(error.code, error.read())) from None
             except (urllib.error.URLError, OSError) as error:
@@ -127,3 +148,22 @@ def tail(client: DeskClient, query: dict[str, str], *, as_json: bool, out: TextI
         out.write((json.dumps(view, separators=(",", ":")) if as_json else alert_change_line(view)) + "\n")
         out.flush()
     return 0
+
+
+def silence_line(view: dict[str, Any]) -> str:
+    matchers = " ".join(
+        f"{name}={','.join(value) if isinstance(value, list) else value}" for name, value in view["matchers"].items() if value
+    )
+    soon = "  [expires soon]" if view.get("expires_soon") else ""
+    return (
+        f"{view['silence_id']}  {view['state']:<8} v{view['version']} {view['starts_at'][:19]}Z -> {view['ends_at'][:19]}Z "
+        f"by {view['created_by']} ({view['agency']})  {matchers}  # {view['comment']}{soon}"
+    )
+
+
+def audit_line(entry: dict[str, Any]) -> str:
+    about = entry.get("alert_id") or entry.get("silence_id") or ""
+    return (
+        f"{entry['occurred_at'][:23]}Z {entry['officer']} ({entry.get('agency') or '-'}) {entry['what']:<16} {about}  "
+        f"{entry['outcome']}  from {entry['client_address']}  {entry['detail']}"
+    )

@@ -29,9 +29,11 @@ from confluent_kafka import KafkaException
 
 from borderbus import codec
 from borderbus.bus import Bus
-from borderbus.catalogue import ALERT_ACTIONS_TOPIC
+from borderbus.catalogue import ALERT_ACTIONS_TOPIC, DESK_SILENCES_TOPIC
 from borderbus.schema_registry import SchemaRegistry
 from borderbus.transactions import Fenced, Outgoing, TransactionalWriter
+from borderbus_desk import audit, silences
+from borderbus_desk.audit_log import AuditLog
 from borderbus_desk.desk_config import DeskConfig
 from borderbus_desk.escalator import Escalator
 from borderbus_desk.graph import build_graph
@@ -68,11 +70,19 @@ _HARD_EXIT_AFTER_S = 30.0
 
 
 class DeskError(Exception):
-    """An error the HTTP layer returns as ``{"error": code, "field": ..., "message": ...}``."""
+    """An error the HTTP layer returns as ``{"error": code, "field": ..., "message": ...}``; ``audited``
+    when the request's audit record was already written (in the transaction that then lost a race)."""
 
-    def __init__(self, status: int, code: str, message: str, field_name: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field_name: str | None = None, *, audited: bool = False) -> None:
         super().__init__(message)
-        self.status, self.code, self.field = status, code, field_name
+        self.status, self.code, self.field, self.audited = status, code, field_name, audited
+
+
+@dataclass(frozen=True)
+class SilenceNotice:
+    """A silence changed (new version, began, ended, about to end): streams of its agency get it."""
+
+    silence_id: str
 
 
 @dataclass(eq=False)
@@ -81,7 +91,7 @@ class Subscriber:
 
     officer: Officer
     filter: AlertFilter
-    queue: asyncio.Queue[Change] = field(default_factory=lambda: asyncio.Queue(_SUBSCRIBER_QUEUE_LIMIT))
+    queue: asyncio.Queue[Change | SilenceNotice] = field(default_factory=lambda: asyncio.Queue(_SUBSCRIBER_QUEUE_LIMIT))
     overflowed: bool = False
 
 
@@ -90,6 +100,7 @@ class DutyDesk:
         self, bus: Bus, officers: OfficerDirectory, config: DeskConfig, *, instance_id: str, route_agency_topics: bool = True
     ) -> None:
         self.bus, self.officers, self.config = bus, officers, config
+        self.instance_id = instance_id
         self.state = DeskState()
         self.lock = threading.Lock()
         self.sequencer = threading.Lock()
@@ -107,6 +118,14 @@ class DutyDesk:
             self.status_log,
             on_failure=self.fail,
             on_caught_up=self._on_caught_up,
+            on_silences=self._on_silences,
+            silence_warning_ms=int(config.silence_warning_s * 1000),
+        )
+        self.audit = AuditLog(actions_bus, reader_bus, self.registry)
+        self.silences_topic = bus.catalogue.topic(DESK_SILENCES_TOPIC)
+        self.silence_schema = bus.schemas.latest("desk-silence")
+        self.silence_limits = silences.SilenceLimits(
+            max_duration_ms=int(config.max_silence_s * 1000), known_agencies=frozenset(bus.catalogue.agencies)
         )
         self.escalator = Escalator(
             actions_bus,
@@ -152,8 +171,9 @@ class DutyDesk:
         await asyncio.to_thread(self._start_kafka)
 
     def _start_kafka(self) -> None:
-        for schema in (self.action_schema, self.status_log.schema):
+        for schema in (self.action_schema, self.status_log.schema, self.silence_schema):
             self.registry.register(schema)
+        self.audit.start()
         self.writer.init(30)
         self.escalator.fence_predecessors()
         self.reader.start()
@@ -165,6 +185,7 @@ class DutyDesk:
         for worker in (self.router, self.reader, self.escalator):
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
+        await asyncio.to_thread(self.audit.stop)
         for sender in self.webhooks:
             if sender.task is not None:
                 sender.task.cancel()
@@ -209,6 +230,21 @@ class DutyDesk:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._dispatch, changes, offer)
 
+    def _on_silences(self, silence_ids: list[str]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._dispatch_silences, silence_ids)
+
+    def _dispatch_silences(self, silence_ids: list[str]) -> None:
+        with self.lock:
+            agencies = {i: s.agency for i in silence_ids if (s := self.state.silences.get(i)) is not None}
+        for subscriber in list(self.subscribers):
+            for silence_id, agency in agencies.items():
+                if agency == subscriber.officer.agency:
+                    try:
+                        subscriber.queue.put_nowait(SilenceNotice(silence_id))
+                    except asyncio.QueueFull:
+                        subscriber.overflowed = True
+
     def _on_caught_up(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._offer_owed)
@@ -228,7 +264,7 @@ class DutyDesk:
         for change in changes:
             with self.lock:
                 alert = self.state.alerts.get(change.alert_id)
-                if alert is None:
+                if alert is None or (change.kind == "silence" and alert.status not in OPEN_STATUSES):
                     continue
                 view = alert.to_json()
                 chosen = []
@@ -355,17 +391,117 @@ class DutyDesk:
                 if visible_to(subscriber.officer.agency, alert.record) and subscriber.filter.matches(alert)
             ]
 
+    # -- audit -------------------------------------------------------------------------------------
+
+    def audit_entry(self, officer: Officer | None, what: str, client_address: str, **fields: Any) -> dict[str, Any]:
+        return audit.entry(
+            what=what,
+            officer=officer.officer_id if officer else None,
+            agency=officer.agency if officer else None,
+            client_address=client_address,
+            desk=self.instance_id,
+            now_ms=int(time.time() * 1000),
+            **fields,
+        )
+
+    async def audit_trail(self, officer: Officer, query: audit.AuditQuery) -> list[dict[str, Any]]:
+        if silences.ROLE_SUPERVISOR not in officer.roles:
+            raise DeskError(403, "forbidden", "reading the audit trail needs the supervisor role", "role")
+        return await asyncio.to_thread(self.audit.query, query)
+
+    # -- silences ----------------------------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return self.reader.now_ms()
+
+    def silence_view(self, officer: Officer, silence_id: str) -> dict[str, Any]:
+        """One silence of the officer's agency (404 for another agency's, as for an unknown one)."""
+        with self.lock:
+            silence = self.state.silences.get(silence_id)
+        if silence is None or silence.agency != officer.agency:
+            raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}")
+        view: dict[str, Any] = silence.to_json(self._now_ms(), int(self.config.silence_warning_s * 1000))
+        return view
+
+    def silence_list(self, officer: Officer, states: frozenset[str] | None) -> list[dict[str, Any]]:
+        now, warn = self._now_ms(), int(self.config.silence_warning_s * 1000)
+        with self.lock:
+            mine = [s for s in self.state.silences.values() if s.agency == officer.agency]
+        chosen = [s for s in mine if states is None or s.state(now) in states]
+        chosen.sort(key=lambda s: (s.ends_at_ms, s.silence_id), reverse=True)
+        return [s.to_json(now, warn) for s in chosen]
+
+    def expiring_for(self, officer: Officer) -> list[str]:
+        """Silences this officer created that end soon (the console shows a banner)."""
+        now, warn = self._now_ms(), int(self.config.silence_warning_s * 1000)
+        with self.lock:
+            return sorted(
+                s.silence_id
+                for s in self.state.silences.values()
+                if s.created_by == officer.officer_id and s.expires_soon(now, warn)
+            )
+
+    async def change_silence(
+        self, officer: Officer, change: str, silence_id: str | None, body: Any, client_address: str
+    ) -> dict[str, Any]:
+        """Create (``silence.create``), edit or expire a silence: the new version and its audit record in one
+        transaction; returns the silence once this desk has read it back."""
+        if not officer.roles & {silences.ROLE_SILENCE, silences.ROLE_SUPERVISOR}:
+            raise DeskError(403, "forbidden", "silences need the silence or supervisor role", "role")
+        now = self._now_ms()
+        try:
+            if change == audit.SILENCE_CREATE:
+                silence = silences.new_silence(body, officer.officer_id, officer.agency, now, self.silence_limits)
+            else:
+                assert silence_id is not None
+                with self.lock:
+                    current = self.state.silences.get(silence_id)
+                if current is None or current.agency != officer.agency:
+                    raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}")
+                if not silences.may_change(officer.officer_id, officer.agency, officer.roles, current):
+                    raise DeskError(
+                        403, "forbidden", "only its creator or a supervisor of the agency may change a silence", "role"
+                    )
+                if change == audit.SILENCE_EDIT:
+                    silence = silences.edited(current, body, officer.officer_id, now, self.silence_limits)
+                else:
+                    silence = silences.expired(current, body, officer.officer_id, now)
+        except silences.SilenceError as error:
+            code = "silence_expired" if error.field == "silence" else "invalid_silence"
+            raise DeskError(409 if code == "silence_expired" else 400, code, str(error), error.field) from None
+        window = f"from {iso(silence.starts_at_ms)} to {iso(silence.ends_at_ms)}"
+        detail = f"v{silence.version} {silence.matchers.describe()} {window}: {silence.comment}"
+        trail = self.audit_entry(officer, change, client_address, silence_id=silence.silence_id, detail=detail)
+        await asyncio.to_thread(self._write_silence, silence, trail)
+        return self.silence_view(officer, silence.silence_id)
+
+    def _write_silence(self, silence: silences.Silence, trail: dict[str, Any]) -> None:
+        value = codec.encode(self.silence_schema, silence.to_record())
+        with self.sequencer:
+            try:
+                self.writer.write([Outgoing(self.silences_topic, silence.silence_id.encode(), value), self.audit.outgoing(trail)])
+            except (Fenced, KafkaException) as error:
+                raise DeskError(503, "kafka_unavailable", f"the silence was not recorded: {error}") from error
+        if not self.reader.wait_silence(silence.silence_id, silence.version, _ACTION_APPLY_TIMEOUT_S):
+            raise DeskError(503, "not_applied_yet", "the silence was recorded in Kafka but this desk has not read it back yet")
+
     # -- actions -----------------------------------------------------------------------------------
 
-    async def act(self, officer: Officer, alert_id: str, action_name: str, note: str | None) -> tuple[int, dict[str, Any]]:
-        """Publish an officer's action (with the alert's new status) and return once the desk has applied it."""
+    async def act(
+        self, officer: Officer, alert_id: str, action_name: str, note: str | None, client_address: str = "unknown"
+    ) -> tuple[int, dict[str, Any]]:
+        """Publish an officer's action (with the alert's new status and its audit record, in one transaction)
+        and return once the desk has applied it."""
         try:
             action = self._validated_action(officer, alert_id, action_name, note)
         except DeskError:
             ACTIONS_TAKEN.labels(action_name if action_name in ACTIONS else "unknown", "rejected").inc()
             raise
+        trail = self.audit_entry(
+            officer, audit.ALERT_ACTION, client_address, alert_id=alert_id, detail=_action_detail(action.action, action.note)
+        )
         try:
-            outcome = await asyncio.to_thread(self._record, action)
+            outcome = await asyncio.to_thread(self._record, action, trail)
         except DeskError:
             ACTIONS_TAKEN.labels(action.action, "rejected").inc()
             raise
@@ -374,11 +510,11 @@ class DutyDesk:
             return 202, {"status": "recorded", "action_id": action.action_id, "message": "recorded in Kafka, not yet applied"}
         if not outcome.applied:
             ACTIONS_TAKEN.labels(action.action, "rejected").inc()
-            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first")
+            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first", audited=True)
         ACTIONS_TAKEN.labels(action.action, "accepted").inc()
         return 200, self.get(officer, alert_id)
 
-    def _record(self, action: Action) -> ActionOutcome | None:
+    def _record(self, action: Action, trail: dict[str, Any]) -> ActionOutcome | None:
         """The action and the alert's status after it, in one transaction; then wait for the reader to apply
         it. One at a time, so each is checked against a state holding every earlier action of this desk."""
         with self.sequencer:
@@ -390,7 +526,9 @@ class DutyDesk:
                 status = self.status_log.record(after, self.config.deadlines_s, int(time.time() * 1000))
             value = codec.encode(self.action_schema, action.to_record())
             try:
-                self.writer.write([Outgoing(self.actions_topic, action.alert_id.encode(), value), status])
+                self.writer.write(
+                    [Outgoing(self.actions_topic, action.alert_id.encode(), value), status, self.audit.outgoing(trail)]
+                )
             except (Fenced, KafkaException) as error:
                 raise DeskError(503, "kafka_unavailable", f"the action was not recorded: {error}") from error
             if not self.reader.wait_applied([action.action_id], _ACTION_APPLY_TIMEOUT_S):
@@ -426,3 +564,7 @@ class DutyDesk:
 
 def _graceful_exit() -> None:
     raise GracefulExit()
+
+
+def _action_detail(action: str, note: str | None) -> str:
+    return action if not note else f"{action}: {note}"

@@ -30,6 +30,10 @@ class DeskConfig:
     """How often the desk writes changed alerts' status records and its log positions (bounds restart work)."""
     keep_closed_s: float = 90 * 24 * 3600.0
     """How long a resolved or false-positive alert stays on the desk after its last change."""
+    silence_warning_s: float = 300.0
+    """How long before a silence ends its creator is told (stream event, console banner, ``expires_soon``)."""
+    max_silence_s: float = 7 * 24 * 3600.0
+    """The longest a silence may last."""
 
     @classmethod
     def load(cls, path: Path, known_agencies: set[str]) -> DeskConfig:
@@ -54,7 +58,21 @@ class DeskConfig:
         keep_closed = raw.get("keep_closed_alerts_seconds", 90 * 24 * 3600)
         if not isinstance(keep_closed, int | float) or keep_closed <= 0:
             raise CatalogueError(f"{path}: keep_closed_alerts_seconds: expected seconds > 0")
-        return cls(deadlines, notes, webhooks, float(interval), float(keep_closed))
+        seconds = {}
+        for name, default in (("silence_warning_seconds", 300), ("max_silence_seconds", 7 * 24 * 3600)):
+            value = raw.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise CatalogueError(f"{path}: {name}: expected seconds > 0")
+            seconds[name] = float(value)
+        return cls(
+            deadlines,
+            notes,
+            webhooks,
+            float(interval),
+            float(keep_closed),
+            seconds["silence_warning_seconds"],
+            seconds["max_silence_seconds"],
+        )
 
 
 def _webhook(path: Path, index: int, item: dict[str, Any], known_agencies: set[str]) -> WebhookSubscription:

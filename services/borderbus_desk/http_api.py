@@ -11,6 +11,7 @@ inline script or style: the console is three static files).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -27,13 +28,20 @@ from borderbus.http_security import (
     FailedAuthLimiter,
     access_logging,
     authenticate_request,
+    client_address,
     security_headers,
 )
 from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
-from borderbus_desk.desk import DeskError, DutyDesk, Subscriber
+from borderbus_desk import audit
+from borderbus_desk.audit_log import AuditUnavailable
+from borderbus_desk.desk import DeskError, DutyDesk, SilenceNotice, Subscriber
 from borderbus_desk.metrics import ALERT_DELIVERY_LATENCY, FAILED_SIGNINS, SUBSCRIBERS
 from borderbus_desk.officers import LOCALES, Officer
 from borderbus_desk.state import AlertFilter, FilterError
+
+SILENCE_STATES = ("pending", "active", "expired")
+AUDIT_WINDOW_MS = 7 * 24 * 3600 * 1000
+"""What ``GET /api/v1/audit`` searches without ``since``: the last 7 days."""
 
 DESK_KEY = web.AppKey("desk", DutyDesk)
 LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
@@ -66,6 +74,16 @@ def _sign_in(request: web.Request) -> web.Response | None:
     if result.principal is None:
         failure = result.failure or INVALID
         FAILED_SIGNINS.labels(failure).inc()
+        desk = request.app[DESK_KEY]
+        desk.audit.write_nowait(  # not awaited: a flood of wrong tokens must not cost the desk a wait each
+            desk.audit_entry(
+                None,
+                audit.SIGNIN_FAILED,
+                client_address(request),
+                detail=f"{request.method} {request.path}: {failure}",
+                outcome=audit.refused(failure),
+            )
+        )
         if failure == RATE_LIMITED:
             wait = result.retry_after
             return _error(
@@ -94,30 +112,75 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
         return _error(error.status, error.code, str(error), error.field)
     except FilterError as error:
         return _error(422, "invalid_filter", str(error), error.field)
+    except audit.AuditQueryError as error:
+        return _error(400, "invalid_query", str(error), error.field)
+    except AuditUnavailable as error:
+        return _error(503, "audit_unavailable", f"the audit trail could not record this request, so it is not answered: {error}")
+    except web.HTTPException as error:
+        if not request.path.startswith("/api/") or error.status < 400:
+            raise
+        code = "method_not_allowed" if error.status == 405 else "not_found" if error.status == 404 else "http_error"
+        why = "; the audit trail and other records cannot be changed through the API" if error.status == 405 else ""
+        return _error(error.status, code, f"{error.reason} ({request.method} {request.path}){why}")
 
 
 def _officer(request: web.Request) -> Officer:
     return request[OFFICER_KEY]
 
 
+async def _audit(request: web.Request, what: str, *, outcome: str = "ok", **fields: Any) -> None:
+    """Write the request's audit record and wait for Kafka's acknowledgement (AuditUnavailable: 503)."""
+    desk = request.app[DESK_KEY]
+    await desk.audit.write(desk.audit_entry(_officer(request), what, client_address(request), outcome=outcome, **fields))
+
+
+async def _audited(request: web.Request, what: str, answer: Callable[[], Any], **fields: Any) -> Any:
+    """``answer()``, audited whether it succeeds or is refused (who tried to read what counts too)."""
+    try:
+        result = answer()
+    except (DeskError, FilterError, audit.AuditQueryError) as error:
+        code = error.code if isinstance(error, DeskError) else "invalid_filter"
+        if not (isinstance(error, DeskError) and error.audited):
+            await _audit(request, what, outcome=audit.refused(code), **fields)
+        raise
+    await _audit(request, what, **fields)
+    return result
+
+
 async def me(request: web.Request) -> web.Response:
     officer = _officer(request)
+    await _audit(request, audit.SIGNIN, detail="console or client sign-in (GET /api/v1/me)")
     return web.json_response(
-        {"officer": officer.officer_id, "agency": officer.agency, "name": officer.name, "locale": officer.locale}
+        {
+            "officer": officer.officer_id,
+            "agency": officer.agency,
+            "name": officer.name,
+            "locale": officer.locale,
+            "roles": sorted(officer.roles),
+            "silences_expiring": request.app[DESK_KEY].expiring_for(officer),
+        }
     )
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    alert_filter = AlertFilter.from_query(request.query)
-    limit_text = request.query.get("limit", str(MAX_LIST))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
-        raise DeskError(422, "invalid_filter", f"limit: expected 1..{MAX_LIST}", "limit")
-    alerts = request.app[DESK_KEY].matching(_officer(request), alert_filter, int(limit_text))
+    def answer() -> list[dict[str, Any]]:
+        alert_filter = AlertFilter.from_query(request.query)
+        limit_text = request.query.get("limit", str(MAX_LIST))
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+            raise DeskError(422, "invalid_filter", f"limit: expected 1..{MAX_LIST}", "limit")
+        result: list[dict[str, Any]] = request.app[DESK_KEY].matching(_officer(request), alert_filter, int(limit_text))
+        return result
+
+    alerts = await _audited(request, audit.ALERTS_LIST, answer, detail=audit.filter_detail(request.query))
     return web.json_response({"alerts": alerts, "count": len(alerts)})
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    return web.json_response(request.app[DESK_KEY].get(_officer(request), request.match_info["alert_id"]))
+    alert_id = request.match_info["alert_id"]
+    view = await _audited(
+        request, audit.ALERT_READ, lambda: request.app[DESK_KEY].get(_officer(request), alert_id), alert_id=alert_id
+    )
+    return web.json_response(view)
 
 
 async def get_graph(request: web.Request) -> web.Response:
@@ -147,17 +210,111 @@ async def post_action(request: web.Request) -> web.Response:
     if note is not None and not isinstance(note, str):
         raise DeskError(422, "invalid_note", "note must be a string", "note")
     action = str(body.get("action", "")).strip().upper()
-    status, payload = await request.app[DESK_KEY].act(_officer(request), request.match_info["alert_id"], action, note)
+    alert_id = request.match_info["alert_id"]
+    try:
+        status, payload = await request.app[DESK_KEY].act(_officer(request), alert_id, action, note, client_address(request))
+    except DeskError as error:  # the accepted ones are audited in the action's own transaction
+        if not error.audited:
+            await _audit(request, audit.ALERT_ACTION, alert_id=alert_id, detail=action, outcome=audit.refused(error.code))
+        raise
     return web.json_response(payload, status=status)
+
+
+async def _json_body(request: web.Request, *, optional: bool = False) -> Any:
+    raw = await request.read()
+    if optional and not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DeskError(400, "invalid_json", f"body is not JSON: {error}", "body") from None
+
+
+def _silence_states(request: web.Request) -> frozenset[str] | None:
+    text = (request.query.get("state") or "pending,active").strip().lower()
+    if text == "all":
+        return None
+    states = frozenset(item.strip() for item in text.split(",") if item.strip())
+    if not states or states - set(SILENCE_STATES):
+        raise DeskError(400, "invalid_filter", f"state: expected all or some of {', '.join(SILENCE_STATES)}", "state")
+    return states
+
+
+async def list_silences(request: web.Request) -> web.Response:
+    desk = request.app[DESK_KEY]
+    found = await _audited(
+        request,
+        audit.SILENCES_LIST,
+        lambda: desk.silence_list(_officer(request), _silence_states(request)),
+        detail=audit.filter_detail(request.query),
+    )
+    return web.json_response({"silences": found, "count": len(found)})
+
+
+async def get_silence(request: web.Request) -> web.Response:
+    silence_id = request.match_info["silence_id"]
+    desk = request.app[DESK_KEY]
+    view = await _audited(
+        request, audit.SILENCE_READ, lambda: desk.silence_view(_officer(request), silence_id), silence_id=silence_id
+    )
+    return web.json_response(view)
+
+
+async def _change_silence(request: web.Request, what: str, silence_id: str | None, body: Any) -> web.Response:
+    try:
+        view = await request.app[DESK_KEY].change_silence(_officer(request), what, silence_id, body, client_address(request))
+    except DeskError as error:  # accepted changes are audited in the silence's own transaction
+        await _audit(request, what, silence_id=silence_id, outcome=audit.refused(error.code), detail=str(error)[:500])
+        raise
+    return web.json_response(view, status=201 if what == audit.SILENCE_CREATE else 200)
+
+
+async def create_silence(request: web.Request) -> web.Response:
+    return await _change_silence(request, audit.SILENCE_CREATE, None, await _json_body(request))
+
+
+async def edit_silence(request: web.Request) -> web.Response:
+    return await _change_silence(request, audit.SILENCE_EDIT, request.match_info["silence_id"], await _json_body(request))
+
+
+async def expire_silence(request: web.Request) -> web.Response:
+    body = await _json_body(request, optional=True)
+    return await _change_silence(request, audit.SILENCE_EXPIRE, request.match_info["silence_id"], body)
+
+
+async def audit_trail(request: web.Request) -> web.Response:
+    """Supervisors only; read-only: GET is the only method the audit trail answers."""
+    desk = request.app[DESK_KEY]
+    officer = _officer(request)
+    detail = audit.filter_detail(request.query)
+    try:
+        query = audit.AuditQuery.from_query(
+            officer.agency, request.query, int(time.time() * 1000), default_window_ms=AUDIT_WINDOW_MS
+        )
+        entries = await desk.audit_trail(officer, query)
+    except (DeskError, audit.AuditQueryError) as error:
+        code = error.code if isinstance(error, DeskError) else "invalid_query"
+        await _audit(request, audit.AUDIT_READ, detail=detail, outcome=audit.refused(code), alert_id=request.query.get("alert"))
+        raise
+    await _audit(request, audit.AUDIT_READ, detail=detail, alert_id=query.alert_id)
+    return web.json_response({"entries": entries, "count": len(entries)})
 
 
 def _sse(seq_cursor: str, view: dict[str, Any]) -> bytes:
     return f"id: {seq_cursor}\nevent: alert\ndata: {json.dumps(view, separators=(',', ':'))}\n\n".encode()
 
 
+def _sse_silence(view: dict[str, Any]) -> bytes:
+    """A silence of the subscriber's agency changed or is about to end (no id: cursors count alert changes)."""
+    return f"event: silence\ndata: {json.dumps(view, separators=(',', ':'))}\n\n".encode()
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK_KEY]
-    subscriber = Subscriber(_officer(request), AlertFilter.from_query(request.query))
+    alert_filter = await _audited(
+        request, audit.STREAM_SUBSCRIBE, lambda: AlertFilter.from_query(request.query), detail=audit.filter_detail(request.query)
+    )
+    subscriber = Subscriber(_officer(request), alert_filter)
     last_event_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -171,11 +328,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
         for seq, view in desk.backlog(subscriber, last_event_id):
             sent[view["alert_id"]] = seq
             await response.write(_sse(desk.cursor(seq), view))
+        for silence_view in desk.silence_list(subscriber.officer, frozenset(("pending", "active"))):
+            await response.write(_sse_silence(silence_view))
         while not subscriber.overflowed:
             try:
                 change = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
+                continue
+            if isinstance(change, SilenceNotice):
+                with contextlib.suppress(DeskError):  # another agency's, or gone
+                    await response.write(_sse_silence(desk.silence_view(subscriber.officer, change.silence_id)))
                 continue
             found = desk.view_for(subscriber, change.alert_id, matching_only=change.alert_id not in sent)
             if found is None or found[0] <= sent.get(change.alert_id, 0):
@@ -243,6 +406,12 @@ def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> we
     app.router.add_get("/api/v1/border-points", border_points)
     app.router.add_post("/api/v1/alerts/{alert_id}/actions", post_action)
     app.router.add_get("/api/v1/stream", stream)
+    app.router.add_get("/api/v1/silences", list_silences)
+    app.router.add_post("/api/v1/silences", create_silence)
+    app.router.add_get("/api/v1/silences/{silence_id}", get_silence)
+    app.router.add_put("/api/v1/silences/{silence_id}", edit_silence)
+    app.router.add_post("/api/v1/silences/{silence_id}/expire", expire_silence)
+    app.router.add_get("/api/v1/audit", audit_trail)  # GET only: nothing in the audit trail can be changed
     return app
 
 

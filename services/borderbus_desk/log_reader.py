@@ -25,12 +25,20 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from borderbus import codec
 from borderbus.batches import next_batch
 from borderbus.bus import Bus
-from borderbus.catalogue import ALERT_ACTIONS_TOPIC, ALERTS_TOPIC
+from borderbus.catalogue import ALERT_ACTIONS_TOPIC, ALERTS_TOPIC, DESK_SILENCES_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.dead_letter import DeadLetters
 from borderbus.schema_registry import SchemaRegistry
-from borderbus_desk import faults
-from borderbus_desk.metrics import ALERTS_BY_STATUS, CAUGHT_UP, CONSUMER_LAG, RESTORED_ALERTS, TIME_TO_ACKNOWLEDGE
+from borderbus_desk import faults, silences
+from borderbus_desk.metrics import (
+    ALERTS_BY_STATUS,
+    ALERTS_SUPPRESSED,
+    CAUGHT_UP,
+    CONSUMER_LAG,
+    RESTORED_ALERTS,
+    SILENCES_ACTIVE,
+    TIME_TO_ACKNOWLEDGE,
+)
 from borderbus_desk.state import Action, ActionOutcome, Change, DeskState
 from borderbus_desk.status_log import StatusLog, watermarks
 
@@ -39,6 +47,8 @@ log = logging.getLogger(__name__)
 ChangeListener = Callable[[list[Change], list[ActionOutcome], bool], None]
 """Called after each batch with the changes, the action outcomes, and whether to offer them to webhooks."""
 FailureListener = Callable[[str, BaseException], None]
+SilenceListener = Callable[[list[str]], None]
+"""Called with the ids of silences that changed (a new version, began, ended, or is about to end)."""
 
 _LAG_INTERVAL_S = 5.0
 
@@ -54,8 +64,17 @@ class AlertLogReader:
         *,
         on_failure: FailureListener | None = None,
         on_caught_up: Callable[[], None] | None = None,
+        on_silences: SilenceListener | None = None,
+        silence_warning_ms: int = 300_000,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         settings = bus.settings
+        self.silences_topic = bus.catalogue.topic(DESK_SILENCES_TOPIC)
+        self.silence_schema = bus.schemas.latest("desk-silence")
+        self.on_silences, self.silence_warning_ms = on_silences, silence_warning_ms
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._silence_marks: dict[str, tuple[str, bool]] = {}
+        """Per silence: (state, expires soon) when last reported, to report only what moved."""
         self.alerts_topic = bus.catalogue.topic(ALERTS_TOPIC)
         self.actions_topic = bus.catalogue.topic(ALERT_ACTIONS_TOPIC)
         self.alert_schema = bus.schemas.latest("alert")
@@ -86,9 +105,10 @@ class AlertLogReader:
         RESTORED_ALERTS.set(len(restored))
         metadata = self.consumer.list_topics(timeout=30)
         partitions = []
-        for topic in (self.alerts_topic, self.actions_topic):
+        for topic in (self.alerts_topic, self.actions_topic, self.silences_topic):
             if topic not in metadata.topics or metadata.topics[topic].error is not None:
                 raise RuntimeError(f"topic {topic} does not exist: run 'borderbus topics apply'")
+        for topic in (self.alerts_topic, self.actions_topic):
             partitions += [TopicPartition(topic, partition) for partition in metadata.topics[topic].partitions]
         committed = {(tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(partitions, timeout=30)}
         assignment = []
@@ -102,6 +122,13 @@ class AlertLogReader:
                 self._targets[key] = high
             self._applied[key] = start
             assignment.append(TopicPartition(tp.topic, tp.partition, start if checkpoint >= low else OFFSET_BEGINNING))
+        # Silences are read whole at every start (compacted, small) and are no part of the checkpoints.
+        for partition in metadata.topics[self.silences_topic].partitions:
+            tp = TopicPartition(self.silences_topic, partition)
+            _low, high = watermarks(self.consumer, tp)
+            if high > 0:
+                self._targets[(self.silences_topic, partition)] = high
+            assignment.append(TopicPartition(self.silences_topic, partition, OFFSET_BEGINNING))
         log.info(
             "desk restored %d alert(s) from %s; reading the logs from %s",
             len(restored),
@@ -116,14 +143,24 @@ class AlertLogReader:
         self.thread.join(timeout=10)
 
     def applied_positions(self) -> dict[tuple[str, int], int]:
-        """Next offset to read per partition, consistent with the state (call holding the state lock)."""
-        return dict(self._applied)
+        """Next offset to read per log partition, consistent with the state (call holding the state lock)."""
+        return {key: offset for key, offset in self._applied.items() if key[0] != self.silences_topic}
 
     def wait_applied(self, action_ids: Iterable[str], timeout: float) -> bool:
         """Wait until the reader has applied (or refused) each action; False on timeout."""
         wanted = list(action_ids)
         with self._applied_changed:
             return self._applied_changed.wait_for(lambda: all(i in self.state.outcomes for i in wanted), timeout)
+
+    def wait_silence(self, silence_id: str, version: int, timeout: float) -> bool:
+        """Wait until the reader has applied this version of the silence (or a later one); False on timeout."""
+
+        def applied() -> bool:
+            current = self.state.silences.get(silence_id)
+            return current is not None and current.version >= version
+
+        with self._applied_changed:
+            return self._applied_changed.wait_for(applied, timeout)
 
     def _run(self) -> None:
         try:
@@ -132,6 +169,8 @@ class AlertLogReader:
                 messages = next_batch(self.consumer, 500, 0.2)
                 if messages:
                     self._apply(messages)
+                else:
+                    self._follow_silences([], [])
                 if not self.caught_up.is_set():
                     self._check_caught_up()
                 if time.monotonic() - self._last_lag >= _LAG_INTERVAL_S:
@@ -150,6 +189,9 @@ class AlertLogReader:
         dead = 0
         for message in messages:
             topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            if topic == self.silences_topic:
+                self._apply_silence(message)
+                continue
             is_alert = topic == self.alerts_topic
             value = message.value() or b""
             try:
@@ -187,6 +229,7 @@ class AlertLogReader:
                 self._applied[(topic, partition)] = offset + 1
         if dead:
             self.dead_letters.flush()
+        changes = self._follow_silences(changes, outcomes, notify=False)
         with self.lock:
             counts = self.state.status_counts()
         for status, count in counts.items():
@@ -194,6 +237,48 @@ class AlertLogReader:
         with self._applied_changed:
             self._applied_changed.notify_all()
         self.listener(changes, outcomes, live or self.resumed)
+
+    def _apply_silence(self, message: Message) -> None:
+        value = message.value()
+        with self.lock:
+            self._applied[(self.silences_topic, message.partition() or 0)] = (message.offset() or 0) + 1
+        if value is None:
+            return
+        try:
+            record = codec.decode(value, self.silence_schema, self.registry.lookup)
+        except DecodeError as error:
+            log.warning("skipping undecodable silence at offset %s: %s", message.offset(), error)
+            return
+        with self.lock:
+            silences.apply_silence(self.state, silences.Silence.from_record(record))
+
+    def _follow_silences(self, changes: list[Change], outcomes: list[ActionOutcome], *, notify: bool = True) -> list[Change]:
+        """Which alerts silences keep quiet now: new alert versions, and every alert when the silences in force
+        changed (one began, ended, was edited). Silence changes are reported to the desk (about to expire too)."""
+        now = self.now_ms()
+        with self.lock:
+            fresh = {change.alert_id for change in changes if change.kind == "version"}
+            alerts = [self.state.alerts[alert_id] for alert_id in fresh if alert_id in self.state.alerts]
+            extra = silences.follow(self.state, alerts, now) + silences.refresh(self.state, now)
+            suppressed = sum(1 for alert in alerts if alert.silenced_by)
+            marks = {
+                silence.silence_id: (
+                    f"{silence.version}:{silence.state(now)}",
+                    silence.expires_soon(now, self.silence_warning_ms),
+                )
+                for silence in self.state.silences.values()
+            }
+            active = len(self.state.active_silences)
+        moved = [silence_id for silence_id, mark in marks.items() if self._silence_marks.get(silence_id) != mark]
+        self._silence_marks = marks
+        SILENCES_ACTIVE.set(active)
+        if suppressed and self.caught_up.is_set():
+            ALERTS_SUPPRESSED.inc(suppressed)
+        if moved and self.on_silences is not None:
+            self.on_silences(moved)
+        if notify and extra:
+            self.listener(extra, [], self.caught_up.is_set() or self.resumed)
+        return changes + [change for change in extra if change not in changes]
 
     def _positions(self) -> dict[tuple[str, int], int]:
         return {(tp.topic, tp.partition): tp.offset for tp in self.consumer.position(self.consumer.assignment())}
@@ -209,7 +294,7 @@ class AlertLogReader:
 
     def _update_lag(self) -> None:
         self._last_lag = time.monotonic()
-        lag = {self.alerts_topic: 0, self.actions_topic: 0}
+        lag = {self.alerts_topic: 0, self.actions_topic: 0, self.silences_topic: 0}
         for (topic, partition), position in self._positions().items():
             _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True) or (0, 0)
             lag[topic] += max(0, high - max(position, 0))

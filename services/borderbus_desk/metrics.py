@@ -42,3 +42,11 @@ CHECKPOINTS = Counter(
     "borderbus_desk_checkpoints_total", "Status checkpoints written to desk.alert-status with the log reader's positions."
 )
 RESTORED_ALERTS = Gauge("borderbus_desk_restored_alerts", "Alerts restored from desk.alert-status at start.")
+SILENCES_ACTIVE = Gauge("borderbus_desk_silences_active", "Silences in force now (started, not yet ended).")
+ALERTS_SUPPRESSED = Counter(
+    "borderbus_desk_alerts_suppressed_total",
+    "Alert versions that arrived while a silence kept the alert quiet: kept, not pushed to streams, webhooks or escalation.",
+)
+AUDIT_RECORDS = Counter(
+    "borderbus_desk_audit_records_total", "Audit-trail records the desk wrote (or failed to write), by kind.", ["what", "outcome"]
+)

@@ -19,6 +19,9 @@ from borderbus.tokens import Authentication, TokenDirectory, required_text, toke
 TOKEN_PREFIX = "bbo_"
 LOCALES = ("en", "ar")
 """Console languages with complete catalogues (``console/i18n/<locale>.json``); English is the default."""
+ROLES = ("silence", "supervisor")
+"""``silence``: may create, edit and expire their own silences; ``supervisor``: may also change any silence of
+their agency and read the audit trail of their agency's officers. Every officer may read alerts and act."""
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,22 @@ class Officer:
     agency: str
     name: str | None = None
     locale: str = "en"
+    roles: frozenset[str] = frozenset()
 
 
 def new_token() -> str:
     return tokens.new_token(TOKEN_PREFIX)
 
 
-def officer_entry(officer_id: str, agency: str, token: str, locale: str | None = None) -> dict[str, str]:
+def officer_entry(
+    officer_id: str, agency: str, token: str, locale: str | None = None, *, roles: tuple[str, ...] | list[str] = ()
+) -> dict[str, Any]:
     """The officers-file entry for a token (what ``borderbus desk token`` prints)."""
-    entry = {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
+    entry: dict[str, Any] = {"id": officer_id, "agency": agency, "token_sha256": token_digest(token)}
     if locale is not None:
         entry["locale"] = locale
+    if roles:
+        entry["roles"] = sorted(set(roles))
     return entry
 
 
@@ -55,7 +63,12 @@ class OfficerDirectory:
             name, locale = item.get("name"), item.get("locale", "en")
             if locale not in LOCALES:
                 raise CatalogueError(f"{where}.locale: {locale!r} is not one of {', '.join(LOCALES)}")
-            return Officer(required_text(item, where, "id"), str(item["agency"]), str(name) if name else None, str(locale))
+            roles = item.get("roles") or []
+            if not isinstance(roles, list) or any(role not in ROLES for role in roles):
+                raise CatalogueError(f"{where}.roles: expected a list of {', '.join(ROLES)}")
+            return Officer(
+                required_text(item, where, "id"), str(item["agency"]), str(name) if name else None, str(locale), frozenset(roles)
+            )
 
         return cls(TokenDirectory.load(path, "officers", parse))
 

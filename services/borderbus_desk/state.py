@@ -181,6 +181,10 @@ class DeskAlert:
     """The alert version's message as read from ``alerts.shared``, kept for the status record."""
     pending_deliveries: dict[str, PendingDelivery] = field(default_factory=dict)
     """Webhook deliveries offered but not yet done, by ``subscription|delivery id`` (re-offered after a crash)."""
+    silenced_by: tuple[str, ...] = ()
+    """The silences keeping this alert quiet now (see :mod:`borderbus_desk.silences`): kept, not pushed."""
+    silence_clock_ms: int | None = None
+    """When the last silence that covered the alert ended, if after the clock started: the clock starts then."""
 
     @property
     def alert_id(self) -> str:
@@ -219,7 +223,7 @@ class DeskAlert:
         deadline = deadlines.get(self.severity)
         if self.status != "new" or deadline is None:
             return None
-        return self.clock_ms + int(deadline * 1000)
+        return max(self.clock_ms, self.silence_clock_ms or 0) + int(deadline * 1000)
 
     def to_json(self) -> dict[str, Any]:
         record = self.record
@@ -258,6 +262,8 @@ class DeskAlert:
             "retraction": self.retraction,
             "reopened": self.reopened,
             "updated_since_acknowledged": self.updated_since_acknowledged,
+            "silenced": bool(self.silenced_by),
+            "silenced_by": list(self.silenced_by),
         }
 
 
@@ -373,6 +379,10 @@ class DeskState:
         self.outcomes: dict[str, ActionOutcome] = {}
         self.dirty: set[str] = set()
         """Alerts changed since the last status checkpoint took them (see :meth:`take_dirty`)."""
+        self.silences: dict[str, Any] = {}
+        """Every silence by id, latest version (:class:`borderbus_desk.silences.Silence`); kept by that module."""
+        self.active_silences: frozenset[str] = frozenset()
+        self.silences_changed = False
 
     def apply_alert(self, record: Mapping[str, Any], published_ms: int, message: bytes | None = None) -> list[Change]:
         """A new alert version; older or repeated versions change nothing."""
@@ -436,6 +446,12 @@ class DeskState:
         self.alerts[alert.alert_id] = alert
         self._seen_actions.update(action.action_id for action in alert.actions)
 
+    def note_change(self, alert: DeskAlert, kind: str, detail: str) -> Change:
+        """A change of an alert that is neither a version nor an action (a silence began or ended for it)."""
+        change = self._record_change(alert.alert_id, kind, alert.published_ms, version=alert.version, detail=detail)
+        alert.seq = change.seq
+        return change
+
     def _record_change(
         self, alert_id: str, kind: str, published_ms: int, action: Action | None = None, *, version: int = 0, detail: str = ""
     ) -> Change:
@@ -482,6 +498,8 @@ class DeskState:
         due = []
         for alert in self.alerts.values():
             deadline_ms = alert.escalation_deadline_ms(deadlines)
+            if alert.silenced_by:
+                continue
             if deadline_ms is not None and not alert.escalation_pending and deadline_ms <= now_ms:
                 due.append(alert)
         return due
@@ -590,6 +608,9 @@ def _choices(field_name: str, value: str, known: Iterable[str], *, upper: bool =
     return chosen
 
 
+_SILENCED_CHOICES: dict[str, bool | None] = {"false": False, "true": True, "any": None}
+
+
 @dataclass(frozen=True)
 class AlertFilter:
     """The filters of the list API, the stream, the console and webhooks; times apply to ``updated_at``."""
@@ -601,6 +622,8 @@ class AlertFilter:
     subject: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    silenced: bool | None = False
+    """False (the default): alerts no silence keeps quiet; True: only silenced ones; None (``any``): both."""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> AlertFilter:
@@ -614,6 +637,9 @@ class AlertFilter:
             if min_severity not in SEVERITIES:
                 raise FilterError("min_severity", f"{min_severity!r} is not one of {', '.join(SEVERITIES)}")
         status, rule, point = text("status"), text("rule"), text("border_point")
+        silenced_text = (text("silenced") or "false").lower()
+        if silenced_text not in _SILENCED_CHOICES:
+            raise FilterError("silenced", f"{silenced_text!r} is not one of true, false, any")
         since, until = text("since"), text("until")
         result = cls(
             min_severity=min_severity,
@@ -623,6 +649,7 @@ class AlertFilter:
             subject=text("subject"),
             since_ms=_ms_or_iso("since", since) if since else None,
             until_ms=_ms_or_iso("until", until) if until else None,
+            silenced=_SILENCED_CHOICES[silenced_text],
         )
         if result.since_ms is not None and result.until_ms is not None and result.since_ms > result.until_ms:
             raise FilterError("until", "is before since")
@@ -630,6 +657,8 @@ class AlertFilter:
 
     def matches(self, alert: DeskAlert) -> bool:
         record = alert.record
+        if self.silenced is not None and bool(alert.silenced_by) != self.silenced:
+            return False
         if self.min_severity and SEVERITIES.index(alert.severity) < SEVERITIES.index(self.min_severity):
             return False
         if self.statuses is not None and alert.status not in self.statuses:

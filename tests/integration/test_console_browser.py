@@ -31,7 +31,13 @@ OFFICER, COLLEAGUE, OUTSIDER = ("duty.officer.dover", "uk-bf"), ("duty.officer.n
 @pytest.fixture(scope="module")
 def desk(bus: Bus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
     """A running desk with officers of three agencies (automatic escalation after 600 s: longer than these tests)."""
-    process = DeskProcess(bus, tmp_path_factory.mktemp("console-desk"), dict([OFFICER, COLLEAGUE, OUTSIDER]), name="console")
+    process = DeskProcess(
+        bus,
+        tmp_path_factory.mktemp("console-desk"),
+        dict([OFFICER, COLLEAGUE, OUTSIDER]),
+        name="console",
+        roles={OFFICER[0]: ["silence", "supervisor"]},
+    )
     try:
         yield process.start()
     finally:
@@ -219,4 +225,67 @@ def test_the_console_says_why_an_alert_was_retracted_or_reopened(bus: Bus, desk:
     page.click(_row(raised))
     notice = page.wait_for(_text("#detail-notices [data-notice=reopened]"))
     assert notice == "reopened: severity raised from HIGH to CRITICAL in version 2"
+    assert not [line for line in page.console if line.startswith(("exception", "error"))], page.console
+
+
+def test_a_silence_keeps_a_matching_alert_off_the_live_list_until_it_is_expired_and_reads_are_audited(
+    bus: Bus, desk: DeskProcess, browser: Browser
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, desk, *OFFICER)
+    page.wait_for("document.querySelector('#silence-form').hidden === false")
+    assert page.evaluate("document.querySelector('#audit-section').hidden") is False  # a supervisor
+
+    rule = "advert_to_action"
+    page.type("#silence-rule", rule)
+    page.evaluate("document.querySelector('#silence-minutes').value = '4'")  # ends within the 5-minute warning
+    page.click("#silence-create")
+    page.wait_for("document.querySelector('#silence-message').dataset.error === 'invalid_silence'")
+    assert "comment" in page.evaluate(_text("#silence-message"))
+    page.type("#silence-comment", "Platform report backlog being re-triaged")
+    page.click("#silence-create")
+    silence_id = page.wait_for("document.querySelector('#silence-rows tr')?.dataset.silenceId")
+    banner = page.wait_for("!document.querySelector('#silence-banner').hidden && " + _text("#silence-banner"))
+    assert silence_id in banner and "end soon" in banner
+
+    quiet, loud = f"console-test-silenced-{uuid.uuid4()}", f"console-test-loud-{uuid.uuid4()}"
+    writer = AlertWriter(bus)
+    writer.publish({**_alert(quiet, ["uk-bf"], "Advert contact seen at Dover"), "rule": rule})
+
+    def kept_silenced() -> bool:
+        status, body = desk.request(OFFICER[0], "GET", "/api/v1/alerts?silenced=true")
+        return status == 200 and quiet in {alert["alert_id"] for alert in body["alerts"]}
+
+    deadline = time.monotonic() + 60
+    while not kept_silenced():
+        assert time.monotonic() < deadline, "the silenced alert never reached the desk"
+        time.sleep(0.2)
+    writer.publish(_alert(loud, ["uk-bf"], "Wanted person at Dover"))
+    page.wait_for(f"document.querySelector({json.dumps(_row(loud))}) !== null", timeout=60)
+    assert page.evaluate(f"document.querySelector({json.dumps(_row(quiet))})") is None
+
+    page.click(f'button[data-expire="{silence_id}"]')
+    page.wait_for(f"document.querySelector({json.dumps(_row(quiet))})?.dataset.status === 'new'", timeout=30)
+    page.wait_for("document.querySelector('#silence-banner').hidden === true")
+    assert page.evaluate(f"document.querySelector('#silence-rows tr[data-silence-id={json.dumps(silence_id)}]')") is None
+
+    page.click(_row(quiet))  # the detail view reads the alert from the desk: audited
+    page.wait_for(f"document.querySelector('#detail').dataset.alertId === {json.dumps(quiet)}")
+    page.click('button[data-action="ACKNOWLEDGE"]')
+    page.wait_for(f"document.querySelector({json.dumps(_row(quiet))})?.dataset.status === 'acknowledged'", timeout=30)
+
+    page.type("#audit-alert", quiet)
+    page.click("#audit-search")
+    whats = "[...document.querySelectorAll('#audit-rows tr')].map(r => r.dataset.what + '/' + r.dataset.officer)"
+    wanted = json.dumps([f"alert.read/{OFFICER[0]}", f"alert.action/{OFFICER[0]}"])
+    seen = page.wait_for(f"(() => {{ const w = {whats}; return {wanted}.every(x => w.includes(x)) && w; }})()")
+    token = json.dumps(desk.tokens[OFFICER[0]])
+    for method in ("DELETE", "PUT", "POST"):
+        status = page.evaluate(
+            f"fetch('/api/v1/audit', {{method: '{method}', headers: {{Authorization: 'Bearer ' + {token}}}}}).then(r => r.status)"
+        )
+        assert status == 405, method
+    page.click("#audit-search")  # still all there
+    page.wait_for(f"(() => {{ const w = {whats}; return w.length >= {len(seen)}; }})()")
+    assert page.evaluate("document.querySelector('#audit-section button.delete, #audit-section [data-delete]')") is None
     assert not [line for line in page.console if line.startswith(("exception", "error"))], page.console

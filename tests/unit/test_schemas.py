@@ -44,6 +44,8 @@ def test_catalogue_has_every_event_type_and_the_alert_types(offline_bus: Bus) ->
         "alert",
         "alert-action",
         "desk-alert-status",
+        "desk-silence",
+        "desk-audit",
     }
 
 

@@ -244,6 +244,7 @@ async function readStream(controller, current) {
       if (!current()) return;
       if (message.id) state.lastEventId = message.id;
       if (message.event === "alert") receiveAlert(JSON.parse(message.data));
+      else if (message.event === "silence") window.BorderbusSilences?.receive(JSON.parse(message.data));
       state.backoffMs = state.retryMs || BACKOFF_FIRST_MS;
     });
     parser.lastEventId = state.lastEventId;
@@ -273,6 +274,8 @@ async function readStream(controller, current) {
 function matchesFilters(alert) {
   const f = state.filters;
   const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
+  if ((f.silenced || "false") === "false" && alert.silenced) return false;
+  if (f.silenced === "true" && !alert.silenced) return false;
   if (f.min_severity && (SEVERITY_RANK[alert.severity] || 0) < SEVERITY_RANK[f.min_severity.toUpperCase()]) return false;
   if (f.status && !list(f.status).includes(alert.status)) return false;
   if (f.rule && !list(f.rule).includes(alert.rule)) return false;
@@ -441,6 +444,17 @@ function select(alertId) {
   state.selectedId = alertId;
   for (const [id, row] of state.rows) row.setAttribute("aria-selected", String(id === alertId));
   renderDetail();
+  readDetail(alertId);
+}
+
+/** Opening an alert reads it from the desk (the read is in the audit trail), then shows what came back. */
+async function readDetail(alertId) {
+  try {
+    const { ok, body } = await api(`/api/v1/alerts/${encodeURIComponent(alertId)}`);
+    if (ok && body && body.alert_id === alertId) receiveAlert(body);
+  } catch {
+    // the stream's copy stays on screen
+  }
 }
 
 function renderDetail() {
@@ -713,6 +727,7 @@ function readFilters() {
     rule: form.elements.rule.value.trim(),
     border_point: form.elements.border_point.value.trim(),
     subject: form.elements.subject.value.trim(),
+    silenced: form.elements.silenced.value,
   };
 }
 
@@ -766,6 +781,7 @@ async function signIn(token) {
   $("#sign-out").hidden = false;
   state.filters = readFilters();
   startStream();
+  window.BorderbusSilences?.signedIn(answer.body, api);
 }
 
 function signOut(reason = "") {
@@ -783,6 +799,7 @@ function signOut(reason = "") {
   $("#sign-out").hidden = true;
   $("#signin-panel").hidden = false;
   $("#signin-error").textContent = reason;
+  window.BorderbusSilences?.signedOut();
   $("#token").focus();
 }
 
