@@ -23,18 +23,19 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
 def read_all(settings: Settings, topic: str | list[str], *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:
     """Every committed record of ``topic`` (or topics; read_committed), waiting for ``expect`` of them if given."""
     consumer = Consumer(settings.consumer_config(f"reader-{uuid.uuid4()}"))
-    consumer.subscribe([topic] if isinstance(topic, str) else topic)
+    assigned: list[float] = []  # when the group gave us the partitions: idle time counts from then, not from joining
+    consumer.subscribe([topic] if isinstance(topic, str) else topic, on_assign=lambda _c, _p: assigned.append(time.monotonic()))
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
-    idle_until = time.monotonic() + 3.0
+    idle_until: float | None = None
     try:
         while time.monotonic() < deadline:
             batch = [m for m in consumer.consume(100, 0.5) if m.error() is None]
             messages.extend(batch)
             if expect is not None and len(messages) >= expect:
                 break
-            if expect is None:
-                if batch:
+            if expect is None and assigned:
+                if batch or idle_until is None:
                     idle_until = time.monotonic() + 2.0
                 elif time.monotonic() > idle_until:
                     break

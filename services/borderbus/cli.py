@@ -157,6 +157,8 @@ def _publish(args: argparse.Namespace) -> int:
 def _agency_serve(args: argparse.Namespace) -> int:
     import os
 
+    from confluent_kafka import KafkaException
+
     from borderbus_agency.clients import AgencyClients
     from borderbus_agency.http_api import serve
     from borderbus_agency.publisher import AgencyPublisher
@@ -171,6 +173,10 @@ def _agency_serve(args: argparse.Namespace) -> int:
         print(f"BORDERBUS_AGENCY_METRICS_AUTH: expected open or token, not {metrics_auth!r}", file=sys.stderr)
         return 2
     publisher = AgencyPublisher(bus, args.agency, instance_id=args.instance_id)
+    try:  # before the first request: a retry of what a predecessor committed is then not written twice
+        publisher.recall_committed()
+    except KafkaException as error:  # serve anyway: a retry written twice is a duplicate the correlator drops
+        logging.getLogger(__name__).warning("could not recall recently committed event ids (%s): serving without them", error)
     logging.getLogger(__name__).info(
         "agency %s listening on http://%s:%d (%r, /metrics %s)", args.agency, args.host, args.port, clients, metrics_auth
     )

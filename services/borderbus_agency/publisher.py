@@ -14,11 +14,13 @@ A failed publish ends one of two ways, and the caller is told which:
   finishes its commit first (librdkafka resumes a timed-out commit); event ids it knows were
   committed are acknowledged again without being written twice.
 
-Event ids committed by this process are remembered (the last :data:`REMEMBERED_EVENT_IDS`), so a
-retry of a committed batch, e.g. after its 202 was lost on the way, is answered without
-re-publishing. A retry that reaches another instance or a restarted one is written again; the
-correlator drops it as a duplicate ``event_id`` in the subject's history, so nothing downstream
-changes, but the ingest topic then holds the event twice.
+Event ids committed are remembered (the last :data:`REMEMBERED_EVENT_IDS`), so a retry of a
+committed batch, e.g. after its 202 was lost on the way, is answered without re-publishing. A
+restarted service first reads back what its agency committed in the last :data:`RECALL_SECONDS`
+(:meth:`AgencyPublisher.recall_committed`): measured by the chaos run, a service killed after its
+commit reached Kafka but before its 202 left otherwise wrote the client's retry a second time. A
+retry that reaches another instance at the same moment is still written again; the correlator
+drops it as a duplicate ``event_id`` in the subject's history, so nothing downstream changes.
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from borderbus.bus import Bus
 from borderbus.catalogue import EVENT_TYPES
-from borderbus.codec import encode
+from borderbus.codec import DecodeError, encode
 from borderbus.events import EventPreparer, FieldError, InvalidEvents, PreparedEvent
+from borderbus.ingest import decode_ingest
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_agency.metrics import (
     COMMITS_IN_DOUBT,
@@ -52,6 +55,7 @@ from borderbus_agency.metrics import (
 log = logging.getLogger(__name__)
 
 REMEMBERED_EVENT_IDS = 100_000
+RECALL_SECONDS = 15 * 60  # longer than any client keeps retrying one batch
 ABORTED = "aborted"
 PENDING = "pending"
 UNRESOLVED = "unresolved"
@@ -139,6 +143,7 @@ class AgencyPublisher:
     ) -> None:
         catalogue = self.catalogue = bus.catalogue
         self.agency = catalogue.agency(agency_code)
+        self.schemas = bus.schemas
         self.writer_schemas = {event_type: bus.schemas.latest(event_type) for event_type in self.agency.publishes}
         every_type = {event_type: bus.schemas.latest(event_type) for event_type in EVENT_TYPES}
         self.preparer = EventPreparer(catalogue, every_type, self.agency)
@@ -150,6 +155,55 @@ class AgencyPublisher:
         self._lock = threading.Lock()
         self.committed = RecentIds()
         self._in_doubt: _InDoubt | None = None
+
+    def recall_committed(self, seconds: float = RECALL_SECONDS) -> int:
+        """Remember the event ids this agency committed in the last ``seconds`` (read back from its own
+        ingest topics, committed records only), so a client's retry after a restart is not written twice.
+        Returns how many were recalled."""
+        with self._lock:
+            self._transactional_producer()  # fences a killed predecessor and lets a commit it had sent finish first
+        settings = self.catalogue.settings
+        reader = Consumer(settings.consumer_config(f"{self.transactional_id}-recall", **{"enable.partition.eof": True}))
+        since_ms = int((time.time() - seconds) * 1000)
+        recalled: list[str] = []
+        own_schemas = SchemaRegistry(settings, timeout=self.timeout, known=self.schemas)  # what this build wrote with
+        try:
+            topics = [self.catalogue.ingest_topic(self.agency.code, event_type) for event_type in self.agency.publishes]
+            metadata = reader.list_topics(timeout=self.timeout).topics
+            wanted = [TopicPartition(t, p, since_ms) for t in topics if t in metadata for p in metadata[t].partitions]
+            starts = [tp for tp in reader.offsets_for_times(wanted, timeout=self.timeout) if tp.offset >= 0] if wanted else []
+            if not starts:
+                return 0
+            reader.assign(starts)
+            at_end: set[tuple[str, int]] = set()
+            deadline = time.monotonic() + 4 * self.timeout
+            while len(at_end) < len(starts) and time.monotonic() < deadline:
+                message = reader.poll(0.5)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        at_end.add((message.topic() or "", message.partition() or 0))
+                    elif error.fatal():
+                        raise KafkaException(error)
+                    else:
+                        log.warning("recalling committed event ids: %s", error)
+                    continue
+                try:
+                    _agency, _type, record = decode_ingest(
+                        self.catalogue, self.schemas, own_schemas.lookup, message.topic() or "", message.value()
+                    )
+                except (DecodeError, KafkaException):
+                    continue  # written by another build: not ours to judge here (the correlator dead-letters the undecodable)
+                recalled.append(str(record["event_id"]))
+            if len(at_end) < len(starts):
+                raise KafkaException(f"recalling committed event ids: {len(starts) - len(at_end)} partitions not read in time")
+        finally:
+            reader.close()
+        self.committed.add(recalled)
+        log.info("recalled %d event ids committed in the last %.0f s", len(recalled), seconds)
+        return len(recalled)
 
     def prepare(self, event_type: str, bodies: list[Any], *, first_index: int = 0) -> list[PreparedEvent]:
         """Validate without publishing (counts rejections)."""

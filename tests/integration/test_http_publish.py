@@ -4,6 +4,7 @@ and only this agency's client credentials get in."""
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,17 @@ from typing import Any
 import pytest
 from test_publish_and_read import SAMPLES
 
-from agency_clients import clients_for
+from agency_clients import clients_for, write_clients
+from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.http_security import FailedAuthLimiter
+from borderbus.schema_registry import SchemaRegistry
 from borderbus_agency.http_api import build_app
 from borderbus_agency.publisher import AgencyPublisher
 from http_server import request as plain_request
 from http_server import serve_in_thread
 from kafka_reading import end_offsets, read_all
+from service_process import ServiceProcess
 
 pytestmark = pytest.mark.broker
 
@@ -193,3 +197,31 @@ def test_repeated_bad_tokens_are_rate_limited_per_address(bus: Bus, tmp_path: Pa
         assert status == 429, answer  # even a right token: the answer must not confirm guesses
         assert answer["error"] == "too_many_failed_attempts"
         assert 1 <= int(headers["Retry-After"]) <= 60
+
+
+def test_a_retry_after_the_service_was_killed_is_not_written_twice(fresh_bus: Bus, tmp_path: Path) -> None:
+    """The chaos run found it: killed after its commit reached Kafka but before the 202 left, a service
+    forgot what it had committed and wrote the client's retry again. A restarted service reads back its
+    agency's recent events first, so the retry is acknowledged and the topic holds each event once."""
+    clients_file = tmp_path / "agency-clients.yaml"
+    tokens = write_clients(clients_file, {"anpr": ("uk-bf", "publish")})
+    agency = ServiceProcess(
+        fresh_bus, tmp_path, "agency", ["-v", "agency", "serve", "--agency", "uk-bf", "--clients", str(clients_file)]
+    ).start()
+    batch = [_with(event_id=str(uuid.uuid4())), _with(event_id=str(uuid.uuid4()), confidence=0.5)]
+    try:
+        url = f"{agency.url}/v1/events/sighting"
+        status, answer = plain_request("POST", url, batch, token=tokens["anpr"])
+        assert status == 202 and answer["already_accepted"] == 0, answer
+        agency.kill()  # as if its 202 had been lost with it
+        agency.start()
+        status, answer = plain_request("POST", url, batch, token=tokens["anpr"])
+        assert status == 202, answer
+        assert answer["already_accepted"] == 2, "the restarted service knew the batch was committed"
+    finally:
+        agency.stop()
+    registry = SchemaRegistry(fresh_bus.settings)
+    topic = fresh_bus.catalogue.ingest_topic("uk-bf", "sighting")
+    ids = [str(codec.decode(m.value(), fresh_bus.schemas.latest("sighting"), registry.lookup)["event_id"])
+           for m in read_all(fresh_bus.settings, topic)]
+    assert sorted(ids) == sorted(event["event_id"] for event in batch)
