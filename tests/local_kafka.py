@@ -264,9 +264,18 @@ class LocalKafkaCluster:
         self.run("cluster-reset", timeout=3 * _STOP_TIMEOUT_S)
 
     def node_pid(self, node: int) -> int | None:
-        """Node ``node``'s broker pid while it runs (None when it does not)."""
-        proc = self.run("node-pid", str(node), timeout=30, check=False)
-        return int(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip().isdigit() else None
+        """Node ``node``'s broker pid while it runs (None when it does not), by kafka.sh's rule: the pid file's
+        process is a java running kafka.Kafka with this node's server.properties. Read here rather than by
+        ``kafka.sh node-pid``, so a fault lands when it is due even on a loaded machine."""
+        node_dir = (self.cluster_dir / f"node-{node}").resolve()
+        try:
+            pid = int((node_dir / "kafka.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return None
+        running = "java" in cmdline and f" kafka.Kafka {node_dir / 'server.properties'}" in cmdline and state not in ("Z", "X")
+        return pid if running else None
 
     def start_node(self, node: int) -> None:
         """Start one node again (after SIGKILL) and wait until it serves requests."""

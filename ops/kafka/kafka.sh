@@ -583,8 +583,18 @@ on_node() {
 }
 
 cmd_cluster_up() {
-    local n
-    for ((n = 1; n <= CLUSTER_NODES; n++)); do KAFKA_NO_WAIT=1 on_node "$n" up; done
+    local n pids=() failed=0
+    # Shared by the nodes, so made once before they start side by side (formatting is a JVM each).
+    fetch_jars_locked
+    ensure_tls
+    secret broker >/dev/null; secret controller >/dev/null; secret admin >/dev/null
+    cluster_ids >/dev/null
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do
+        KAFKA_NO_WAIT=1 on_node "$n" up &
+        pids+=($!)
+    done
+    for n in "${pids[@]}"; do wait "$n" || failed=1; done
+    ((failed == 0)) || { cmd_cluster_down; die "a node of the cluster did not start (see above)"; }
     for ((n = 1; n <= CLUSTER_NODES; n++)); do on_node "$n" wait; done
     say "three-node cluster ready on $(cluster_bootstrap)"
 }
