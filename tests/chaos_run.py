@@ -139,6 +139,7 @@ class Broker:
 
     def __init__(self, cluster: LocalKafkaCluster, node: int) -> None:
         self.cluster, self.node, self.name = cluster, node, f"broker:{node}"
+        self.failures: list[str] = []
         self.lock = threading.Lock()
         self.faulted = False
         self.unplanned_exits = 0
@@ -156,7 +157,12 @@ class Broker:
                     time.sleep(0.2)
 
     def start(self) -> None:
-        self.cluster.start_node(self.node)
+        """Start the node again; a second try if the first fails (the reason is kept in the fault log)."""
+        try:
+            self.cluster.start_node(self.node)
+        except RuntimeError as error:
+            self.failures.append(str(error)[-3000:])
+            self.cluster.start_node(self.node)
 
 
 @dataclass
@@ -459,7 +465,7 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
             sender.start()
         feeder = threading.Thread(target=feed, args=(scenario, senders, options.rate, stop_feed), daemon=True)
         officer = threading.Thread(target=officer_loop, args=(desk, list(officers), run, stop_officer, options.seed), daemon=True)
-        started = time.monotonic()
+        started, started_at_ms = time.monotonic(), int(time.time() * 1000)
         feeder.start()
         officer.start()
 
@@ -475,7 +481,7 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
                         part.start()
                     part.faulted = False
             except Exception as error:  # a part that cannot come back is itself a finding: say so loudly
-                run.fault_log.append(f"{part.name} did not come back after {fault}: {error!s:.300}")
+                run.fault_log.append(f"{part.name} did not come back after {fault}: {str(error)[-3000:]}")
                 say(f"!! {part.name} did not come back: {error!s:.300}")
             finally:
                 if lock_held is not None:
@@ -551,6 +557,18 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
         actions_on_log=action_ids,
     )
     outcomes = Counter(a.outcome for a in run.attempts)
+    # Every attempt of each example event, to start the investigation from (markers are ms since 1970).
+    example_ids = {
+        example["event_id"]
+        for name in ("lost_write", "duplicate", "aborted_read")
+        for example in findings.examples[name]
+    }
+    histories = {
+        event_id: [dataclasses.asdict(a) for a in run.attempts if event_id in a.event_ids] for event_id in sorted(example_ids)
+    }
+    broker_restart_failures = {
+        part.name: part.failures for part in parts.values() if isinstance(part, Broker) and part.failures
+    }
     acknowledged = {e for a in run.attempts if a.outcome == ACCEPTED for e in a.event_ids}
     summary: dict[str, Any] = {
         "seed": options.seed,
@@ -583,6 +601,9 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
         "anomalies_total": findings.total,
         "schedule": [str(f) for f in schedule],
         "fault_log": run.fault_log,
+        "example_histories": histories,
+        "broker_restart_failures": broker_restart_failures,
+        "started_at_ms": started_at_ms,
     }
     return summary
 

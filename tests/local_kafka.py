@@ -238,10 +238,12 @@ class LocalKafkaCluster:
             env["KAFKA_HEAP"] = self.heap
         return env
 
-    def run(self, *args: str, timeout: float = _START_TIMEOUT_S, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = _START_TIMEOUT_S, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             ["bash", str(KAFKA_SH), *args],
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -279,7 +281,7 @@ class LocalKafkaCluster:
 
     def start_node(self, node: int) -> None:
         """Start one node again (after SIGKILL) and wait until it serves requests."""
-        self.run("node-up", str(node))
+        self.run("node-up", str(node), env={"KAFKA_START_TIMEOUT": "180"})
 
     def server_log(self, node: int) -> Path:
         return self.cluster_dir / f"node-{node}" / "logs" / "server.log"
