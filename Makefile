@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv map-data tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill clean
+.PHONY: help venv map-data tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill chaos clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -79,3 +79,9 @@ SOAK_ROUNDS ?= 20
 soak-kill: $(STAMP) kafka-jars ## SIGKILL a correlator worker at random moments SOAK_ROUNDS times; writes .local/bench/soak-kill.json
 	@mkdir -p .local/bench
 	@$(BIN)/python tests/bench/soak_kill.py --rounds $(SOAK_ROUNDS) --out .local/bench/soak-kill.json
+
+CHAOS_SECONDS ?= 600
+CHAOS_SEED ?=
+chaos: $(STAMP) kafka-jars ## Faults (kill/pause agencies, workers, desk, one broker at a time) on a 3-node cluster for CHAOS_SECONDS, then the checker; writes .local/bench/chaos.json
+	@mkdir -p .local/bench
+	@$(BIN)/python tests/bench/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --out .local/bench/chaos.json --text .local/bench/chaos.txt

@@ -193,6 +193,116 @@ def free_base_port(attempts: int = 200) -> int:
     raise RuntimeError("no free port family for a test broker on 127.0.0.1")
 
 
+CLUSTER_NODES = (1, 2, 3)
+CLUSTER_PORT_STEP = 20
+"""kafka.sh's cluster: node N's client port is the cluster port + 20*(N-1), its family derived as for one broker."""
+DEFAULT_CLUSTER_DIR = REPO_ROOT / ".local" / "kafka" / "cluster"
+_ONE_BROKER_VARIABLES = frozenset(
+    {"KAFKA_INSTANCE_DIR", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_INTERNAL_PORT", "KAFKA_TLS_PORT", "KAFKA_MTLS_PORT",
+     "KAFKA_METRICS_PORT", "KAFKA_NODE_ID", "KAFKA_QUORUM_BOOTSTRAP", "KAFKA_INITIAL_CONTROLLERS", "KAFKA_CLUSTER_ID"}
+)
+
+
+class LocalKafkaCluster:
+    """The three-node KRaft cluster of ``kafka.sh cluster-*`` (replication 3, min ISR 2, secured like one
+    broker), in its own folder and on its own port families, with one broker at a time to kill, pause or
+    restart by pid."""
+
+    def __init__(
+        self, cluster_dir: str | os.PathLike[str] = DEFAULT_CLUSTER_DIR, port: int = 19092, heap: str | None = None
+    ) -> None:
+        self.cluster_dir = Path(cluster_dir)
+        self.port = int(port)
+        self.heap = heap
+
+    def __repr__(self) -> str:
+        return f"LocalKafkaCluster({str(self.cluster_dir)!r}, port={self.port})"
+
+    def node_port(self, node: int) -> int:
+        return self.port + CLUSTER_PORT_STEP * (node - 1)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.node_port(node)}" for node in CLUSTER_NODES)
+
+    @property
+    def ports(self) -> list[int]:
+        return [p for node in CLUSTER_NODES for p in LocalKafkaBroker(self.cluster_dir, self.node_port(node)).ports]
+
+    def env(self) -> dict[str, str]:
+        # One broker's settings would leak into every node; "off" switches (TLS, metrics) still apply.
+        env = {key: value for key, value in os.environ.items() if key not in _ONE_BROKER_VARIABLES or value == "off"}
+        env["KAFKA_CLUSTER_DIR"] = str(self.cluster_dir)
+        env["KAFKA_CLUSTER_PORT"] = str(self.port)
+        if self.heap:
+            env["KAFKA_HEAP"] = self.heap
+        return env
+
+    def run(
+        self, *args: str, timeout: float = _START_TIMEOUT_S, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["bash", str(KAFKA_SH), *args],
+            env={**self.env(), **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"kafka.sh {' '.join(args)} failed (exit {proc.returncode}) for {self!r}\n"
+                f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+            )
+        return proc
+
+    def start(self) -> None:
+        self.run("cluster-up", timeout=2 * _START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self.run("cluster-down", timeout=3 * _STOP_TIMEOUT_S)
+
+    def reset(self) -> None:
+        self.run("cluster-reset", timeout=3 * _STOP_TIMEOUT_S)
+
+    def node_pid(self, node: int) -> int | None:
+        """Node ``node``'s broker pid while it runs (None when it does not), by kafka.sh's rule: the pid file's
+        process is a java running kafka.Kafka with this node's server.properties. Read here rather than by
+        ``kafka.sh node-pid``, so a fault lands when it is due even on a loaded machine."""
+        node_dir = (self.cluster_dir / f"node-{node}").resolve()
+        try:
+            pid = int((node_dir / "kafka.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return None
+        running = "java" in cmdline and f" kafka.Kafka {node_dir / 'server.properties'}" in cmdline and state not in ("Z", "X")
+        return pid if running else None
+
+    def start_node(self, node: int) -> None:
+        """Start one node again (after SIGKILL) and wait until it serves requests."""
+        self.run("node-up", str(node), env={"KAFKA_START_TIMEOUT": "180"})
+
+    def server_log(self, node: int) -> Path:
+        return self.cluster_dir / f"node-{node}" / "logs" / "server.log"
+
+    def __enter__(self) -> LocalKafkaCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_cluster_port(attempts: int = 200) -> int:
+    """A cluster port whose three nodes' port families are all free."""
+    for _ in range(attempts):
+        port = random.randrange(20000, 59000, 20)
+        if all(port_free(p) for p in LocalKafkaCluster(DEFAULT_CLUSTER_DIR, port).ports):
+            return port
+    raise RuntimeError("no free port families for a test cluster on 127.0.0.1")
+
+
 SESSION_BROKER: LocalKafkaBroker | None = None
 """The local broker this session uses (None with an external broker or testcontainers)."""
 

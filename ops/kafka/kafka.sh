@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a real local Apache Kafka 4.x broker (KRaft, one node: broker + controller) from Maven Central
-# jars with the machine's Java (17+). No Docker. Secured: SASL/SCRAM-SHA-512 for every client, ACLs
-# (StandardAuthorizer, deny by default), optional TLS and mTLS listeners; see server.properties.template.
+# jars with the machine's Java (17+), or a three-node cluster of them on 127.0.0.1. No Docker. Secured:
+# SASL/SCRAM-SHA-512 for every client, ACLs (StandardAuthorizer, deny by default), optional TLS and mTLS
+# listeners; see server.properties.template.
 #
 # Usage: ops/kafka/kafka.sh COMMAND [ARGS]
 #   jars       fetch the broker's classpath into .local/kafka/lib (only when missing or the pom changed)
@@ -20,6 +21,18 @@
 #   consumer-groups ARGS  kafka-consumer-groups against this broker (e.g. `consumer-groups --list`)
 #   tool CLASS ARGS       run any Kafka CLI class on the classpath (e.g. org.apache.kafka.tools.ConsoleConsumer)
 #
+# Three-node cluster (KRaft combined nodes 1, 2, 3; replication 3, min ISR 2; secured like one node):
+#   cluster-up            start the three nodes (formatted once with --initial-controllers) and wait for all
+#   cluster-down          stop all three;  cluster-reset: stop and delete the cluster's folder
+#   cluster-status        one line per node; exit 0 when all three run
+#   cluster-bootstrap     print the bootstrap list (127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3)
+#   node-pid N            print node N's broker pid (fails when it is not running)
+#   node-signal N SIG     send SIG (KILL, STOP, CONT, TERM) to node N's broker only
+#   node-up N             start node N again (after a kill) and wait until it serves requests
+# Cluster environment: KAFKA_CLUSTER_DIR (default <repo>/.local/kafka/cluster: node-1/, node-2/, node-3/),
+# KAFKA_CLUSTER_PORT (node 1's client port, default 19092; node N uses KAFKA_CLUSTER_PORT + 20*(N-1) and
+# the port family derived from it as below), KAFKA_HEAP (default 384m per node in the cluster).
+#
 # Environment (all optional):
 #   KAFKA_INSTANCE_DIR      instance folder (default <repo>/.local/kafka/instance): server.properties,
 #                           data/, logs/, kafka.pid
@@ -36,6 +49,9 @@
 #                           i.e. 9404 for 9092, so brokers on other ports do not clash; "off" disables it).
 #                           Rules: ops/kafka/jmx-exporter.yml
 #   KAFKA_HEAP              broker max heap (default 512m)
+#   KAFKA_NODE_ID, KAFKA_QUORUM_BOOTSTRAP, KAFKA_INITIAL_CONTROLLERS, KAFKA_CLUSTER_ID, KAFKA_REPLICATION,
+#   KAFKA_MIN_ISR           set by the cluster-* commands for each node (one node: 1, its own controller,
+#                           --standalone, a random id, 1, 1)
 #   KAFKA_START_TIMEOUT     seconds `up` waits for the broker (default 90)
 #   JAVA_HOME               Java 17+ to use (default: java on PATH)
 # Everything generated lives under <repo>/.local/ (or KAFKA_INSTANCE_DIR).
@@ -65,7 +81,18 @@ KAFKA_MTLS_PORT="${KAFKA_MTLS_PORT:-$((KAFKA_PORT + 11))}"
 CREDENTIALS_DIR="$(realpath -m -- "${KAFKA_CREDENTIALS_DIR:-$REPO_ROOT/.local/credentials}")"
 TLS_DIR="$(realpath -m -- "${KAFKA_TLS_DIR:-$REPO_ROOT/.local/tls}")"
 KAFKA_METRICS_PORT="${KAFKA_METRICS_PORT:-$((KAFKA_PORT + 312))}"
+KAFKA_HEAP_GIVEN="${KAFKA_HEAP:-}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_QUORUM_BOOTSTRAP="${KAFKA_QUORUM_BOOTSTRAP:-127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_INITIAL_CONTROLLERS="${KAFKA_INITIAL_CONTROLLERS:-}"
+KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
+KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
+KAFKA_MIN_ISR="${KAFKA_MIN_ISR:-1}"
+CLUSTER_DIR="$(realpath -m -- "${KAFKA_CLUSTER_DIR:-$LOCAL_DIR/cluster}")"
+CLUSTER_PORT="${KAFKA_CLUSTER_PORT:-19092}"
+CLUSTER_NODES=3
+CLUSTER_PORT_STEP=20
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT=30
 
@@ -291,6 +318,10 @@ render_config() {
         -e "s|@BROKER_PASSWORD@|$(secret broker)|g" \
         -e "s|@CONTROLLER_PASSWORD@|$(secret controller)|g" \
         -e "s|@KAFKA_DATA_DIR@|$DATA_DIR|g" \
+        -e "s|@NODE_ID@|$KAFKA_NODE_ID|g" \
+        -e "s|@QUORUM_BOOTSTRAP@|$KAFKA_QUORUM_BOOTSTRAP|g" \
+        -e "s|@REPLICATION@|$KAFKA_REPLICATION|g" \
+        -e "s|@MIN_ISR@|$KAFKA_MIN_ISR|g" \
         "$TEMPLATE" >"$PROPS.tmp")
     mv "$PROPS.tmp" "$PROPS"
     # The admin's client settings for the readiness check and the topics/consumer-groups helpers.
@@ -302,21 +333,25 @@ render_config() {
 
 format_storage() {
     local java="$1"
-    local formatted_port="$INSTANCE_DIR/controller.port"
+    local formatted_port="$INSTANCE_DIR/controller.port" formatted_quorum="$INSTANCE_DIR/quorum.formatted"
     if [[ -f "$DATA_DIR/meta.properties" ]]; then
-        # --standalone wrote this controller's endpoint into the quorum's bootstrap checkpoint.
+        # --standalone / --initial-controllers wrote the voters' endpoints into the bootstrap checkpoint.
         if [[ -f "$formatted_port" && "$(cat "$formatted_port")" != "$KAFKA_CONTROLLER_PORT" ]]; then
             die "instance $INSTANCE_DIR was formatted for controller port $(cat "$formatted_port"), not $KAFKA_CONTROLLER_PORT: use that port or run '$0 reset'"
+        fi
+        if [[ -n "$KAFKA_INITIAL_CONTROLLERS" && -f "$formatted_quorum" && "$(cat "$formatted_quorum")" != "$KAFKA_INITIAL_CONTROLLERS" ]]; then
+            die "instance $INSTANCE_DIR was formatted for the voters $(cat "$formatted_quorum"), not $KAFKA_INITIAL_CONTROLLERS: run '$0 cluster-reset'"
         fi
         # Storage formatted before the broker was secured has no SCRAM users: nobody could log in.
         [[ -f "$INSTANCE_DIR/scram.formatted" ]] \
             || die "instance $INSTANCE_DIR was formatted before SASL/ACLs were added (no admin user in its metadata): run '$0 reset' (deletes its data) and '$0 up' again"
         return 0
     fi
-    local cluster_id out
-    cluster_id="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool random-uuid)"
+    local cluster_id out quorum=(--standalone)
+    cluster_id="${KAFKA_CLUSTER_ID:-$(random_uuid "$java")}"
+    [[ -n "$KAFKA_INITIAL_CONTROLLERS" ]] && quorum=(--initial-controllers "$KAFKA_INITIAL_CONTROLLERS")
     if ! out="$("$java" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" \
-            -cp "$LIB_DIR/*" kafka.tools.StorageTool format --standalone \
+            -cp "$LIB_DIR/*" kafka.tools.StorageTool format "${quorum[@]}" \
             -t "$cluster_id" -c "$PROPS" \
             --add-scram "SCRAM-SHA-512=[name=broker,password=$(secret broker)]" \
             --add-scram "SCRAM-SHA-512=[name=admin,password=$(secret admin)]" 2>&1)"; then
@@ -325,9 +360,14 @@ format_storage() {
         die "formatting the KRaft storage in $DATA_DIR failed"
     fi
     echo "$KAFKA_CONTROLLER_PORT" >"$formatted_port"
+    [[ -n "$KAFKA_INITIAL_CONTROLLERS" ]] && echo "$KAFKA_INITIAL_CONTROLLERS" >"$formatted_quorum"
     # The passwords are in the metadata now: deleting the credentials folder locks everyone out.
     echo "$CREDENTIALS_DIR" >"$INSTANCE_DIR/scram.formatted"
     say "formatted $DATA_DIR (cluster id $cluster_id)"
+}
+
+random_uuid() {
+    "$1" "${JVM_COMMON_OPTS[@]}" "${TOOL_LOG_OPTS[@]}" -cp "$LIB_DIR/*" kafka.tools.StorageTool random-uuid
 }
 
 port_in_use() {
@@ -443,6 +483,10 @@ start_broker() {
     pid=$!
     echo "$pid" >"$PID_FILE"
     say "starting broker (pid $pid) on $BOOTSTRAP, instance $INSTANCE_DIR"
+    echo "$log_offset" >"$INSTANCE_DIR/start.offset"
+    # A cluster node cannot serve before a majority of the controllers runs: cluster-up starts all
+    # three with KAFKA_NO_WAIT=1, then waits for each (`wait`).
+    [[ "${KAFKA_NO_WAIT:-}" == 1 ]] && return 0
     local t0=$SECONDS
     wait_ready "$java" "$pid" "$log_offset"
     say "broker ready on $BOOTSTRAP after $((SECONDS - t0))s"
@@ -477,6 +521,116 @@ cmd_up() {
     with_lock "$INSTANCE_DIR/.lock" start_broker
 }
 
+# Wait until a broker started with KAFKA_NO_WAIT=1 serves requests.
+cmd_wait() {
+    local pid offset=0
+    pid="$(running_pid)" || die "the broker of $INSTANCE_DIR is not running"
+    [[ -f "$INSTANCE_DIR/start.offset" ]] && offset="$(cat "$INSTANCE_DIR/start.offset")"
+    local t0=$SECONDS
+    wait_ready "$(java_bin)" "$pid" "$offset"
+    say "broker ready on $BOOTSTRAP after $((SECONDS - t0))s"
+}
+
+# --- three-node cluster ------------------------------------------------------------------------------
+
+node_port() { echo $((CLUSTER_PORT + CLUSTER_PORT_STEP * ($1 - 1))); }
+
+cluster_bootstrap() {
+    local n list=()
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do list+=("127.0.0.1:$(node_port "$n")"); done
+    (IFS=,; echo "${list[*]}")
+}
+
+# The cluster id and each node's metadata directory id, made once (every node is formatted with the
+# same --initial-controllers, which names each voter's directory id).
+cluster_ids() {
+    local file="$CLUSTER_DIR/cluster.ids"
+    if [[ ! -s "$file" ]]; then
+        mkdir -p "$CLUSTER_DIR"
+        fetch_jars_locked
+        local java n ids
+        java="$(java_bin)"
+        ids="cluster=$(random_uuid "$java")"
+        for ((n = 1; n <= CLUSTER_NODES; n++)); do ids+=$'\n'"dir$n=$(random_uuid "$java")"; done
+        echo "$ids" >"$file.tmp"
+        mv "$file.tmp" "$file"
+    fi
+    cat "$file"
+}
+
+# Run this script for node N of the cluster: its own instance folder, port family and node id.
+on_node() {
+    local n="$1"; shift
+    [[ "$n" =~ ^[1-3]$ ]] || die "node must be 1, 2 or 3, not '$n'"
+    local ids voters=() quorum=() m port
+    ids="$(cluster_ids)"
+    for ((m = 1; m <= CLUSTER_NODES; m++)); do
+        port="$(node_port "$m")"
+        voters+=("$m@127.0.0.1:$((port + 1)):$(sed -n "s/^dir$m=//p" <<<"$ids")")
+        quorum+=("127.0.0.1:$((port + 1))")
+    done
+    port="$(node_port "$n")"
+    local metrics="${KAFKA_METRICS_PORT:-}"
+    [[ "$metrics" == off ]] || metrics=$((port + 312))
+    KAFKA_INSTANCE_DIR="$CLUSTER_DIR/node-$n" KAFKA_PORT="$port" KAFKA_CONTROLLER_PORT=$((port + 1)) \
+        KAFKA_INTERNAL_PORT=$((port + 2)) KAFKA_TLS_PORT="$([[ "$KAFKA_TLS_PORT" == off ]] && echo off || echo $((port + 10)))" \
+        KAFKA_MTLS_PORT=$((port + 11)) KAFKA_METRICS_PORT="$metrics" KAFKA_NODE_ID="$n" \
+        KAFKA_QUORUM_BOOTSTRAP="$(IFS=,; echo "${quorum[*]}")" \
+        KAFKA_INITIAL_CONTROLLERS="$(IFS=,; echo "${voters[*]}")" \
+        KAFKA_CLUSTER_ID="$(sed -n 's/^cluster=//p' <<<"$ids")" \
+        KAFKA_REPLICATION=3 KAFKA_MIN_ISR=2 KAFKA_HEAP="${KAFKA_HEAP_GIVEN:-384m}" \
+        bash "${BASH_SOURCE[0]}" "$@"
+}
+
+cmd_cluster_up() {
+    local n pids=() failed=0
+    # Shared by the nodes, so made once before they start side by side (formatting is a JVM each).
+    fetch_jars_locked
+    ensure_tls
+    secret broker >/dev/null; secret controller >/dev/null; secret admin >/dev/null
+    cluster_ids >/dev/null
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do
+        KAFKA_NO_WAIT=1 on_node "$n" up &
+        pids+=($!)
+    done
+    for n in "${pids[@]}"; do wait "$n" || failed=1; done
+    ((failed == 0)) || { cmd_cluster_down; die "a node of the cluster did not start (see above)"; }
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do on_node "$n" wait; done
+    say "three-node cluster ready on $(cluster_bootstrap)"
+}
+
+cmd_cluster_down() {
+    local n
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do on_node "$n" down; done
+}
+
+cmd_cluster_status() {
+    local n failed=0
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do
+        echo -n "node $n: "
+        on_node "$n" status || failed=1
+    done
+    return "$failed"
+}
+
+cmd_cluster_reset() {
+    cmd_cluster_down
+    if [[ -d "$CLUSTER_DIR" ]]; then
+        [[ "$CLUSTER_DIR" != "/" && "$CLUSTER_DIR" != "$REPO_ROOT" && "$CLUSTER_DIR" != "$HOME" ]] \
+            || die "refusing to delete $CLUSTER_DIR"
+        rm -rf "$CLUSTER_DIR"
+        say "deleted $CLUSTER_DIR"
+    fi
+}
+
+cmd_node_signal() {
+    local n="${1:-}" sig="${2:-}" pid
+    [[ "$sig" =~ ^(KILL|STOP|CONT|TERM)$ ]] || die "usage: $0 node-signal N KILL|STOP|CONT|TERM"
+    pid="$(on_node "$n" pid)" || die "node $n is not running"
+    kill -s "$sig" "$pid"
+    say "sent SIG$sig to node $n (pid $pid)"
+}
+
 # --- down / status / reset ---------------------------------------------------------------------------
 
 stop_broker() {
@@ -491,6 +645,8 @@ stop_broker() {
         return 0
     fi
     say "stopping broker (pid $pid)"
+    # A paused broker (SIGSTOP, e.g. by the chaos run) handles SIGTERM only once it runs again.
+    kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + STOP_TIMEOUT))
     while alive "$pid" && ((SECONDS < deadline)); do
@@ -567,6 +723,16 @@ main() {
         up|start) cmd_up ;;
         down|stop) cmd_down ;;
         status) cmd_status ;;
+        wait) cmd_wait ;;
+        pid) running_pid ;;
+        cluster-up) cmd_cluster_up ;;
+        cluster-down) cmd_cluster_down ;;
+        cluster-status) cmd_cluster_status ;;
+        cluster-reset) cmd_cluster_reset ;;
+        cluster-bootstrap) cluster_bootstrap ;;
+        node-pid) on_node "${1:-}" pid ;;
+        node-signal) cmd_node_signal "$@" ;;
+        node-up) on_node "${1:-}" up ;;
         reset) cmd_reset ;;
         bootstrap) echo "$BOOTSTRAP" ;;
         tls-port) tls_enabled || die "TLS is off (KAFKA_TLS_PORT=off)"; echo "$KAFKA_TLS_PORT" ;;

@@ -17,6 +17,7 @@ from borderbus.bus import Bus
 from borderbus.dead_letter import HEADER_REASON, HEADER_SERVICE
 from borderbus_simulator.driver import LibrarySender
 from borderbus_simulator.scenario import Scenario, build_scenario
+from chaos_checker import match_ground_truth
 from correlator_worker import (
     AlertVersion,
     CorrelatorWorker,
@@ -73,25 +74,6 @@ def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
         by_alert.setdefault(alert_id, []).append(version)
     for alert_id, numbers in by_alert.items():
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{alert_id} has versions {sorted(numbers)}"
-
-
-def match_ground_truth(truth: dict[str, Any], alerts: dict[str, AlertVersion]) -> tuple[list[dict[str, Any]], list[AlertVersion]]:
-    """(expected alerts not found, alerts that match no expected alert): an alert matches only with exactly its evidence."""
-
-    def planted(expected: dict[str, Any]) -> set[str]:
-        return {*expected["event_ids"], *expected.get("context_event_ids", ())}
-
-    missing = [
-        expected
-        for expected in truth["expected_alerts"]
-        if not any(a.rule == expected["rule"] and a.evidence == planted(expected) for a in alerts.values())
-    ]
-    unexpected = [
-        alert
-        for alert in alerts.values()
-        if not any(alert.rule == e["rule"] and alert.evidence == planted(e) for e in truth["expected_alerts"])
-    ]
-    return missing, unexpected
 
 
 def test_ground_truth_is_recovered_with_nothing_outside_it(fresh_bus: Bus, scenario: Scenario, workers: Any) -> None:
