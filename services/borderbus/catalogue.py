@@ -55,6 +55,12 @@ class BorderPoint:
     latitude: float
     longitude: float
     operated_by: str
+    names: tuple[tuple[str, str], ...] = ()
+    """The point's name in other languages, ``(locale, name)`` pairs (``names:`` in border_points.yaml); ``name`` is English."""
+
+    def name_in(self, locale: str) -> str:
+        """The point's name in ``locale``, else its English name."""
+        return dict(self.names).get(locale, self.name)
 
     def distance_km(self, other: BorderPoint) -> float:
         """Great-circle distance, enough to judge whether a journey was possible."""
@@ -99,11 +105,36 @@ def parse_agencies(entries: list[dict[str, Any]]) -> dict[str, Agency]:
     return agencies
 
 
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def _localized_names(code: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """A border point's optional ``names: {ar: ...}``: locale codes to non-empty names."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"border point {code}: names must map locale codes to names, e.g. {{ar: ...}}")
+    names = []
+    for locale, name in raw.items():
+        if not isinstance(locale, str) or not _LOCALE.match(locale):
+            raise CatalogueError(f"border point {code}: {locale!r} is not a locale code (such as ar)")
+        if not isinstance(name, str) or not name.strip():
+            raise CatalogueError(f"border point {code}: the {locale} name must be a non-empty text")
+        names.append((locale, name.strip()))
+    return tuple(sorted(names))
+
+
 def parse_border_points(entries: list[dict[str, Any]]) -> dict[str, BorderPoint]:
-    """The ``border_points`` list of ``border_points.yaml``."""
+    """The ``border_points`` list of ``border_points.yaml``; ``names`` (localized names) is optional."""
     return {
         raw["code"]: BorderPoint(
-            raw["code"], raw["name"], raw["country"], float(raw["latitude"]), float(raw["longitude"]), raw["operated_by"]
+            code=raw["code"],
+            name=raw["name"],
+            country=raw["country"],
+            latitude=float(raw["latitude"]),
+            longitude=float(raw["longitude"]),
+            operated_by=raw["operated_by"],
+            names=_localized_names(raw["code"], raw.get("names")),
         )
         for raw in entries
     }

@@ -389,6 +389,26 @@ def _evidence_record(observation: Observation) -> dict[str, Any]:
         "subjects": list(observation.subjects),
         "latitude": observation.latitude,
         "longitude": observation.longitude,
+        "facts": evidence_facts(observation),
+    }
+
+
+EVIDENCE_FACTS: dict[str, tuple[str, ...]] = {
+    "sighting": ("method",),
+    "finance-flag": ("risk_score", "channel", "amount", "currency"),
+    "case-update": ("case_id", "status", "warrant_ref"),
+    "platform-report": ("platform", "content_kind", "content_ref"),
+}
+"""Per event type, the facts its one-line description names: what the console words that line from."""
+
+
+def evidence_facts(observation: Observation) -> dict[str, str]:
+    """The facts :func:`evidence_summary` names, as the text it writes them in (absent ones left out)."""
+    facts = observation.facts
+    return {
+        name: str(facts[name])
+        for name in EVIDENCE_FACTS.get(observation.event_type, ())
+        if facts.get(name) not in (None, "")
     }
 
 

@@ -343,9 +343,16 @@ class DutyDesk:
         return graph
 
     def border_points(self) -> list[dict[str, Any]]:
-        """The known border points with their coordinates, for the console's map."""
+        """The known border points with their coordinates and names per locale, for the console's map and place names."""
         return [
-            {"code": code, "name": point.name, "country": point.country, "latitude": point.latitude, "longitude": point.longitude}
+            {
+                "code": code,
+                "name": point.name,
+                "names": dict(point.names),
+                "country": point.country,
+                "latitude": point.latitude,
+                "longitude": point.longitude,
+            }
             for code, point in sorted(self.bus.catalogue.border_points.items())
         ]
 

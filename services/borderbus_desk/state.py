@@ -9,7 +9,9 @@ The desk follows the facts: a RETRACTED version (alert schema v2) takes an open 
 workflow (``retracted``: nothing to acknowledge, no escalation) until a later version re-raises it;
 an acknowledgement covers the version the officer saw, so a later version that raises the severity
 reopens the alert (``new`` again, with ``reopened`` saying why and the escalation clock restarted),
-while new evidence alone keeps it acknowledged and shows ``updated_since_acknowledged``.
+while new evidence alone keeps it acknowledged and shows ``updated_since_acknowledged``. Each notice is
+a :class:`Notice` (a code and its parameters, which the console words per locale); ``reopened`` and
+``updated_since_acknowledged`` are its English text.
 
 Each alert's state is also a status record (:func:`status_record`, schema ``desk-alert-status``)
 kept in a compacted topic, so the desk's memory does not depend on the retention of the logs.
@@ -53,6 +55,60 @@ class IllegalTransition(ValueError):
         super().__init__(f"cannot {action} an alert that is {status}; {action} applies to {', '.join(allowed)} alerts")
         self.action = action
         self.status = status
+
+
+NOTICE_REOPENED_RERAISED = "reopened.reraised"
+NOTICE_REOPENED_SEVERITY = "reopened.severity_raised"
+NOTICE_UPDATED = "updated_since_acknowledged"
+NOTICE_TEXT = "text"
+"""A notice known only by its English text (restored from a version 1 status record)."""
+NEW_VERSION = "NEW_VERSION"
+"""In a notice's ``changes``: a version that says no change (alert schema v1)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Why the desk shows a notice on an alert: a code and its values, worded per locale by the console."""
+
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, code: str, **params: object) -> Notice:
+        return cls(code, tuple((name, str(value)) for name, value in params.items()))
+
+    @property
+    def values(self) -> dict[str, str]:
+        return dict(self.params)
+
+    @property
+    def text(self) -> str:
+        """The notice in English, as the API, the CLI and webhooks have always said it."""
+        p = self.values
+        if self.code == NOTICE_REOPENED_RERAISED:
+            return f"reopened: re-raised in version {p['version']} after it was retracted"
+        if self.code == NOTICE_REOPENED_SEVERITY:
+            return f"reopened: severity raised from {p['from']} to {p['to']} in version {p['version']}"
+        if self.code == NOTICE_UPDATED:
+            changes = ", ".join("new version" if item == NEW_VERSION else item for item in p["changes"].split(","))
+            return (
+                f"updated since acknowledged: version {p['version']} ({changes}) "
+                f"after the acknowledgement of version {p['acknowledged_version']}"
+            )
+        return p.get("text", self.code)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.values, "text": self.text}
+
+    def to_record(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.values}
+
+    @classmethod
+    def restore(cls, record: Mapping[str, Any] | None, text: str | None) -> Notice | None:
+        """From a status record's notice (version 2), else from its English text alone (version 1)."""
+        if record:
+            return cls(str(record["code"]), tuple(sorted((str(k), str(v)) for k, v in (record.get("params") or {}).items())))
+        return cls.of(NOTICE_TEXT, text=text) if text else None
 
 
 class FilterError(ValueError):
@@ -174,8 +230,8 @@ class DeskAlert:
     """When the acknowledgement clock started: creation, or the version that reopened the alert."""
     clock_version: int | None = None
     """The version that restarted the clock (None: creation); part of the escalation's id."""
-    reopened: str | None = None
-    updated_since_acknowledged: str | None = None
+    reopened_notice: Notice | None = None
+    updated_notice: Notice | None = None
     versions: list[VersionSeen] = field(default_factory=list)
     message: bytes | None = None
     """The alert version's message as read from ``alerts.shared``, kept for the status record."""
@@ -207,6 +263,29 @@ class DeskAlert:
     @property
     def updated_ms(self) -> int:
         return int(self.record["updated_at"])
+
+    @property
+    def reopened(self) -> str | None:
+        """Why the alert is ``new`` again, in English (see :attr:`reopened_notice`)."""
+        return self.reopened_notice.text if self.reopened_notice else None
+
+    @property
+    def updated_since_acknowledged(self) -> str | None:
+        """What changed since the acknowledgement, in English (see :attr:`updated_notice`)."""
+        return self.updated_notice.text if self.updated_notice else None
+
+    def notices(self) -> list[dict[str, Any]]:
+        """The alert's notices as codes and parameters (the console words them per locale)."""
+        notices = []
+        if self.retraction is not None:
+            retraction = self.retraction
+            notices.append({
+                "code": "retracted",
+                "params": {"reason": retraction["reason"], "events": ",".join(retraction["event_ids"])},
+                "text": f"retracted ({retraction['reason']}): {retraction['detail']}",
+            })  # fmt: skip
+        notices += [notice.to_json() for notice in (self.reopened_notice, self.updated_notice) if notice is not None]
+        return notices
 
     @property
     def clock_ms(self) -> int:
@@ -262,6 +341,7 @@ class DeskAlert:
             "retraction": self.retraction,
             "reopened": self.reopened,
             "updated_since_acknowledged": self.updated_since_acknowledged,
+            "notices": self.notices(),
             "silenced": bool(self.silenced_by),
             "silenced_by": list(self.silenced_by),
         }
@@ -331,7 +411,7 @@ def follow_version(alert: DeskAlert) -> None:
             alert.status, alert.escalation_pending = "retracted", False
         return
     if alert.status == "retracted":
-        _reopen(alert, f"reopened: re-raised in version {version} after it was retracted")
+        _reopen(alert, Notice.of(NOTICE_REOPENED_RERAISED, version=version))
         return
     review_acknowledgement(alert)
 
@@ -348,11 +428,14 @@ def review_acknowledgement(alert: DeskAlert) -> None:
     for seen in later:
         if seen.change == "SEVERITY_RAISED" or severity_rank(seen.severity) > severity_rank(acked_severity):
             start = acked_severity if severity_rank(seen.severity) > severity_rank(acked_severity) else _before(alert, seen)
-            _reopen(alert, f"reopened: severity raised from {start} to {seen.severity} in version {seen.version}")
+            _reopen(alert, Notice.of(NOTICE_REOPENED_SEVERITY, **{"from": start, "to": seen.severity, "version": seen.version}))
             return
-    changes = ", ".join(sorted({seen.change or "new version" for seen in later}))
-    alert.updated_since_acknowledged = (
-        f"updated since acknowledged: version {alert.version} ({changes}) after the acknowledgement of version {acked}"
+    changes = sorted({seen.change or "new version" for seen in later})  # the order the English text has always had
+    alert.updated_notice = Notice.of(
+        NOTICE_UPDATED,
+        version=alert.version,
+        changes=",".join(NEW_VERSION if item == "new version" else item for item in changes),
+        acknowledged_version=acked,
     )
 
 
@@ -361,8 +444,8 @@ def _before(alert: DeskAlert, seen: VersionSeen) -> str:
     return earlier[-1] if earlier else (alert.acknowledged_severity or seen.severity)
 
 
-def _reopen(alert: DeskAlert, why: str) -> None:
-    alert.status, alert.reopened, alert.updated_since_acknowledged = "new", why, None
+def _reopen(alert: DeskAlert, why: Notice) -> None:
+    alert.status, alert.reopened_notice, alert.updated_notice = "new", why, None
     alert.acknowledged_version = alert.acknowledged_severity = None
     alert.clock_start_ms, alert.clock_version, alert.escalation_pending = alert.updated_ms, alert.version, False
 
@@ -525,7 +608,7 @@ def apply_to(alert: DeskAlert, action: Action) -> None:
         alert.acknowledged_version = min(action.alert_version, alert.version)
         seen = {item.version: item.severity for item in alert.versions}
         alert.acknowledged_severity = seen.get(alert.acknowledged_version, alert.severity)
-        alert.reopened = alert.updated_since_acknowledged = None
+        alert.reopened_notice = alert.updated_notice = None
         review_acknowledgement(alert)
     if action.action == "ESCALATE":
         alert.escalated, alert.escalation_pending = True, False
@@ -552,6 +635,8 @@ def status_record(alert: DeskAlert, deadlines: Mapping[str, float | None], writt
         "escalation_deadline": alert.escalation_deadline_ms(deadlines),
         "reopened": alert.reopened,
         "updated_since_acknowledged": alert.updated_since_acknowledged,
+        "reopened_notice": alert.reopened_notice.to_record() if alert.reopened_notice else None,
+        "updated_notice": alert.updated_notice.to_record() if alert.updated_notice else None,
         "versions": [{"version": seen.version, "severity": seen.severity, "change": seen.change} for seen in alert.versions],
         "pending_deliveries": [
             {"subscription": item.subscription, "delivery_id": item.delivery_id, "kind": item.kind, "what": item.what}
@@ -580,8 +665,8 @@ def alert_from_status(status: Mapping[str, Any], record: dict[str, Any], seq: in
         escalated=bool(status["escalated"]),
         clock_start_ms=int(status["clock_start"]),
         clock_version=status.get("clock_version"),
-        reopened=status.get("reopened"),
-        updated_since_acknowledged=status.get("updated_since_acknowledged"),
+        reopened_notice=Notice.restore(status.get("reopened_notice"), status.get("reopened")),
+        updated_notice=Notice.restore(status.get("updated_notice"), status.get("updated_since_acknowledged")),
         versions=[VersionSeen(int(item["version"]), item["severity"], item.get("change")) for item in status["versions"]],
         pending_deliveries={item.key: item for item in pending},
     )

@@ -218,7 +218,8 @@ def test_the_console_says_why_an_alert_was_retracted_or_reopened(bus: Bus, desk:
     page.wait_for(f"document.querySelector({json.dumps(_row(pulled))})?.dataset.status === 'retracted'", timeout=30)
     page.click(_row(pulled))
     notice = page.wait_for(_text("#detail-notices [data-notice=retracted]"))
-    assert "warrant_withdrawn" in notice and "withdrawn by the court" in notice and "ev-court-1" in notice
+    assert "warrant withdrawn" in notice and "withdrawn by the court" in notice and "ev-court-1" in notice  # the reason's label
+    assert page.evaluate("document.querySelector('#detail-notices .retraction-reason').dataset.reason") == "warrant_withdrawn"
     assert page.evaluate("document.querySelector('button[data-action=ACKNOWLEDGE]').disabled") is True
 
     page.wait_for(f"document.querySelector({json.dumps(_row(raised))})?.dataset.status === 'new'", timeout=30)

@@ -290,3 +290,90 @@ def test_keyboard_moves_through_alerts_and_acknowledges_and_a_long_timeline_stay
     page.press("?")
     assert page.evaluate("document.querySelector('#keys-help').hidden") is False
     _no_errors(page)
+
+
+ARABIC = re.compile("[\u0600-\u06ff]")
+LTR_OF = "[...document.querySelectorAll(%s)].map(b => [b.textContent, b.dir, getComputedStyle(b).direction])"
+
+
+def _ltr(page: Page, selector: str) -> list[list[str]]:
+    found: list[list[str]] = page.evaluate(LTR_OF % json.dumps(selector))
+    assert found, selector
+    assert all(attribute == "ltr" and direction == "ltr" for _, attribute, direction in found), found
+    return found
+
+
+def test_an_arabic_officer_reads_evidence_places_notices_and_retractions_in_arabic(
+    bus: Bus, desk: DeskProcess, browser: Browser, alerts: dict[str, dict[str, Any]]
+) -> None:
+    agency = _agency(alerts)
+    record = alerts["map"]
+    retracted, reraised = f"retracted-{uuid.uuid4()}", f"reraised-{uuid.uuid4()}"
+    withdrawn = {"reason": "warrant_withdrawn", "detail": "uk-nca withdrew the warrant in case CPS-9.", "event_ids": ["ev-77"]}
+    AlertWriter(bus).publish(
+        {**_long_alert(retracted, agency, 2), "status": "RETRACTED", "change": "RETRACTED", "retraction": withdrawn},
+        {**_long_alert(reraised, agency, 2), "status": "RETRACTED", "change": "RETRACTED", "retraction": withdrawn},
+        {**_long_alert(reraised, agency, 3), "version": 2, "change": "RERAISED"},
+    )
+    names = {code: point.name_in("ar") for code, point in bus.catalogue.border_points.items()}
+    page = browser.new_page()
+    _sign_in(page, desk, "officer.ar")
+
+    # evidence: each line in Arabic from the event's facts, the agency and identifiers left to right; places by Arabic name
+    _open(page, record["alert_id"])
+    lines = page.wait_for("[...document.querySelectorAll('#detail-evidence .evidence-summary')].map(s => s.textContent)")
+    assert len(lines) == len(record["evidence"]) and all(ARABIC.search(line) for line in lines), lines
+    assert not {item["summary"] for item in record["evidence"]} & set(lines)
+    _ltr(page, "#detail-evidence .evidence-summary bdi.agency")
+    points = {item["border_point"] for item in record["evidence"] if item["border_point"]}
+    wheres = page.evaluate("[...document.querySelectorAll('#detail-evidence .where[data-border-point]')].map(w => w.textContent)")
+    assert points and any(names[code] in text and code in text for code in points for text in wheres), wheres
+    _ltr(page, "#detail-evidence .where bdi.place")
+    labels = page.evaluate("[...document.querySelectorAll('#detail-map .border-point.used .point-label')]"
+        ".map(l => l.textContent)")
+    assert {names[code] for code in points} <= set(labels), labels
+    headings = page.evaluate("[...document.querySelectorAll('#detail-evidence .day-heading')].map(h => h.textContent)")
+    assert all(ARABIC.search(heading) for heading in headings)
+    page.evaluate("document.querySelector('#evidence-title').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "console-arabic-evidence.png")
+
+    # English: the same lines the correlator wrote, and a day of one event is "1 event"
+    page.evaluate(SWITCH % "en")
+    page.wait_for("document.documentElement.dir === 'ltr'")
+    english = page.wait_for(
+        "[...document.querySelectorAll('#detail-evidence li.evidence-item')]"
+        ".map(li => [li.dataset.eventId, li.querySelector('.evidence-summary').textContent])"
+    )
+    assert dict(english) == {item["event_id"]: item["summary"] for item in record["evidence"]}
+    groups = page.evaluate(
+        "[...document.querySelectorAll('#detail-evidence .day-group')]"
+        ".map(g => [g.querySelector('.day-heading').textContent, g.querySelectorAll('li').length])"
+    )
+    assert all(heading.endswith(f"— {count} event" if count == 1 else f"— {count} events") for heading, count in groups)
+    page.evaluate(SWITCH % "ar")
+    page.wait_for("document.documentElement.dir === 'rtl'")
+
+    # retraction: the reason's Arabic label (its code kept), the detail as recorded and labelled so, event ids left to right
+    _open(page, retracted)
+    reason = page.wait_for("document.querySelector('#detail-notices [data-notice=retracted] .retraction-reason')?.textContent")
+    assert reason == "سُحبت مذكرة التوقيف"
+    assert page.evaluate("document.querySelector('#detail-notices .retraction-reason').dataset.reason") == "warrant_withdrawn"
+    detail = page.evaluate("document.querySelector('#detail-notices .retraction-detail').textContent")
+    assert withdrawn["detail"] in detail and ARABIC.search(detail.replace(withdrawn["detail"], ""))
+    as_recorded = page.evaluate("document.querySelector('#detail-notices .retraction-detail [lang=en]').textContent")
+    assert as_recorded == withdrawn["detail"]
+    assert ["ev-77", "ltr", "ltr"] in _ltr(page, "#detail-notices [data-notice=retracted] bdi")
+
+    # a notice from its code: re-raised after the retraction, in Arabic, the version number left to right
+    _open(page, reraised)
+    notice = page.wait_for("document.querySelector('#detail-notices [data-code=\"reopened.reraised\"]')?.textContent")
+    assert ARABIC.search(notice) and "re-raised" not in notice, notice
+    assert ["2", "ltr", "ltr"] in _ltr(page, '#detail-notices [data-code="reopened.reraised"] bdi')
+    page.evaluate("document.querySelector('#detail').scrollTop = 0")
+    page.screenshot(ARTIFACTS / "console-arabic-notice.png")
+    page.evaluate(SWITCH % "en")
+    page.wait_for("document.documentElement.dir === 'ltr'")
+    english_notice = page.wait_for("document.querySelector('#detail-notices [data-code=\"reopened.reraised\"]')?.textContent")
+    assert english_notice == desk.request("officer.en", "GET", f"/api/v1/alerts/{reraised}")[1]["reopened"]
+    assert english_notice == "reopened: re-raised in version 2 after it was retracted"
+    _no_errors(page)

@@ -225,7 +225,13 @@ def test_record_carries_every_alert_field(book: AlertBook) -> None:
         "event_id": "s-1", "agency": "uk-bf", "event_type": "sighting", "occurred_at": T0,
         "border_point": "GB-DOV", "summary": "uk-bf sighting (ANPR_CAMERA) at GB-DOV",
         "subjects": ["PERSON_DOCUMENT:IQ:A1234567"], "latitude": None, "longitude": None,
+        "facts": {"method": "ANPR_CAMERA"},
     }  # fmt: skip
+    assert [item["facts"] for item in record["evidence"][:3]] == [
+        {"platform": "facebook", "content_kind": "ADVERT", "content_ref": "ad-1"},
+        {"risk_score": "88", "channel": "HAWALA", "amount": "15000.00", "currency": "USD"},
+        {"case_id": "CPS-1", "status": "WARRANT_ISSUED"},
+    ]
 
 
 def test_record_validates_against_the_alert_schema(book: AlertBook) -> None:

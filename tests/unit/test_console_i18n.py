@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from test_summaries import CFG, POINTS
 
 from borderbus import phrases
 from borderbus.phrases import MissingTemplate, Phrase, ident, key, moment, phrase, render, templates
+from borderbus_correlator.alert_book import _evidence_record, evidence_summary
+from borderbus_correlator.model import Observation
 from borderbus_correlator.summaries import summary_phrases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,3 +98,70 @@ def test_english_is_the_avro_summary_and_a_time_is_in_utc() -> None:
                    first=moment(0), last=moment(3_600_000), cap=phrases.number(50))]  # fmt: skip
     expected = f"{PHONE} was named together with 3 other subjects in 4 events from 1970-01-01 00:00 UTC"
     assert render(said, templates("en"), {}).startswith(expected)
+
+
+# ---------- the console's own words: plural forms, keys the scripts use, evidence lines ----------
+
+CONSOLE_JS = REPO / "services" / "borderbus_desk" / "console"
+PLURAL_CATEGORIES = {"en": {"one", "other"}, "ar": {"zero", "one", "two", "few", "many", "other"}}
+"""CLDR plural categories (what Intl.PluralRules selects) of each console language."""
+LITERAL_KEY = re.compile(r"""(?:\bt|i18n\.(?:t|nodes|plural|compose|has))\(\s*"([a-z_.\-]+)\"""")
+
+
+@pytest.mark.parametrize("locale", phrases.LOCALES)
+def test_every_counted_message_has_each_plural_category_of_its_language(locale: str) -> None:
+    catalogue = _console(locale)
+    counted = {_base(k) for k in _console("en") if k != _base(k)}
+    assert {"evidence.day", "evidence.events", "alerts.count", "map.unplaced"} <= counted
+    for base in counted:
+        assert base not in catalogue, f"{base}: a counted message has only plural forms"
+        forms = {k[len(base) + 1 :] for k in catalogue if _base(k) == base and k != base}
+        assert forms == PLURAL_CATEGORIES[locale], (base, forms)
+        extra = {name for k in catalogue if _base(k) == base for name in PLACEHOLDER.findall(catalogue[k])} - {"count"}
+        for k in (k for k in catalogue if _base(k) == base):
+            assert set(PLACEHOLDER.findall(catalogue[k])) - {"count"} == extra, k  # only the number may be spelt out
+
+
+def test_every_message_the_console_scripts_name_is_in_the_catalogues() -> None:
+    english = _console("en")
+    used = {key for path in CONSOLE_JS.glob("*.js") for key in LITERAL_KEY.findall(path.read_text(encoding="utf-8"))}
+    assert {"notice.retracted", "notice.updated_since_acknowledged", "place.named", "evidence.stats"} <= used
+    counted = {_base(k) for k in english if k != _base(k)}
+    assert sorted(key for key in used if key not in english and key not in counted) == []
+
+
+def _line(observation: Observation) -> str:
+    """The console's English evidence line, rendered with the same template language as the browser."""
+    record = _evidence_record(observation)
+    facts = record["facts"]
+    place = record["border_point"] or (
+        f"{record['latitude']:.4f},{record['longitude']:.4f}" if record["latitude"] is not None else None
+    )
+    values = {"agency": record["agency"], "type": record["event_type"], "place": place, **facts}
+    template = f"evidence.line.{record['event_type']}"
+    catalogue = _console("en")
+    template = template if template in catalogue else "evidence.line.default"
+    names = phrases.placeholders(catalogue[template])
+    said = phrase(template, **{name: phrases.text(values.get(name)) for name in names})
+    return render([said], catalogue, {})
+
+
+PAYMENT = {"channel": "HAWALA", "amount": "15000.00", "currency": "USD"}
+
+
+def test_the_english_evidence_line_from_facts_is_the_correlators_summary() -> None:
+    bare = Observation("e", "uk-nca", "case-update", 0, 0, "AMBER", (PERSON,))
+    cases = [
+        bare,
+        replace(bare, facts={"case_id": "CPS-1", "status": "WARRANT_ISSUED", "warrant_ref": "W-9"}, border_point="GB-DOV"),
+        replace(bare, event_type="sighting", facts={"method": "DRONE"}, latitude=50.94, longitude=0.976),
+        replace(bare, event_type="sighting", border_point="GB-LHR"),
+        replace(bare, event_type="finance-flag", facts={**PAYMENT, "risk_score": 88}),
+        replace(bare, event_type="finance-flag", facts={"risk_score": 0}),
+        replace(
+            bare, event_type="platform-report", facts={"platform": "facebook", "content_kind": "ADVERT", "content_ref": "ad-1"}
+        ),
+        replace(bare, event_type="new-type"),
+    ]
+    for observation in cases:
+        assert _line(observation) == evidence_summary(observation), observation

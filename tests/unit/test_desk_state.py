@@ -335,6 +335,33 @@ def test_new_evidence_alone_keeps_the_acknowledgement_and_says_so() -> None:
     assert state.due_for_escalation(NOW + 10**9, {"MEDIUM": 1.0, "HIGH": 1.0}) == []
 
 
+def test_notices_carry_a_code_and_parameters_for_the_console_and_keep_their_english_text() -> None:
+    state = DeskState()
+    state.apply_alert(v2("A", 1, "RAISED"), published_ms=NOW, message=b"m")
+    state.apply_action(versioned_action("A", "ACKNOWLEDGE", 1))
+    state.apply_alert(v2("A", 2, "EVIDENCE_ADDED"), published_ms=NOW, message=b"m")
+    state.apply_alert(record("A", 3), published_ms=NOW, message=b"m")  # an alert v1 record: no change
+    [updated] = state.alerts["A"].to_json()["notices"]
+    assert (updated["code"], updated["params"]) == (
+        "updated_since_acknowledged", {"version": "3", "changes": "EVIDENCE_ADDED,NEW_VERSION", "acknowledged_version": "1"}
+    )
+    assert updated["text"] == state.alerts["A"].updated_since_acknowledged == (
+        "updated since acknowledged: version 3 (EVIDENCE_ADDED, new version) after the acknowledgement of version 1"
+    )
+    raised = v2("A", 4, "SEVERITY_RAISED", severity="CRITICAL", previous_severity="HIGH")
+    state.apply_alert(raised, published_ms=NOW, message=b"m")
+    [reopened] = state.alerts["A"].to_json()["notices"]
+    expected = {"from": "HIGH", "to": "CRITICAL", "version": "4"}
+    assert (reopened["code"], reopened["params"]) == ("reopened.severity_raised", expected)
+
+    # a status record of schema version 1 knows only the English text: the notice comes back as that text
+    status = {**status_record(state.alerts["A"], {}, NOW), "reopened_notice": None, "updated_notice": None}
+    restored = DeskState()
+    restored.restore(status, record("A", 4, severity="CRITICAL"), b"m")
+    [legacy] = restored.alerts["A"].to_json()["notices"]
+    assert legacy == {"code": "text", "params": {"text": reopened["text"]}, "text": reopened["text"]}
+
+
 def test_an_acknowledgement_of_an_older_version_arriving_late_reopens_at_once() -> None:
     """The officer saw version 1 (HIGH) and clicked; version 2 (CRITICAL) reached the log first."""
     state = DeskState()

@@ -342,17 +342,18 @@ function fillRow(row, alert) {
   const subjects = (alert.subjects || []).map((s) => el("div", { title: t(`kind.${s.kind}`) }, ltr(s.id, "ltr ident")));
   const [day, time] = i18n.time(alert.updated_at).split(" ");
   const flag = alert.reopened ? " ↻" : alert.updated_since_acknowledged ? " •" : "";
+  const noticeTitle = (alert.notices || []).filter((n) => n.code !== "retracted").map((n) => noticeNodes(n).textContent).join("\n");
   row.replaceChildren(
     el("td", { class: "sev-cell" }, severityBadge(alert.severity)),
     el(
       "td",
-      { class: `status status-${alert.status}`, title: alert.reopened || alert.updated_since_acknowledged || "" },
+      { class: `status status-${alert.status}`, title: noticeTitle },
       statusLabel(alert.status) + flag,
     ),
     el("td", { class: "rule", title: alert.rule }, ruleLabel(alert.rule) === alert.rule ? ltr(breakable(alert.rule)) : ruleLabel(alert.rule)),
     el("td", { class: "summary-cell" }, summary),
     el("td", { class: "subjects mono" }, ...subjects),
-    el("td", { class: "border-point" }, alert.border_point ? ltr(alert.border_point) : "—"),
+    el("td", { class: "border-point", title: (alert.border_point && i18n.placeName(alert.border_point)) || "" }, alert.border_point ? ltr(alert.border_point) : "—"),
     el("td", { class: "updated mono", title: `${i18n.time(alert.updated_at)} UTC` }, el("div", {}, ltr(time || "")), el("div", { class: "day" }, ltr(day || ""))),
     el("td", { class: "version" }, i18n.number(alert.version)),
   );
@@ -501,17 +502,11 @@ function renderDetail() {
   );
   // why the alert is where it is: retracted by the facts, reopened, or changed since it was acknowledged
   const notices = [];
-  if (alert.retraction) {
-    const r = alert.retraction;
-    notices.push(el("p", { class: "notice notice-retracted", dataset: { notice: "retracted" } },
-      i18n.nodes("notice.retracted", { reason: ltr(r.reason), detail: el("span", { lang: "en", dir: "auto" }, r.detail) }),
-      (r.event_ids || []).length
-        ? el("span", { class: "mono small" }, i18n.nodes("notice.retracted_events", { events: ltr(r.event_ids.join(", ")) }))
-        : ""));
-  }
-  if (alert.reopened) notices.push(el("p", { class: "notice notice-reopened", dataset: { notice: "reopened" } }, alert.reopened));
-  if (alert.updated_since_acknowledged) {
-    notices.push(el("p", { class: "notice notice-updated", dataset: { notice: "updated" } }, alert.updated_since_acknowledged));
+  if (alert.retraction) notices.push(retractionNotice(alert.retraction));
+  for (const notice of alert.notices || []) {
+    if (notice.code === "retracted") continue; // drawn from alert.retraction above, with its detail
+    const kind = notice.code.startsWith("reopened") ? "reopened" : notice.code === "updated_since_acknowledged" ? "updated" : "other";
+    notices.push(el("p", { class: `notice notice-${kind}`, dataset: { notice: kind, code: notice.code } }, noticeNodes(notice)));
   }
   $("#detail-notices").replaceChildren(...notices);
 
@@ -585,18 +580,62 @@ async function act(action) {
   }
 }
 
+// ---------- notices: codes and parameters from the desk, worded from the catalogue ----------
+
+/** A notice's words in the current locale: versions as numbers, severities and changes by their labels. */
+function noticeNodes(notice) {
+  const p = notice.params || {};
+  const number = (value) => ltr(i18n.decimal(value), "ltr number");
+  const severity = (code) => (i18n.has(`severity.${code}`) ? t(`severity.${code}`) : ltr(code));
+  switch (notice.code) {
+    case "reopened.reraised":
+      return i18n.nodes("notice.reopened.reraised", { version: number(p.version) });
+    case "reopened.severity_raised":
+      return i18n.nodes("notice.reopened.severity_raised", { from: severity(p.from), to: severity(p.to), version: number(p.version) });
+    case "updated_since_acknowledged": {
+      const changes = document.createDocumentFragment();
+      String(p.changes || "").split(",").filter(Boolean).forEach((code, index) => {
+        if (index) changes.append(t("notice.list_separator"));
+        changes.append(i18n.code("change", code));
+      });
+      return i18n.nodes("notice.updated_since_acknowledged", {
+        version: number(p.version), changes, acknowledged_version: number(p.acknowledged_version),
+      }); // prettier-ignore
+    }
+    default: // a notice restored from an older status record: only its English text is known
+      return el("span", { lang: "en", dir: "auto" }, notice.text || p.text || notice.code);
+  }
+}
+
+/** Retracted: the reason by its label (the code stays on the element), the detail as the bus recorded it (English). */
+function retractionNotice(r) {
+  const reason = el("span", { class: "retraction-reason", dataset: { reason: r.reason }, title: r.reason },
+    i18n.has(`retraction.${r.reason}`) ? t(`retraction.${r.reason}`) : ltr(r.reason)); // prettier-ignore
+  const detail = r.detail
+    ? el("span", { class: "retraction-detail" },
+        i18n.nodes("notice.retracted_detail", { detail: el("span", { lang: "en", dir: "auto" }, r.detail) })) // prettier-ignore
+    : "";
+  return el("p", { class: "notice notice-retracted", dataset: { notice: "retracted", code: "retracted" } },
+    i18n.nodes("notice.retracted", { reason, detail }),
+    (r.event_ids || []).length
+      ? el("span", { class: "mono small" }, i18n.nodes("notice.retracted_events", { events: ltr(r.event_ids.join(", ")) }))
+      : ""); // prettier-ignore
+}
+
 // ---------- pictures: map and network (map.js, graph.js) ----------
 
+/** A border point as "code (name in the locale)", the code left to right. */
 function placeNode(code) {
-  const point = state.borderPoints[code];
-  return ltr(point ? `${code} (${point.name})` : code, "ltr place");
+  const name = i18n.placeName(code);
+  if (!name) return ltr(code, "ltr place");
+  return el("span", { class: "place", dataset: { borderPoint: code } }, i18n.nodes("place.named", { code: ltr(code, "ltr place"), name }));
 }
 
 async function loadBorderPoints() {
   const { ok, body } = await api("/api/v1/border-points");
   if (!ok || !body) return;
   state.borderPoints = Object.fromEntries(body.border_points.map((point) => [point.code, point]));
-  i18n.placeNames = Object.fromEntries(body.border_points.map((point) => [point.code, point.name]));
+  i18n.points = state.borderPoints;
 }
 
 /** Draw the map and fetch and draw the graph, once per alert version, status and language. */

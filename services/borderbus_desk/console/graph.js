@@ -262,7 +262,7 @@
     );
     const hint = document.createElement("p");
     hint.className = "muted small graph-hint";
-    hint.textContent = i18n.t("graph.hint") + (data.other_alerts ? " " + i18n.t("graph.others", { count: i18n.number(data.other_alerts) }) : "");
+    hint.textContent = i18n.t("graph.hint") + (data.other_alerts ? " " + i18n.plural("graph.others", data.other_alerts) : "");
     container.replaceChildren(controls, root, hint);
     return { zoomAt, view };
   }

@@ -17,7 +17,7 @@
     messages: {},
     summaries: {},
     fallback: {},
-    placeNames: {},
+    points: {}, // border point code -> {code, name, names: {locale: name}}, from /api/v1/border-points
     locales: Object.keys(LOCALES),
   };
 
@@ -77,8 +77,48 @@
     return i18n.t(chosen, { ...params, count: i18n.number(count) });
   };
 
-  i18n.number = function (value, fractionDigits = 0) {
-    return new Intl.NumberFormat(i18n.locale, { minimumFractionDigits: fractionDigits, maximumFractionDigits: fractionDigits }).format(value);
+  i18n.number = function (value, fractionDigits = 0, { grouping = true } = {}) {
+    return new Intl.NumberFormat(i18n.locale, {
+      minimumFractionDigits: fractionDigits, maximumFractionDigits: fractionDigits, useGrouping: grouping,
+    }).format(value); // prettier-ignore
+  };
+
+  /** A decimal written by an agency ("15000.00", "0.87") in the locale's digits, its decimals kept, not grouped. */
+  i18n.decimal = function (text) {
+    const value = String(text ?? "");
+    return value !== "" && Number.isFinite(Number(value)) ? i18n.number(Number(value), decimals(value), { grouping: false }) : value;
+  };
+
+  /** A border point's name in the current locale (``names`` in border_points.yaml), else its English name, else null. */
+  i18n.placeName = function (code) {
+    const point = i18n.points[code];
+    if (!point) return null;
+    return (point.names && point.names[i18n.locale]) || point.name || null;
+  };
+
+  /** A code's label from the catalogue (``code.<group>.<code>``) or, unlabelled, the code as a left-to-right isolate.
+   *  English labels are the codes themselves, so English text reads as the bus writes it. */
+  i18n.code = function (group, code) {
+    if (code === null || code === undefined || code === "") return null;
+    const key = `code.${group}.${code}`;
+    const label = i18n.has(key) ? i18n.t(key) : code;
+    if (label === code) return i18n.ltr(code, "ltr code");
+    const node = document.createElement("span");
+    node.className = "code-label";
+    node.dataset.code = code;
+    node.title = code;
+    node.textContent = label;
+    return node;
+  };
+
+  /** The interface message ``key`` as nodes, with optional [groups] dropped when a value inside is null
+   *  (the same template language as the summaries); ``values`` maps names to Nodes, strings or null. */
+  i18n.compose = function (key, values) {
+    return fillTemplate(message(key), (name) => {
+      const value = values[name];
+      if (value === null || value === undefined || value === "") return null;
+      return value instanceof Node ? value : document.createTextNode(String(value));
+    });
   };
 
   /** A UTC moment as YYYY-MM-DD HH:MM in the locale's digits: one unambiguous left-to-right shape in every language. */
@@ -168,7 +208,7 @@
         return fillTemplate(summaryTemplate(hours ? "duration.hours" : "duration.minutes"), () => amount);
       }
       case "PLACE": {
-        const name = i18n.placeNames[first];
+        const name = i18n.placeName(first);
         const text = name ? summaryTemplate("place.named").replace("{code}", first).replace("{name}", name) : first;
         return i18n.ltr(text, "ltr place");
       }

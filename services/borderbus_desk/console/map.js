@@ -119,9 +119,9 @@
 
   function placeText(entry, points) {
     const evidence = entry.evidence;
-    if (entry.kind === "coordinates") return `${entry.lat.toFixed(4)},${entry.lon.toFixed(4)}`;
-    const point = points[evidence.border_point];
-    return point ? `${evidence.border_point} (${point.name})` : evidence.border_point;
+    if (entry.kind === "coordinates") return `${i18n.number(entry.lat, 4, { grouping: false })},${i18n.number(entry.lon, 4, { grouping: false })}`;
+    const name = i18n.placeName(evidence.border_point);
+    return name ? i18n.t("place.named", { code: evidence.border_point, name }) : evidence.border_point;
   }
 
   /** Draw ``alert``'s evidence into ``container``; ``points`` maps border point codes to {name, latitude, longitude}. */
@@ -129,7 +129,7 @@
     const { placed, unplaced } = located(alert, points);
     const note = document.createElement("p");
     note.className = "map-unplaced muted small";
-    note.textContent = unplaced.length ? i18n.t("map.unplaced", { count: i18n.number(unplaced.length) }) : "";
+    note.textContent = unplaced.length ? i18n.plural("map.unplaced", unplaced.length) : "";
     if (!placed.length) {
       const empty = document.createElement("p");
       empty.className = "muted map-empty";
@@ -171,10 +171,11 @@
       const [x, y] = view.project(point.longitude, point.latitude);
       const used = placed.some((entry) => entry.evidence.border_point === point.code) || point.code === alert.border_point;
       const label = svg("text", { x: x + 7, y: y - 6, class: "point-label" });
-      label.textContent = point.code;
+      const name = i18n.placeName(point.code) || point.name;
+      label.textContent = used ? name : point.code; // the points of this alert by name in the officer's language
       known.append(
         svg("g", { class: `border-point${used ? " used" : ""}`, "data-border-point": point.code },
-          svg("rect", { x: x - 3.5, y: y - 3.5, width: 7, height: 7 }), label, title(`${point.code} (${point.name})`)),
+          svg("rect", { x: x - 3.5, y: y - 3.5, width: 7, height: 7 }), label, title(i18n.t("place.named", { code: point.code, name }))),
       ); // prettier-ignore
     }
     root.append(known);

@@ -20,12 +20,52 @@
     return i18n.has(`event.${type}`) ? i18n.t(`event.${type}`) : type;
   }
 
+  function coordinates(evidence) {
+    if (evidence.latitude === null || evidence.latitude === undefined) return null;
+    const format = (value) => i18n.number(Number(value), 4, { grouping: false });
+    return `${format(evidence.latitude)},${format(evidence.longitude)}`;
+  }
+
+  /** The event's one-line description in the current locale, from its structured fields (alert schema v4 ``facts``)
+   *  and the catalogue's ``evidence.line.<event type>`` template; in English it reads as the correlator's summary. */
+  function line(evidence) {
+    const facts = evidence.facts || {};
+    const ident = (value) => (value ? i18n.ltr(value, "ltr ident") : null);
+    const place = evidence.border_point || coordinates(evidence);
+    const values = {
+      agency: i18n.ltr(evidence.agency, "ltr agency"),
+      type: i18n.ltr(evidence.event_type, "ltr code"),
+      place: place ? i18n.ltr(place, "ltr place") : null,
+      method: i18n.code("method", facts.method),
+      risk_score: facts.risk_score ? i18n.ltr(i18n.decimal(facts.risk_score), "ltr number") : null,
+      channel: i18n.code("channel", facts.channel),
+      amount: facts.amount ? i18n.ltr(i18n.decimal(facts.amount), "ltr number") : null,
+      currency: ident(facts.currency),
+      case_id: ident(facts.case_id),
+      status: i18n.code("case_status", facts.status),
+      warrant_ref: ident(facts.warrant_ref),
+      platform: ident(facts.platform),
+      content_kind: i18n.code("content_kind", facts.content_kind),
+      content_ref: ident(facts.content_ref),
+    };
+    const key = i18n.has(`evidence.line.${evidence.event_type}`) ? `evidence.line.${evidence.event_type}` : "evidence.line.default";
+    return i18n.compose(key, values);
+  }
+
+  /** Where: the border point's name in the locale with its code, else the coordinates, else "no place". */
+  function where(evidence) {
+    const code = evidence.border_point;
+    if (code) {
+      const name = i18n.placeName(code);
+      const node = el("span", { class: "where", dataset: { borderPoint: code } });
+      node.append(name ? i18n.nodes("place.named", { code: i18n.ltr(code, "ltr place"), name }) : i18n.ltr(code, "ltr place"));
+      return node;
+    }
+    const at = coordinates(evidence);
+    return at ? i18n.ltr(at, "ltr where") : el("span", { class: "where none" }, i18n.t("evidence.nowhere"));
+  }
+
   function item(evidence) {
-    const where = evidence.border_point
-      ? i18n.ltr(evidence.border_point, "ltr where")
-      : evidence.latitude !== null && evidence.latitude !== undefined
-        ? i18n.ltr(`${Number(evidence.latitude).toFixed(4)},${Number(evidence.longitude).toFixed(4)}`, "ltr where")
-        : el("span", { class: "where none" }, i18n.t("evidence.nowhere"));
     const time = el("time", { class: "when mono", datetime: evidence.occurred_at }, i18n.ltr(i18n.time(evidence.occurred_at).split(" ")[1] || ""));
     const subjects = (evidence.subjects || []).map((key) => i18n.ltr(key.slice(key.indexOf(":") + 1), "ltr ident"));
     return el(
@@ -34,9 +74,8 @@
       time,
       el("span", { class: "event-type" }, eventType(evidence.event_type)),
       i18n.ltr(evidence.agency, "ltr agency"),
-      where,
-      // the agency's own one-line description travels in English: it is the agency's wording, not ours
-      el("span", { class: "evidence-summary", lang: "en", dir: "auto" }, evidence.summary),
+      where(evidence),
+      el("span", { class: "evidence-summary", dataset: { rendered: "facts" } }, line(evidence)),
       subjects.length ? el("span", { class: "evidence-subjects" }, ...subjects.flatMap((node, i) => (i ? [" ", node] : [node]))) : null,
     );
   }
@@ -54,13 +93,17 @@
     const stats = el(
       "p",
       { class: "timeline-stats muted small" },
-      i18n.t("evidence.stats", { count: i18n.number(items.length), days: i18n.number(days.size), agencies: i18n.number(agencies.size) }),
+      i18n.t("evidence.stats", {
+        events: i18n.plural("evidence.events", items.length),
+        days: i18n.plural("evidence.days", days.size),
+        agencies: i18n.plural("evidence.agencies", agencies.size),
+      }),
     );
     const groups = [...days].map(([day, entries]) =>
       el(
         "section",
         { class: "day-group", dataset: { day } },
-        el("h4", { class: "day-heading" }, i18n.t("evidence.day", { day: i18n.day(`${day}T00:00:00Z`), count: i18n.number(entries.length) })),
+        el("h4", { class: "day-heading" }, i18n.plural("evidence.day", entries.length, { day: i18n.day(`${day}T00:00:00Z`) })),
         el("ol", { class: "timeline" }, ...entries.map(item)),
       ),
     );
