@@ -22,9 +22,12 @@ def policy(offline_bus: Bus, prefix: str = "", config_dir: Path | None = None) -
 
 
 def test_an_agency_writes_only_its_own_ingest_topics(offline_bus: Bus) -> None:
+    """It reads back only its own (a restarted service recalls what it committed), nothing else."""
     grants = policy(offline_bus).grants_of("agency-uk-bf")
     assert {(g.resource_type, g.name, g.operation) for g in grants} == {
         ("topic", "ingest.uk-bf.sighting", "write"),
+        ("topic", "ingest.uk-bf.sighting", "read"),
+        ("group", "agency-uk-bf-", "read"),
         ("topic", "borderbus.schemas", "write"),
         ("transactional_id", "agency-uk-bf-", "write"),
     }
