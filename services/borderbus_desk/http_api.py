@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from borderbus import limits
 from borderbus.http_security import (
     CALLER_KEY,
     CONSOLE_HEADERS,
@@ -40,7 +41,8 @@ LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
 OFFICER_KEY = web.RequestKey("officer", Officer)
 CONSOLE_DIR = Path(str(resources.files("borderbus_desk") / "console"))
 KEEPALIVE_S = 15.0
-MAX_LIST = 1000
+MAX_LIST = limits.MAX_LIST
+FILTERED = ("status", "rule", "border_point")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,6 +95,35 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
         return _error(error.status, error.code, str(error), error.field)
     except FilterError as error:
         return _error(422, "invalid_filter", str(error), error.field)
+    except web.HTTPException as error:  # aiohttp's own refusals (404, 405, 413) in the same JSON shape
+        if error.status < 400:
+            raise
+        if isinstance(error, web.HTTPRequestEntityTooLarge):
+            return _error(413, "body_too_large", f"body is larger than {limits.DESK_MAX_BODY_BYTES} bytes", "body")
+        code = error.reason.lower().replace(" ", "_")
+        field_name = {404: "path", 405: "method"}.get(error.status, "request")
+        kept = {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
+        return _error(error.status, code, error.text or error.reason, field_name, kept)
+
+
+def _alert_filter(request: web.Request) -> AlertFilter:
+    """The filters of a list or stream request, within :mod:`borderbus.limits` (422 naming the parameter)."""
+    for name, value in request.query.items():
+        if len(value) > limits.MAX_QUERY_VALUE:
+            raise FilterError(name, f"has {len(value)} characters; at most {limits.MAX_QUERY_VALUE}")
+    for name in FILTERED:
+        items = request.query.get(name, "").count(",") + 1
+        if items > limits.MAX_FILTER_ITEMS:
+            raise FilterError(name, f"names {items} values; at most {limits.MAX_FILTER_ITEMS}")
+    return AlertFilter.from_query(request.query)
+
+
+def _alert_id(request: web.Request) -> str:
+    """The path's alert id; one no alert can have answers 404 like an unknown one (no existence oracle)."""
+    alert_id = request.match_info["alert_id"]
+    if not limits.ALERT_ID.match(alert_id):
+        raise DeskError(404, "unknown_alert", "no such alert", "alert_id")
+    return alert_id
 
 
 def _officer(request: web.Request) -> Officer:
@@ -105,30 +136,35 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    alert_filter = AlertFilter.from_query(request.query)
-    limit_text = request.query.get("limit", str(MAX_LIST))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+    alert_filter = _alert_filter(request)
+    limit_text = request.query.get("limit", str(MAX_LIST)).strip()
+    if not limits.is_ascii_digits(limit_text) or not 1 <= int(limit_text) <= MAX_LIST:
         raise DeskError(422, "invalid_filter", f"limit: expected 1..{MAX_LIST}", "limit")
     alerts = request.app[DESK_KEY].matching(_officer(request), alert_filter, int(limit_text))
     return web.json_response({"alerts": alerts, "count": len(alerts)})
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    return web.json_response(request.app[DESK_KEY].get(_officer(request), request.match_info["alert_id"]))
+    return web.json_response(request.app[DESK_KEY].get(_officer(request), _alert_id(request)))
 
 
 async def post_action(request: web.Request) -> web.Response:
+    alert_id = _alert_id(request)
     try:
-        body = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DeskError(400, "invalid_json", f"body is not JSON: {error}") from None
+        body = limits.parse_json(await request.read(), max_depth=4)
+    except limits.JsonRefused as refused:
+        raise DeskError(400, refused.code, f"body {refused.reason}", "body") from None
     if not isinstance(body, dict):
         raise DeskError(422, "invalid_action", "body must be an object with 'action' and optional 'note'", "action")
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise DeskError(422, "invalid_note", "note must be a string", "note")
-    action = str(body.get("action", "")).strip().upper()
-    status, payload = await request.app[DESK_KEY].act(_officer(request), request.match_info["alert_id"], action, note)
+    action = body.get("action", "")
+    if not isinstance(action, str):
+        raise DeskError(422, "invalid_action", "action must be a string", "action")
+    if len(note or "") > limits.MAX_NOTE * 2:  # far too long even before trimming: refused without copying it
+        raise DeskError(422, "note_too_long", f"note is longer than {limits.MAX_NOTE} characters", "note")
+    status, payload = await request.app[DESK_KEY].act(_officer(request), alert_id, action.strip().upper(), note)
     return web.json_response(payload, status=status)
 
 
@@ -138,8 +174,11 @@ def _sse(seq_cursor: str, view: dict[str, Any]) -> bytes:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK_KEY]
-    subscriber = Subscriber(_officer(request), AlertFilter.from_query(request.query))
+    subscriber = Subscriber(_officer(request), _alert_filter(request))
     last_event_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if last_event_id is not None and len(last_event_id) > limits.MAX_CURSOR:
+        reason = f"has {len(last_event_id)} characters; at most {limits.MAX_CURSOR}"
+        raise DeskError(422, "invalid_cursor", reason, "Last-Event-ID")
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -199,7 +238,7 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> web.Application:
-    app = web.Application(middlewares=[access_logging, errors_and_auth], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[access_logging, errors_and_auth], client_max_size=limits.DESK_MAX_BODY_BYTES)
     app[DESK_KEY] = desk
     app[LIMITER_KEY] = limiter or FailedAuthLimiter()
     app.on_response_prepare.append(security_headers(CONSOLE_HEADERS))
