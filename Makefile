@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill clean
+.PHONY: help venv tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,3 +73,14 @@ SOAK_ROUNDS ?= 20
 soak-kill: $(STAMP) kafka-jars ## SIGKILL a correlator worker at random moments SOAK_ROUNDS times; writes .local/bench/soak-kill.json
 	@mkdir -p .local/bench
 	@$(BIN)/python tests/bench/soak_kill.py --rounds $(SOAK_ROUNDS) --out .local/bench/soak-kill.json
+
+FUZZ_REQUESTS ?= 100000
+FUZZ_MESSAGES ?= 100000
+fuzz: $(STAMP) kafka-jars ## Hostile input at volume: FUZZ_REQUESTS generated requests per HTTP API, FUZZ_MESSAGES mutated records through the decoder; writes .local/bench/fuzz.json
+	@rm -rf .local/bench/fuzz-parts && mkdir -p .local/bench
+	@start=$$(date +%s); \
+	BORDERBUS_FUZZ_REQUESTS=$(FUZZ_REQUESTS) BORDERBUS_FUZZ_MESSAGES=$(FUZZ_MESSAGES) BORDERBUS_FUZZ_RANDOM=1 \
+	BORDERBUS_FUZZ_REPORT=.local/bench/fuzz-parts \
+	$(BIN)/python -m pytest tests/fuzz -p no:cacheprovider --timeout=7200 -q -s $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python tests/fuzz/report.py --parts .local/bench/fuzz-parts --out .local/bench/fuzz.json --seconds $$(( $$(date +%s) - start )); \
+	exit $$status

@@ -194,7 +194,8 @@ class _Converter:
         known = {field["name"] for field in schema["fields"]}
         extras = sorted(set(value) - known)
         for extra in extras[:10]:
-            self.fail(_join(path, shown(extra, 40).strip("'")), "is not a field of " + schema["name"], "unknown_field")
+            name = extra if extra.strip() and len(extra) <= 40 else shown(extra, 40)  # "" or "  " still names something
+            self.fail(_join(path, name), "is not a field of " + schema["name"], "unknown_field")
         if len(extras) > 10:
             self.fail(path or "event", f"has {len(extras) - 10} more fields that {schema['name']} does not have", "unknown_field")
         record = {}

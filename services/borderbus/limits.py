@@ -140,5 +140,3 @@ def depth_exceeds(value: Any, max_depth: int) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
-
-

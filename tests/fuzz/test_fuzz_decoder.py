@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from fuzzkit import BATCH, MESSAGES, hypothesis_settings, mutate_bytes, mutate_json, report, rss_kib, samples
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +25,6 @@ from borderbus.events import EventPreparer, InvalidEvents
 from borderbus.ingest import decode_ingest
 from borderbus_correlator.observation import observe
 from borderbus_correlator.pipeline import fan_out
-from fuzzkit import BATCH, MESSAGES, hypothesis_settings, mutate_bytes, mutate_json, report, rss_kib, samples
 
 EVENT_TYPES = ("sighting", "finance-flag", "case-update", "platform-report")
 DEAD_LETTER_REASONS = {
@@ -77,7 +77,8 @@ def test_mutated_messages_are_decoded_or_dead_lettered_with_a_reason(offline_bus
     messages = _valid_messages(bus)
     known = {version.fingerprint: version.parsed for version in bus.schemas}
     fingerprints = list(known)
-    topics = sorted({topic for topic, _ in messages}) + [
+    topics = [
+        *sorted({topic for topic, _ in messages}),
         bus.catalogue.ingest_topic("iq-bgc", "sighting"),  # another agency's topic: provenance
         "alerts.shared",
     ]
