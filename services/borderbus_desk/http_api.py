@@ -83,8 +83,14 @@ def _sign_in(request: web.Request) -> web.Response | None:
     return None
 
 
+_CONSOLE_FILES = frozenset(str(path.relative_to(CONSOLE_DIR)) for path in CONSOLE_DIR.rglob("*") if path.is_file())
+
+
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/console/") and request.path.removeprefix("/console/") not in _CONSOLE_FILES:
+        # aiohttp's static handler answers an unknown file with an empty 404, and a name over 255 bytes with a 500
+        return _error(404, "not_found", "no such console file", "path")
     if request.path.startswith("/api/"):
         refusal = _sign_in(request)
         if refusal is not None:
@@ -159,6 +165,11 @@ async def post_action(request: web.Request) -> web.Response:
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise DeskError(422, "invalid_note", "note must be a string", "note")
+    if note is not None and not note.isascii():
+        try:
+            note.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): Avro cannot write it
+            raise DeskError(422, "invalid_note", "note is not valid Unicode text (it holds a lone surrogate)", "note") from None
     action = body.get("action", "")
     if not isinstance(action, str):
         raise DeskError(422, "invalid_action", "action must be a string", "action")

@@ -15,7 +15,14 @@ from test_fuzz_decoder import _valid_messages
 
 from borderbus.bus import Bus
 from borderbus.codec import DecodeError
-from borderbus.dead_letter import HEADER_DETAIL, HEADER_REASON, HEADER_SERVICE, HEADER_SOURCE_OFFSET, HEADER_SOURCE_TOPIC
+from borderbus.dead_letter import (
+    HEADER_DETAIL,
+    HEADER_REASON,
+    HEADER_SERVICE,
+    HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC,
+)
 from borderbus.ingest import decode_ingest
 from correlator_worker import CorrelatorWorker
 from kafka_reading import read_all
@@ -34,13 +41,13 @@ def test_mutated_ingest_records_are_dead_lettered_with_a_reason(fresh_bus: Bus, 
     ]
     mutants += [(topic, value.replace(b"GB:AB12CDE", b"GB:ab12cde")) for topic, value in messages if b"GB:AB12CDE" in value]
     mutants += [(bus.catalogue.ingest_topic("iq-bgc", "sighting"), value) for topic, value in messages if ".uk-bf." in topic]
-    expected: dict[tuple[str, int], str] = {}
-    placed: dict[int, tuple[str, int]] = {}
+    expected: dict[tuple[str, int, int], str] = {}
+    placed: dict[int, tuple[str, int, int]] = {}
 
     def delivered(index: int):  # type: ignore[no-untyped-def]
         def record(error: object, message: object) -> None:
             assert error is None, error
-            placed[index] = (message.topic(), message.offset())  # type: ignore[attr-defined]
+            placed[index] = (message.topic(), message.partition(), message.offset())  # type: ignore[attr-defined]
 
         return record
 
@@ -57,7 +64,7 @@ def test_mutated_ingest_records_are_dead_lettered_with_a_reason(fresh_bus: Bus, 
 
     worker = CorrelatorWorker(bus, tmp_path).start()
     try:
-        letters: dict[tuple[str, int], tuple[str, str]] = {}
+        letters: dict[tuple[str, int, int], tuple[str, str]] = {}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not expected.keys() <= letters.keys():
             for message in read_all(bus.settings, bus.catalogue.topic("borderbus.deadletter"), timeout=5):
@@ -65,7 +72,9 @@ def test_mutated_ingest_records_are_dead_lettered_with_a_reason(fresh_bus: Bus, 
                 if headers.get(HEADER_SERVICE) == "correlator" and headers.get(HEADER_SOURCE_TOPIC, "").startswith(
                     bus.settings.topic_prefix
                 ):
-                    letters[(headers[HEADER_SOURCE_TOPIC], int(headers[HEADER_SOURCE_OFFSET]))] = (
+                    letters[
+                        (headers[HEADER_SOURCE_TOPIC], int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
+                    ] = (
                         headers[HEADER_REASON],
                         headers.get(HEADER_DETAIL, ""),
                     )
@@ -74,5 +83,10 @@ def test_mutated_ingest_records_are_dead_lettered_with_a_reason(fresh_bus: Bus, 
         worker.stop()
     missing = {place: reason for place, reason in expected.items() if place not in letters}
     assert not missing, f"not dead-lettered: {list(missing.items())[:5]}"
-    assert all(letters[place][0] == reason and letters[place][1] for place, reason in expected.items())
+    wrong = {
+        place: (reason, letters[place])
+        for place, reason in expected.items()
+        if letters[place][0] != reason or not letters[place][1]
+    }
+    assert not wrong, f"dead-lettered with another reason or no detail: {list(wrong.items())[:5]}"
     report("dead-letters", {"records": len(mutants), "dead_lettered": len(expected), "reasons": sorted(set(expected.values()))})
