@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 include ops/kafka/kafka.mk
 
-.PHONY: help venv map-data tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill chaos clean
+.PHONY: help venv map-data tools system-packages helm demo test test-unit lint schemas-check topics bench quality soak-kill chaos fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -85,3 +85,14 @@ CHAOS_SEED ?=
 chaos: $(STAMP) kafka-jars ## Faults (kill/pause agencies, workers, desk, one broker at a time) on a 3-node cluster for CHAOS_SECONDS, then the checker; writes .local/bench/chaos.json
 	@mkdir -p .local/bench
 	@$(BIN)/python tests/bench/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --out .local/bench/chaos.json --text .local/bench/chaos.txt
+
+FUZZ_REQUESTS ?= 100000
+FUZZ_MESSAGES ?= 100000
+fuzz: $(STAMP) kafka-jars ## Hostile input at volume: FUZZ_REQUESTS generated requests per HTTP API, FUZZ_MESSAGES mutated records through the decoder; writes .local/bench/fuzz.json
+	@rm -rf .local/bench/fuzz-parts && mkdir -p .local/bench
+	@start=$$(date +%s); \
+	BORDERBUS_FUZZ_REQUESTS=$(FUZZ_REQUESTS) BORDERBUS_FUZZ_MESSAGES=$(FUZZ_MESSAGES) BORDERBUS_FUZZ_RANDOM=1 \
+	BORDERBUS_FUZZ_REPORT=.local/bench/fuzz-parts \
+	$(BIN)/python -m pytest tests/fuzz -p no:cacheprovider --timeout=7200 -q -s $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python tests/fuzz/report.py --parts .local/bench/fuzz-parts --out .local/bench/fuzz.json --seconds $$(( $$(date +%s) - start )); \
+	exit $$status

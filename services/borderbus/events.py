@@ -11,11 +11,14 @@ nowhere else on the way in, under the agency's identifier policy (``agencies.yam
 - a well-formed but unverifiable identifier is kept in canonical form with ``verified: false`` and
   counted in ``borderbus_identifiers_unverified_total{kind}``; ``identifier_policy: strict``
   treats it as invalid;
-- an event may name at most ``max_subjects_per_event`` subjects (422 on ``subjects``).
+- an event may name at most ``max_subjects_per_event`` subjects (422 on ``subjects``);
+- every string, array and number keeps to :mod:`borderbus.limits` (422 naming the field and the limit),
+  and an event's encoded size to ``MAX_EVENT_BYTES`` (413), so nothing the broker would refuse is accepted.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,15 +28,16 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from borderbus import identifiers
+from borderbus import identifiers, limits
 from borderbus.catalogue import Agency, Catalogue
 from borderbus.codec import encode
 from borderbus.schemas import SchemaVersion
 
-MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
-MAX_EVENT_BYTES = 256 * 1024
-"""Encoded size an event may have: far below the broker's message limit (1 MiB by default), so an event
-the service accepted can always be written, and a client is never told to retry what can never fit."""
+MAX_CLOCK_SKEW_MS = limits.MAX_CLOCK_SKEW_MS
+MAX_EVENT_BYTES = limits.MAX_EVENT_BYTES
+MAX_ERRORS = 200
+"""Errors listed for one request; the rest are counted in a last entry, so a hostile body of a million
+unknown fields cannot make an answer (and the memory behind it) larger than the body."""
 TLP_ALIASES = {"AMBER+STRICT": "AMBER_STRICT"}
 _TYPOLOGY = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -102,13 +106,22 @@ def to_millis(value: Any) -> int:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO-8601 time") from None
+            raise ValueError(f"{shown(value)} is not an ISO-8601 time") from None
         if parsed.tzinfo is None:
-            raise ValueError(f"{value!r} has no time zone; add 'Z' or an offset")
-        return int(parsed.timestamp() * 1000)
+            raise ValueError(f"{shown(value)} has no time zone; add 'Z' or an offset")
+        try:
+            return int(parsed.timestamp() * 1000)
+        except (OverflowError, OSError):  # year 1 at +14:00 is before the epoch's range
+            raise ValueError(f"{shown(value)} is outside the representable range") from None
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
     raise ValueError("must be epoch milliseconds or an ISO-8601 time with a time zone")
+
+
+def shown(value: Any, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters: errors name a bad value without echoing megabytes of it."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def now_millis() -> int:
@@ -123,9 +136,15 @@ class _Converter:
         self.index = index
         self.errors: list[FieldError] = []
 
-    def fail(self, path: str, reason: str) -> object:
-        self.errors.append(FieldError(self.index, path, reason))
+    def fail(self, path: str, reason: str, code: str = "invalid_field") -> object:
+        self.errors.append(FieldError(self.index, path, reason, code))
         return _MISSING
+
+    def _in_range(self, path: str, value: float, bounds: tuple[float, float] | None) -> bool:
+        if bounds is None or bounds[0] <= value <= bounds[1]:
+            return True
+        self.fail(path, f"must be between {bounds[0]} and {bounds[1]}", "out_of_range")
+        return False
 
     def convert(self, schema: Any, value: Any, path: str) -> Any:
         if isinstance(schema, str) and schema in self.names:
@@ -136,14 +155,19 @@ class _Converter:
         logical = schema.get("logicalType") if isinstance(schema, dict) else None
         if logical == "timestamp-millis":
             try:
-                return to_millis(value)
+                millis = to_millis(value)
             except ValueError as error:
                 return self.fail(path, str(error))
+            if not limits.MIN_TIMESTAMP_MS <= millis < limits.MAX_TIMESTAMP_MS:
+                return self.fail(path, "must be a time from 1900 to 2199", "out_of_range")
+            return millis
         if logical == "uuid":
+            if not isinstance(value, str) or len(value) > 45:
+                return self.fail(path, f"{shown(value)} is not a UUID")
             try:
-                return str(uuid.UUID(str(value)))
+                return str(uuid.UUID(value))
             except ValueError:
-                return self.fail(path, f"{value!r} is not a UUID")
+                return self.fail(path, f"{shown(value)} is not a UUID")
         if logical == "decimal":
             return self._decimal(schema, value, path)
         handler = getattr(self, f"_{kind}", None)
@@ -168,8 +192,12 @@ class _Converter:
         if not isinstance(value, dict):
             return self.fail(path or "event", "must be a JSON object")
         known = {field["name"] for field in schema["fields"]}
-        for extra in sorted(set(value) - known):
-            self.fail(_join(path, extra), "is not a field of " + schema["name"])
+        extras = sorted(set(value) - known)
+        for extra in extras[:10]:
+            name = extra if extra.strip() and len(extra) <= 40 else shown(extra, 40)  # "" or "  " still names something
+            self.fail(_join(path, name), "is not a field of " + schema["name"], "unknown_field")
+        if len(extras) > 10:
+            self.fail(path or "event", f"has {len(extras) - 10} more fields that {schema['name']} does not have", "unknown_field")
         record = {}
         for field in schema["fields"]:
             name = field["name"]
@@ -185,17 +213,21 @@ class _Converter:
     def _enum(self, schema: dict[str, Any], value: Any, path: str) -> Any:
         symbol = TLP_ALIASES.get(value, value) if isinstance(value, str) else value
         if symbol not in schema["symbols"]:
-            return self.fail(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
+            return self.fail(path, f"{shown(value)} is not one of {', '.join(schema['symbols'])}")
         return symbol
 
     def _array(self, schema: dict[str, Any], value: Any, path: str) -> Any:
         if not isinstance(value, list):
             return self.fail(path, "must be a JSON array")
+        if len(value) > (most := limits.max_items(path)):
+            return self.fail(path, f"has {len(value)} items; at most {most}", "too_many_items")
         return [self.convert(schema["items"], item, f"{path}[{i}]") for i, item in enumerate(value)]
 
     def _map(self, schema: dict[str, Any], value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             return self.fail(path, "must be a JSON object")
+        if len(value) > (most := limits.max_items(path)):
+            return self.fail(path, f"has {len(value)} entries; at most {most}", "too_many_items")
         return {key: self.convert(schema["values"], item, _join(path, key)) for key, item in value.items()}
 
     def _null(self, _schema: Any, value: Any, path: str) -> Any:
@@ -207,36 +239,59 @@ class _Converter:
     def _int(self, _schema: Any, value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             return self.fail(path, "must be a whole number")
-        if not -(2**31) <= value < 2**31:
-            return self.fail(path, "is outside the 32-bit range")
-        return value
+        if not limits.INT_RANGE[0] <= value <= limits.INT_RANGE[1]:
+            return self.fail(path, "is outside the 32-bit range", "out_of_range")
+        return value if self._in_range(path, value, limits.value_range(path)) else _MISSING
 
     def _long(self, _schema: Any, value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             return self.fail(path, "must be a whole number")
-        return value
+        if not limits.LONG_RANGE[0] <= value <= limits.LONG_RANGE[1]:
+            return self.fail(path, "is outside the 64-bit range", "out_of_range")
+        return value if self._in_range(path, value, limits.value_range(path)) else _MISSING
 
     def _double(self, _schema: Any, value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.fail(path, "must be a number")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the double range
+            return self.fail(path, "is outside the range of a double", "out_of_range")
+        if not math.isfinite(number):
+            return self.fail(path, "must be a finite number", "out_of_range")
+        return number if self._in_range(path, number, limits.value_range(path)) else _MISSING
 
     _float = _double
 
     def _string(self, _schema: Any, value: Any, path: str) -> Any:
-        return value if isinstance(value, str) else self.fail(path, "must be a string")
+        if not isinstance(value, str):
+            return self.fail(path, "must be a string")
+        if len(value) > (most := limits.max_string(path)):
+            return self.fail(path, f"has {len(value)} characters; at most {most}", "too_long")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no UTF-8 form for Avro to write
+                return self.fail(path, "is not valid Unicode text (it holds a lone surrogate)")
+        return value
 
     def _decimal(self, schema: dict[str, Any], value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return self.fail(path, 'must be a decimal number, preferably as a string such as "1250.00"')
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            return self.fail(path, f"{value!r} is not a decimal number")
         scale, precision = schema.get("scale", 0), schema["precision"]
-        if not amount.is_finite() or amount != amount.quantize(Decimal(1).scaleb(-scale)):
+        text = str(value)
+        if len(text) > precision + 40:  # room for a sign, a point, zeros and an exponent
+            return self.fail(path, f"has more than {precision} digits", "out_of_range")
+        try:
+            amount = Decimal(text)
+            if not amount.is_finite():
+                return self.fail(path, "must be a finite decimal number")
+            exact = amount.quantize(Decimal(1).scaleb(-scale))
+        except InvalidOperation:  # not a number, or an exponent no quantize can hold ("1e999999999")
+            return self.fail(path, f"{shown(value)} is not a decimal number of at most {precision} digits")
+        if amount != exact:
             return self.fail(path, f"must have at most {scale} decimal places")
-        amount = amount.quantize(Decimal(1).scaleb(-scale))
+        amount = exact
         if len(amount.as_tuple().digits) > precision:
             return self.fail(path, f"has more than {precision} digits")
         return amount
@@ -310,6 +365,9 @@ class EventPreparer:
             if earlier != index:
                 errors.append(FieldError(index, "event_id", f"repeats the event_id of event {earlier} in this request"))
             prepared.append(event)
+        if len(errors) > MAX_ERRORS:
+            more = len(errors) - MAX_ERRORS
+            errors = [*errors[:MAX_ERRORS], FieldError(None, "body", f"{more} more errors not listed", "too_many_errors")]
         if errors:
             raise InvalidEvents(errors)
         return prepared
@@ -421,6 +479,22 @@ class EventPreparer:
                 canonical_ids.append(None)
                 continue
             subject = dict(subject)
+            not_text = [name for name in ("kind", "id", "country") if not isinstance(subject.get(name, ""), str | None)]
+            if not_text:
+                failures.extend(FieldError(index, f"{path}.{name}", "must be a string") for name in not_text)
+                canonical_ids.append(None)
+                continue
+            too_long = [
+                name
+                for name in ("kind", "id", "country")
+                if isinstance(subject.get(name), str) and len(subject[name]) > limits.max_string(name)
+            ]
+            if too_long:
+                for name in too_long:
+                    reason = f"has {len(subject[name])} characters; at most {limits.max_string(name)}"
+                    failures.append(FieldError(index, f"{path}.{name}", reason, "too_long"))
+                canonical_ids.append(None)
+                continue
             country = subject.pop("country", None)
             try:
                 result = identifiers.canonicalise(
@@ -452,6 +526,10 @@ class EventPreparer:
         if removed is not None:
             if not isinstance(removed, list):
                 errors.append(FieldError(index, "removed_subject_indexes", "must be an array of indexes into subjects"))
+                removed = []
+            elif len(removed) > (most := limits.max_items("removed_subject_indexes")):
+                reason = f"has {len(removed)} items; at most {most}"
+                errors.append(FieldError(index, "removed_subject_indexes", reason, "too_many_items"))
                 removed = []
             ids = []
             for position, ref in enumerate(removed):
@@ -506,8 +584,6 @@ class EventPreparer:
             )
             lat, lon = location.get("latitude"), location.get("longitude")
             check((lat is None) == (lon is None), "location", "latitude and longitude come together")
-            check(lat is None or -90 <= lat <= 90, "location.latitude", "must be between -90 and 90")
-            check(lon is None or -180 <= lon <= 180, "location.longitude", "must be between -180 and 180")
         subject_ids = {subject["id"] for subject in record["subjects"]}
         revision = record.get("revises")
         if revision is not None:
@@ -515,13 +591,10 @@ class EventPreparer:
             check(not same, "revises.event_id", "must be the id of an earlier event of this agency, not of this one")
             check(bool(revision["reason"].strip()), "revises.reason", "must say why the event is corrected or retracted")
         if event_type == "sighting":
-            check(0.0 <= record["confidence"] <= 1.0, "confidence", "must be between 0.0 and 1.0")
             check(location is not None, "location", "a sighting must say where it happened")
-            check(record.get("headcount") is None or record["headcount"] >= 0, "headcount", "must not be negative")
         elif event_type == "finance-flag":
             check(record["amount"] > 0, "amount", "must be positive")
             check(bool(_CURRENCY.match(record["currency"])), "currency", "must be an ISO 4217 code such as USD")
-            check(0 <= record["risk_score"] <= 100, "risk_score", "must be between 0 and 100")
             for position, typology in enumerate(record["typologies"]):
                 check(bool(_TYPOLOGY.match(typology)), f"typologies[{position}]", "must be UPPER_SNAKE_CASE")
             for position, party in enumerate(record["counterparties"]):

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import Counter
 
-from borderbus import codec
+from borderbus import codec, identifiers
 from borderbus.catalogue import Catalogue
 from borderbus.codec import DecodeError, WriterLookup
 from borderbus.dead_letter import DeadLetters
@@ -45,7 +45,11 @@ def decode_ingest(
     topic: str,
     value: bytes | None,
 ) -> tuple[str, str, dict[str, Any]]:
-    """``(agency, event_type, record)`` for a record of an ingest topic, or DecodeError saying why not."""
+    """``(agency, event_type, record)`` for a record of an ingest topic, or DecodeError saying why not.
+
+    Beyond the Avro decoding, every subject id must be canonical (as the agency service writes it): a
+    client with the agency's Kafka credentials can write anything, and a record the correlator cannot key
+    would otherwise stop its fan-out on every restart instead of being dead-lettered (``invalid_event``)."""
     parsed = catalogue.parse_ingest_topic(topic)
     if parsed is None:
         raise DecodeError("not_ingest_topic", f"{topic} is not an ingest topic")
@@ -61,7 +65,20 @@ def decode_ingest(
         raise DecodeError(
             "provenance_mismatch", f"event says agency {record['agency']!r} but arrived on {agency}'s topic {topic}"
         )
+    _check_subjects(record)
     return agency, event_type, record
+
+
+def _check_subjects(record: dict[str, Any]) -> None:
+    if not record.get("subjects"):
+        raise DecodeError("invalid_event", "subjects: the event names no subject")
+    revision = record.get("revises") or {}
+    for where, subjects in (("subjects", record["subjects"]), ("revises.subjects", revision.get("subjects") or ())):
+        for position, subject in enumerate(subjects):
+            try:
+                identifiers.subject_key(subject["kind"], subject["id"])
+            except identifiers.IdentifierError as error:
+                raise DecodeError("invalid_event", f"{where}[{position}].{error.field}: {error.reason}") from None
 
 
 class IngestReader:

@@ -103,6 +103,8 @@ class TokenDirectory(Generic[P]):
     def authenticate(self, token: str | None) -> Authentication[P]:
         if not token:
             return Authentication(None, MISSING)
+        if not token.isascii():  # every token is ASCII; aiohttp hands other header bytes over as surrogates
+            return Authentication(None, INVALID)
         digest = token_digest(token)
         found: _Entry[P] | None = None
         for entry in self._entries:  # no early exit: every lookup costs the same

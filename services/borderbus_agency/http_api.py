@@ -14,7 +14,6 @@ checked before the body is read, so a refused caller publishes nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
@@ -30,13 +29,12 @@ from borderbus.http_security import (
     authenticate_request,
     security_headers,
 )
+from borderbus.limits import MAX_BATCH, MAX_BODY_BYTES, JsonRefused, parse_json
 from borderbus.tokens import INVALID, MISSING, RATE_LIMITED, REVOKED
 from borderbus_agency.clients import AgencyClients
 from borderbus_agency.metrics import AUTH_FAILURES, EVENTS_REJECTED, EXPECTED_INTERVAL, REQUESTS_IN_FLIGHT
 from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable, OutcomeUnknown
 
-MAX_BATCH = 1000
-MAX_BODY_BYTES = 16 * 1024 * 1024
 _STATUS_FOR_CODE = {"unknown_event_type": 404, "event_type_not_allowed": 403, "event_too_large": 413}
 
 PUBLISHER_KEY = web.AppKey("publisher", AgencyPublisher)
@@ -75,7 +73,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             reason = f"is larger than {MAX_BODY_BYTES} bytes; send fewer events per request"
             field, code = "body", "body_too_large"
         else:
-            field, code, reason = None, error.reason.lower().replace(" ", "_"), error.text or error.reason
+            code, reason = error.reason.lower().replace(" ", "_"), error.text or error.reason
+            field = {404: "path", 405: "method"}.get(error.status, "request")
         kept = {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
         return _error(error.status, code, [{"index": None, "field": field, "reason": reason, "code": code}], kept)
 
@@ -115,11 +114,10 @@ async def publish_events(request: web.Request) -> web.Response:
     agency = publisher.agency.code
     with REQUESTS_IN_FLIGHT.labels(agency).track_inprogress():
         try:
-            payload = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            payload = parse_json(await request.read())
+        except JsonRefused as refused:
             EVENTS_REJECTED.labels(agency, "unknown", "invalid_json").inc()
-            why = "nests arrays or objects too deeply" if isinstance(error, RecursionError) else f"is not valid JSON: {error}"
-            return _error(400, "invalid_json", [FieldError(None, "body", why, "invalid_json").as_dict()])
+            return _error(400, "invalid_json", [FieldError(None, "body", refused.reason, refused.code).as_dict()])
         bodies = payload if isinstance(payload, list) else [payload]
         if len(bodies) > MAX_BATCH:
             return _error(

@@ -27,7 +27,7 @@ import aiohttp
 from aiohttp.web_runner import GracefulExit
 from confluent_kafka import KafkaException
 
-from borderbus import codec
+from borderbus import codec, limits
 from borderbus.bus import Bus
 from borderbus.catalogue import ALERT_ACTIONS_TOPIC, DESK_SILENCES_TOPIC
 from borderbus.schema_registry import SchemaRegistry
@@ -320,7 +320,7 @@ class DutyDesk:
     def _visible(self, officer: Officer, alert_id: str) -> DeskAlert:
         alert = self.state.alerts.get(alert_id)
         if alert is None or not visible_to(officer.agency, alert.record):
-            raise DeskError(404, "unknown_alert", f"no alert {alert_id!r}")
+            raise DeskError(404, "unknown_alert", f"no alert {alert_id!r}", "alert_id")
         return alert
 
     def get(self, officer: Officer, alert_id: str) -> dict[str, Any]:
@@ -388,7 +388,7 @@ class DutyDesk:
             alerts: list[DeskAlert] | None = None
             if last_event_id:
                 epoch, _, seq = last_event_id.partition(":")
-                if epoch == self.epoch and seq.isdigit():
+                if epoch == self.epoch and seq.isascii() and seq.isdigit():
                     alerts = self.state.changed_since(int(seq))
             if alerts is None:
                 alerts = sorted(self.state.alerts.values(), key=lambda alert: alert.seq)
@@ -546,8 +546,8 @@ class DutyDesk:
         if action_name not in ACTIONS:
             raise DeskError(422, "invalid_action", f"action must be one of {', '.join(ACTIONS)}", "action")
         note = note.strip() if isinstance(note, str) and note.strip() else None
-        if note is not None and len(note) > 2000:
-            raise DeskError(422, "note_too_long", "note is longer than 2000 characters", "note")
+        if note is not None and len(note) > limits.MAX_NOTE:
+            raise DeskError(422, "note_too_long", f"note is longer than {limits.MAX_NOTE} characters", "note")
         with self.lock:
             alert = self._visible(officer, alert_id)
             try:

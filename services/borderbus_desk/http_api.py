@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from borderbus import limits
 from borderbus.http_security import (
     CALLER_KEY,
     CONSOLE_HEADERS,
@@ -49,7 +50,8 @@ OFFICER_KEY = web.RequestKey("officer", Officer)
 CONSOLE_DIR = Path(str(resources.files("borderbus_desk") / "console"))
 SUMMARY_CATALOGUES = Path(str(resources.files("borderbus") / "i18n"))
 KEEPALIVE_S = 15.0
-MAX_LIST = 1000
+MAX_LIST = limits.MAX_LIST
+FILTERED = ("status", "rule", "border_point")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -100,8 +102,14 @@ def _sign_in(request: web.Request) -> web.Response | None:
     return None
 
 
+_CONSOLE_FILES = frozenset(str(path.relative_to(CONSOLE_DIR)) for path in CONSOLE_DIR.rglob("*") if path.is_file())
+
+
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/console/") and request.path.removeprefix("/console/") not in _CONSOLE_FILES:
+        # aiohttp's static handler answers an unknown file with an empty 404, and a name over 255 bytes with a 500
+        return _error(404, "not_found", "no such console file", "path")
     if request.path.startswith("/api/"):
         refusal = _sign_in(request)
         if refusal is not None:
@@ -116,12 +124,36 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
         return _error(400, "invalid_query", str(error), error.field)
     except AuditUnavailable as error:
         return _error(503, "audit_unavailable", f"the audit trail could not record this request, so it is not answered: {error}")
-    except web.HTTPException as error:
-        if not request.path.startswith("/api/") or error.status < 400:
+    except web.HTTPException as error:  # aiohttp's own refusals (404, 405, 413) in the same JSON shape
+        if error.status < 400:
             raise
-        code = "method_not_allowed" if error.status == 405 else "not_found" if error.status == 404 else "http_error"
+        if isinstance(error, web.HTTPRequestEntityTooLarge):
+            return _error(413, "body_too_large", f"body is larger than {limits.DESK_MAX_BODY_BYTES} bytes", "body")
+        code = error.reason.lower().replace(" ", "_")
+        field_name = {404: "path", 405: "method"}.get(error.status, "request")
+        kept = {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
         why = "; the audit trail and other records cannot be changed through the API" if error.status == 405 else ""
-        return _error(error.status, code, f"{error.reason} ({request.method} {request.path}){why}")
+        return _error(error.status, code, (error.text or error.reason) + why, field_name, kept)
+
+
+def _alert_filter(request: web.Request) -> AlertFilter:
+    """The filters of a list or stream request, within :mod:`borderbus.limits` (422 naming the parameter)."""
+    for name, value in request.query.items():
+        if len(value) > limits.MAX_QUERY_VALUE:
+            raise FilterError(name, f"has {len(value)} characters; at most {limits.MAX_QUERY_VALUE}")
+    for name in FILTERED:
+        items = request.query.get(name, "").count(",") + 1
+        if items > limits.MAX_FILTER_ITEMS:
+            raise FilterError(name, f"names {items} values; at most {limits.MAX_FILTER_ITEMS}")
+    return AlertFilter.from_query(request.query)
+
+
+def _alert_id(request: web.Request) -> str:
+    """The path's alert id; one no alert can have answers 404 like an unknown one (no existence oracle)."""
+    alert_id = request.match_info["alert_id"]
+    if not limits.ALERT_ID.match(alert_id):
+        raise DeskError(404, "unknown_alert", "no such alert", "alert_id")
+    return alert_id
 
 
 def _officer(request: web.Request) -> Officer:
@@ -164,9 +196,9 @@ async def me(request: web.Request) -> web.Response:
 
 async def list_alerts(request: web.Request) -> web.Response:
     def answer() -> list[dict[str, Any]]:
-        alert_filter = AlertFilter.from_query(request.query)
-        limit_text = request.query.get("limit", str(MAX_LIST))
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+        alert_filter = _alert_filter(request)
+        limit_text = request.query.get("limit", str(MAX_LIST)).strip()
+        if not limits.is_ascii_digits(limit_text) or not 1 <= int(limit_text) <= MAX_LIST:
             raise DeskError(422, "invalid_filter", f"limit: expected 1..{MAX_LIST}", "limit")
         result: list[dict[str, Any]] = request.app[DESK_KEY].matching(_officer(request), alert_filter, int(limit_text))
         return result
@@ -176,7 +208,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    alert_id = request.match_info["alert_id"]
+    alert_id = _alert_id(request)
     view = await _audited(
         request, audit.ALERT_READ, lambda: request.app[DESK_KEY].get(_officer(request), alert_id), alert_id=alert_id
     )
@@ -184,7 +216,7 @@ async def get_alert(request: web.Request) -> web.Response:
 
 
 async def get_graph(request: web.Request) -> web.Response:
-    return web.json_response(request.app[DESK_KEY].graph(_officer(request), request.match_info["alert_id"]))
+    return web.json_response(request.app[DESK_KEY].graph(_officer(request), _alert_id(request)))
 
 
 async def border_points(request: web.Request) -> web.Response:
@@ -200,17 +232,27 @@ async def summary_catalogue(request: web.Request) -> web.FileResponse:
 
 
 async def post_action(request: web.Request) -> web.Response:
+    alert_id = _alert_id(request)
     try:
-        body = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DeskError(400, "invalid_json", f"body is not JSON: {error}") from None
+        body = limits.parse_json(await request.read(), max_depth=4)
+    except limits.JsonRefused as refused:
+        raise DeskError(400, refused.code, f"body {refused.reason}", "body") from None
     if not isinstance(body, dict):
         raise DeskError(422, "invalid_action", "body must be an object with 'action' and optional 'note'", "action")
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise DeskError(422, "invalid_note", "note must be a string", "note")
-    action = str(body.get("action", "")).strip().upper()
-    alert_id = request.match_info["alert_id"]
+    if note is not None and not note.isascii():
+        try:
+            note.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): Avro cannot write it
+            raise DeskError(422, "invalid_note", "note is not valid Unicode text (it holds a lone surrogate)", "note") from None
+    raw_action = body.get("action", "")
+    if not isinstance(raw_action, str):
+        raise DeskError(422, "invalid_action", "action must be a string", "action")
+    if len(note or "") > limits.MAX_NOTE * 2:  # far too long even before trimming: refused without copying it
+        raise DeskError(422, "note_too_long", f"note is longer than {limits.MAX_NOTE} characters", "note")
+    action = raw_action.strip().upper()
     try:
         status, payload = await request.app[DESK_KEY].act(_officer(request), alert_id, action, note, client_address(request))
     except DeskError as error:  # the accepted ones are audited in the action's own transaction
@@ -312,10 +354,13 @@ def _sse_silence(view: dict[str, Any]) -> bytes:
 async def stream(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK_KEY]
     alert_filter = await _audited(
-        request, audit.STREAM_SUBSCRIBE, lambda: AlertFilter.from_query(request.query), detail=audit.filter_detail(request.query)
+        request, audit.STREAM_SUBSCRIBE, lambda: _alert_filter(request), detail=audit.filter_detail(request.query)
     )
     subscriber = Subscriber(_officer(request), alert_filter)
     last_event_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if last_event_id is not None and len(last_event_id) > limits.MAX_CURSOR:
+        reason = f"has {len(last_event_id)} characters; at most {limits.MAX_CURSOR}"
+        raise DeskError(422, "invalid_cursor", reason, "Last-Event-ID")
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -381,7 +426,7 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def build_app(desk: DutyDesk, *, limiter: FailedAuthLimiter | None = None) -> web.Application:
-    app = web.Application(middlewares=[access_logging, errors_and_auth], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[access_logging, errors_and_auth], client_max_size=limits.DESK_MAX_BODY_BYTES)
     app[DESK_KEY] = desk
     app[LIMITER_KEY] = limiter or FailedAuthLimiter()
     app.on_response_prepare.append(security_headers(CONSOLE_HEADERS))

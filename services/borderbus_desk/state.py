@@ -674,15 +674,18 @@ def alert_from_status(status: Mapping[str, Any], record: dict[str, Any], seq: in
 
 def _ms_or_iso(field_name: str, value: str) -> int:
     text = value.strip()
-    if text.lstrip("-").isdigit():
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit():  # not str.isdigit alone: int() refuses '²'
+        if len(digits) > 19:
+            raise FilterError(field_name, "is outside the range of epoch milliseconds")
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(field_name, f"{value!r} is neither ISO-8601 nor epoch milliseconds") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError):  # OverflowError: year 1 at +14:00
+        raise FilterError(field_name, f"{value[:60]!r} is neither ISO-8601 nor epoch milliseconds") from None
 
 
 def _choices(field_name: str, value: str, known: Iterable[str], *, upper: bool = False) -> frozenset[str]:
