@@ -305,6 +305,43 @@ def desk_spec() -> dict[str, Any]:
         "429": "too many failed sign-ins",
     }
     view = {"type": "object"}
+    silence_id = {"name": "silence_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    listed = {"type": ["array", "string"], "items": {"type": "string"}}
+    silence_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["matchers", "comment"],
+                    "properties": {
+                        "matchers": {
+                            "type": "object",
+                            "properties": {
+                                "rules": listed,
+                                "subject": {"type": "string"},
+                                "border_points": listed,
+                                "agencies": listed,
+                                "min_severity": {"type": "string", "enum": list(SEVERITIES)},
+                                "max_severity": {"type": "string", "enum": list(SEVERITIES)},
+                            },
+                        },
+                        "comment": {"type": "string", "maxLength": 2000},
+                        "starts_at": {"type": ["string", "integer"], "description": "ISO-8601 or epoch milliseconds"},
+                        "ends_at": {"type": ["string", "integer"], "description": "ISO-8601 or epoch milliseconds"},
+                        "duration_seconds": {"type": "integer", "minimum": 1},
+                    },
+                }
+            }
+        },
+    }
+    silence_codes = {
+        "200": "the silence, as changed",
+        "400": "a field out of its limits (named)",
+        "401": codes["401"],
+        "403": "the officer lacks the role",
+        "503": "Kafka unavailable: not recorded",
+    }
     paths: dict[str, Any] = {
         "/api/v1/me": {
             "get": {
@@ -382,6 +419,91 @@ def desk_spec() -> dict[str, Any]:
                         code: {"description": why, "content": {"application/json": {"schema": {"$ref": error}}}}
                         for code, why in codes.items()
                     },
+                },
+            }
+        },
+        "/api/v1/alerts/{alert_id}/graph": {
+            "get": {
+                "operationId": "alert_graph",
+                "summary": "The alert's subjects, the links the evidence made, and other open alerts on those subjects",
+                "parameters": [alert_id],
+                "responses": _responses({"200": "the graph", "401": codes["401"], "404": "unknown alert"}, error, view),
+            }
+        },
+        "/api/v1/border-points": {
+            "get": {
+                "operationId": "border_points",
+                "summary": "Border points with their coordinates and localized names (for the map)",
+                "responses": _responses({"200": "the border points", "401": codes["401"]}, error, view),
+            }
+        },
+        "/api/v1/silences": {
+            "get": {
+                "operationId": "list_silences",
+                "summary": "Silences of the officer's agency",
+                "parameters": [
+                    {"name": "state", "in": "query", "description": "comma-separated of pending, active, expired; or all",
+                     "schema": text}
+                ],
+                "responses": _responses({"200": "the silences", **codes}, error, view),
+            },
+            "post": {
+                "operationId": "create_silence",
+                "summary": "A new silence (role silence or supervisor); written with its audit record",
+                "requestBody": silence_body,
+                "responses": _responses(silence_codes, error, view),
+            },
+        },
+        "/api/v1/silences/{silence_id}": {
+            "get": {
+                "operationId": "get_silence",
+                "summary": "One silence, its newest version",
+                "parameters": [silence_id],
+                "responses": _responses({"200": "the silence", "401": codes["401"], "404": "unknown silence"}, error, view),
+            },
+            "put": {
+                "operationId": "edit_silence",
+                "summary": "A new version of a silence",
+                "parameters": [silence_id],
+                "requestBody": silence_body,
+                "responses": _responses({**silence_codes, "404": "unknown silence"}, error, view),
+            },
+        },
+        "/api/v1/silences/{silence_id}/expire": {
+            "post": {
+                "operationId": "expire_silence",
+                "summary": "End a silence now",
+                "parameters": [silence_id],
+                "responses": _responses({**silence_codes, "404": "unknown silence"}, error, view),
+            }
+        },
+        "/api/v1/audit": {
+            "get": {
+                "operationId": "audit_trail",
+                "summary": "Supervisors only, read-only: who read or did what (every other method answers 405)",
+                "parameters": [
+                    {"name": name, "in": "query", "schema": text} for name in ("officer", "alert", "what", "since", "until")
+                ]
+                + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                "responses": _responses(
+                    {"200": "the entries", "400": "a query parameter out of its limits", "403": "not a supervisor",
+                     "401": codes["401"], "503": "the audit trail could not record this read"},
+                    error,
+                    view,
+                ),
+            }
+        },
+        "/console/summaries/{locale}.json": {
+            "get": {
+                "operationId": "summary_catalogue",
+                "summary": "Alert summary templates of a locale (the correlator renders English from the same file)",
+                "security": [],
+                "parameters": [
+                    {"name": "locale", "in": "path", "required": True, "schema": {"type": "string", "enum": ["en", "ar"]}}
+                ],
+                "responses": {
+                    "200": {"description": "the catalogue", "content": {"application/json": {"schema": view}}},
+                    "404": {"description": "no such locale", "content": {"application/json": {"schema": {"$ref": error}}}},
                 },
             }
         },
