@@ -3,8 +3,8 @@
 The alerts are the correlator's own: a simulator scenario run through the in-memory pipeline and the alert
 book, published to alerts.shared as the alert publisher would. The map must draw every located event and
 the route between them in time order; the graph every subject; an Arabic officer's console is right to
-left with the summary rendered from the alert's phrases and identifiers left to right inside it; j/k move
-through the list and `a` acknowledges through Kafka.
+left with the summary rendered from the alert's phrases and identifiers left to right inside it, and so are
+its silences and audit trail; j/k move through the list and `a` acknowledges through Kafka.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ pytestmark = pytest.mark.broker
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".local" / "test-artifacts"
 END_MS = 1_795_939_200_000  # 2026-11-29T00:00:00Z
 HOUR_MS = 3_600_000
+SUPERVISOR_AR = "supervisor.ar"  # an Arabic officer who may silence alerts and read the audit trail
 SWITCH = "(() => { const s = document.querySelector('#locale'); s.value = '%s'; s.dispatchEvent(new Event('change')); })()"
 
 
@@ -88,8 +89,11 @@ def _agency(alerts: dict[str, dict[str, Any]]) -> str:
 @pytest.fixture(scope="module")
 def desk(bus: Bus, alerts: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
     agency = _agency(alerts)
-    officers = {"officer.en": agency, "officer.ar": agency}
-    process = DeskProcess(bus, tmp_path_factory.mktemp("pictures-desk"), officers, name="pictures", locales={"officer.ar": "ar"})
+    officers = {"officer.en": agency, "officer.ar": agency, SUPERVISOR_AR: agency}
+    process = DeskProcess(
+        bus, tmp_path_factory.mktemp("pictures-desk"), officers, name="pictures",
+        locales={"officer.ar": "ar", SUPERVISOR_AR: "ar"}, roles={SUPERVISOR_AR: ["silence", "supervisor"]},
+    )  # fmt: skip
     try:
         yield process.start()
     finally:
@@ -376,4 +380,105 @@ def test_an_arabic_officer_reads_evidence_places_notices_and_retractions_in_arab
     english_notice = page.wait_for("document.querySelector('#detail-notices [data-code=\"reopened.reraised\"]')?.textContent")
     assert english_notice == desk.request("officer.en", "GET", f"/api/v1/alerts/{reraised}")[1]["reopened"]
     assert english_notice == "reopened: re-raised in version 2 after it was retracted"
+    _no_errors(page)
+
+
+TEXT_OF = "document.querySelector(%s).textContent"
+TEXTS = "[...document.querySelectorAll(%s)].map(n => n.textContent.trim()).filter(t => t)"
+
+
+def _texts(page: Page, selector: str) -> list[str]:
+    found: list[str] = page.evaluate(TEXTS % json.dumps(selector))
+    assert found, selector
+    return found
+
+
+def test_an_arabic_supervisor_silences_and_reads_the_audit_trail_in_arabic(desk: DeskProcess) -> None:
+    # a browser of its own: after the other tests' consoles, the shared one holds all six connections Chromium
+    # gives one host (even with those tabs navigated away) and the silence's POST would wait for a free one
+    with Browser.launch() as browser:
+        _arabic_silences_and_audit(desk, browser.new_page())
+
+
+def _arabic_silences_and_audit(desk: DeskProcess, page: Page) -> None:
+    _sign_in(page, desk, SUPERVISOR_AR)
+    page.wait_for("document.querySelector('#silence-form').hidden === false")
+    assert page.evaluate("document.querySelector('#audit-section').hidden") is False
+
+    # every heading, label, option, button and column of the silences and audit parts is Arabic
+    assert page.evaluate("document.querySelector('#silences-title').textContent") == "كتم التنبيهات"
+    for selector in (
+        "#silence-form label > span", "#silence-form option", "#silence-create", "#silences-section th",
+        "#audit-title", "#audit-form label > span", "#audit-search", "#audit-section th", "#filter-silenced option",
+    ):  # fmt: skip
+        texts = _texts(page, selector)
+        assert all(ARABIC.search(text) for text in texts), (selector, texts)
+    assert page.evaluate("document.querySelector('#silence-form').getAttribute('aria-label')") == "كتم جديد"
+
+    # a silence of a subject no alert names, ending within the warning: its state, the marker and the banner in Arabic
+    subject = f"PHONE:+00-{uuid.uuid4().hex[:12]}"
+    page.type("#silence-subject", subject)
+    page.evaluate("document.querySelector('#silence-minutes').value = '4'")
+    page.type("#silence-comment", "اختبار الكتم")
+    page.click("#silence-create")
+    said = page.wait_for("document.querySelector('#silence-message.ok, #silence-message.error')?.textContent")
+    assert page.evaluate("document.querySelector('#silence-message').classList.contains('ok')"), said
+    silence_id = page.wait_for("document.querySelector('#silence-rows tr')?.dataset.silenceId")
+    row = f"#silence-rows tr[data-silence-id={json.dumps(silence_id)}]"
+    assert page.evaluate(f"document.querySelector({json.dumps(row)}).dataset.state") == "active"
+    state = page.evaluate(f"document.querySelector({json.dumps(row + ' td.state')}).textContent")
+    assert state == "نشط (ينتهي قريبًا)", state
+    assert [silence_id, "ltr", "ltr"] in _ltr(page, f"{row} td:first-child bdi")
+    assert [SUPERVISOR_AR, "ltr", "ltr"] in _ltr(page, f"{row} bdi.ident")
+    assert [subject, "ltr", "ltr"] in _ltr(page, f"{row} .matcher bdi")
+    assert _ltr(page, f"{row} bdi.time")
+    matcher = page.evaluate(f"document.querySelector({json.dumps(row + ' .matcher')}).textContent")
+    assert matcher == f"الطرف: {subject}", matcher
+    message = page.wait_for("document.querySelector('#silence-message.ok')?.textContent")
+    assert message == f"حالة الكتم {silence_id} الآن: نشط.", message
+    banner = page.wait_for("!document.querySelector('#silence-banner').hidden && " + TEXT_OF % "'#silence-banner'")
+    assert banner.startswith("الكتم الذي أنشأته ") and silence_id in banner and "سينتهي قريبًا" in banner, banner
+    assert [silence_id, "ltr", "ltr"] in _ltr(page, "#silence-banner bdi.ident")
+
+    # the audit trail: kinds by their Arabic labels, the code on data-what, officers and addresses left to right
+    page.type("#audit-officer", SUPERVISOR_AR)
+    page.click("#audit-search")
+    page.wait_for("document.querySelector('#audit-rows .audit-what[data-what=\"silence.create\"]') !== null", timeout=30)
+    counted = page.evaluate("document.querySelector('#audit-message').textContent")
+    assert ARABIC.search(counted) and "(للقراءة فقط)" in counted, counted
+    whats = dict(
+        page.evaluate("[...document.querySelectorAll('#audit-rows .audit-what')].map(w => [w.dataset.what, w.textContent])")
+    )
+    assert whats["silence.create"] == "إنشاء كتم" and whats["signin"] == "تسجيل الدخول", whats
+    assert [SUPERVISOR_AR, "ltr", "ltr"] in _ltr(page, "#audit-rows bdi.ident")
+    assert [silence_id, "ltr", "ltr"] in _ltr(page, "#audit-rows td.mono bdi.ident")
+    assert _ltr(page, "#audit-rows bdi.time")
+    outcomes = page.evaluate("[...document.querySelectorAll('#audit-rows td[data-outcome=ok]')].map(td => td.textContent)")
+    assert outcomes and set(outcomes) == {"تم"}, outcomes
+    page.evaluate("document.querySelector('#silences-section').scrollIntoView()")
+    page.screenshot(ARTIFACTS / "console-arabic-silences.png")
+
+    # switched to English: the same words as before the console spoke Arabic, then back
+    page.evaluate(SWITCH % "en")
+    page.wait_for("document.documentElement.dir === 'ltr'")
+    assert page.evaluate("document.querySelector('#silences-title').textContent") == "Silences"
+    assert page.evaluate(f"document.querySelector({json.dumps(row + ' td.state')}).textContent") == "active (ends soon)"
+    assert page.evaluate(f"document.querySelector({json.dumps(row + ' .matcher')}).textContent") == f"subject={subject}"
+    assert page.evaluate("document.querySelector('#silence-message').textContent") == f"Silence {silence_id} is active."
+    banner = page.evaluate("document.querySelector('#silence-banner').textContent")
+    assert banner.startswith(f"Your silence {silence_id} (ends ") and banner.endswith(
+        "UTC) will end soon: matching open alerts will then be shown, delivered and escalated again."
+    ), banner
+    assert re.fullmatch(r"\d+ entr(y|ies) \(read-only\)", page.evaluate("document.querySelector('#audit-message').textContent"))
+    assert page.evaluate(TEXT_OF % "'#audit-rows .audit-what[data-what=\"silence.create\"]'") == "silence.create"
+    assert page.evaluate(TEXT_OF % "'#audit-title'") == "Audit trail (supervisors: who looked at or did what)"
+    page.evaluate(SWITCH % "ar")
+    page.wait_for("document.documentElement.dir === 'rtl'")
+    assert page.evaluate(f"document.querySelector({json.dumps(row + ' td.state')}).textContent") == "نشط (ينتهي قريبًا)"
+
+    # expired: said in Arabic, and the row and the banner go
+    page.click(f'button[data-expire="{silence_id}"]')
+    expired = json.dumps(f"انتهى الكتم {silence_id}.")
+    page.wait_for(f"document.querySelector('#silence-banner').hidden && {TEXT_OF % repr('#silence-message')} === {expired}")
+    assert page.evaluate(f"document.querySelector({json.dumps(row)})") is None
     _no_errors(page)

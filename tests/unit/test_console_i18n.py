@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from test_rules import ACCOUNT, CAR, PERSON, PHONE, case, flag, sighting
@@ -22,6 +24,8 @@ from borderbus.phrases import MissingTemplate, Phrase, ident, key, moment, phras
 from borderbus_correlator.alert_book import _evidence_record, evidence_summary
 from borderbus_correlator.model import Observation
 from borderbus_correlator.summaries import summary_phrases
+from borderbus_desk import audit
+from borderbus_desk.silences import MATCHER_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE = REPO / "services" / "borderbus_desk" / "console" / "i18n"
@@ -105,14 +109,14 @@ def test_english_is_the_avro_summary_and_a_time_is_in_utc() -> None:
 CONSOLE_JS = REPO / "services" / "borderbus_desk" / "console"
 PLURAL_CATEGORIES = {"en": {"one", "other"}, "ar": {"zero", "one", "two", "few", "many", "other"}}
 """CLDR plural categories (what Intl.PluralRules selects) of each console language."""
-LITERAL_KEY = re.compile(r"""(?:\bt|i18n\.(?:t|nodes|plural|compose|has))\(\s*"([a-z_.\-]+)\"""")
+LITERAL_KEY = re.compile(r"""(?:\bt|i18n\.(?:t|nodes|plural|pluralNodes|compose|has))\(\s*"([a-z_.\-]+)\"""")
 
 
 @pytest.mark.parametrize("locale", phrases.LOCALES)
 def test_every_counted_message_has_each_plural_category_of_its_language(locale: str) -> None:
     catalogue = _console(locale)
     counted = {_base(k) for k in _console("en") if k != _base(k)}
-    assert {"evidence.day", "evidence.events", "alerts.count", "map.unplaced"} <= counted
+    assert {"evidence.day", "evidence.events", "alerts.count", "map.unplaced", "silences.banner", "audit.count"} <= counted
     for base in counted:
         assert base not in catalogue, f"{base}: a counted message has only plural forms"
         forms = {k[len(base) + 1 :] for k in catalogue if _base(k) == base and k != base}
@@ -126,8 +130,57 @@ def test_every_message_the_console_scripts_name_is_in_the_catalogues() -> None:
     english = _console("en")
     used = {key for path in CONSOLE_JS.glob("*.js") for key in LITERAL_KEY.findall(path.read_text(encoding="utf-8"))}
     assert {"notice.retracted", "notice.updated_since_acknowledged", "place.named", "evidence.stats"} <= used
+    assert {"silences.created", "silences.banner", "audit.count", "audit.officer_agency"} <= used  # silences.js too
     counted = {_base(k) for k in english if k != _base(k)}
     assert sorted(key for key in used if key not in english and key not in counted) == []
+
+
+def test_the_silences_and_audit_codes_the_console_labels_are_in_the_catalogues() -> None:
+    """silences.js builds these keys from codes the desk sends: every state, matcher and audit kind has a label."""
+    english = _console("en")
+    wanted = {f"silences.state.{state}" for state in ("pending", "active", "expired")}
+    wanted |= {f"silences.matcher.{name}" for name in MATCHER_FIELDS}
+    wanted |= {f"audit.what.{what}" for what in audit.WHAT} | {"audit.outcome.ok", "audit.outcome.refused"}
+    assert sorted(wanted - set(english)) == []
+    assert all(english[f"audit.what.{what}"] == what for what in audit.WHAT)  # English shows the codes as today
+
+
+class _Page(HTMLParser):
+    """index.html's data-i18n keys, and any words not inside a [data-i18n] element in the given sections."""
+
+    VOID: ClassVar[set[str]] = {"input", "meta", "link", "br", "img", "hr", "source"}
+
+    def __init__(self, sections: set[str]) -> None:
+        super().__init__()
+        self.sections, self.keys, self.bare = sections, set[str](), list[str]()
+        self.stack: list[tuple[str, bool, bool]] = []  # (tag, inside a section, inside [data-i18n])
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if attributes.get("data-i18n"):
+            self.keys.add(str(attributes["data-i18n"]))
+        for pair in (attributes.get("data-i18n-attr") or "").split(";"):
+            if ":" in pair:
+                self.keys.add(pair.split(":", 1)[1].strip())
+        section, translated = self.stack[-1][1:] if self.stack else (False, False)
+        if tag not in self.VOID:
+            self.stack.append((tag, section or attributes.get("id") in self.sections, translated or "data-i18n" in attributes))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][1] and not self.stack[-1][2] and re.search("[A-Za-z]", data):
+            self.bare.append(data.strip())
+
+
+def test_every_word_of_the_page_comes_from_the_catalogues_in_the_silences_and_audit_parts() -> None:
+    page = _Page({"silences-section", "audit-section", "silence-banner", "filter-silenced"})
+    page.feed((CONSOLE_JS / "index.html").read_text(encoding="utf-8"))
+    assert {"silences.title", "audit.title", "filters.silenced"} <= page.keys
+    assert sorted(page.keys - set(_console("en"))) == []
+    assert page.bare == []
 
 
 def _line(observation: Observation) -> str:

@@ -688,6 +688,7 @@ async function useLocale(locale) {
     renderTable();
     renderDetail();
   }
+  window.BorderbusSilences?.relocalize(); // the silences, the banner and the audit trail too
   setConnection($("#connection").dataset.state);
 }
 

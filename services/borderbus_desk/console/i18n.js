@@ -77,6 +77,13 @@
     return i18n.t(chosen, { ...params, count: i18n.number(count) });
   };
 
+  /** ``i18n.plural`` as DOM nodes: params that are Nodes (isolated identifiers, lists of them) go in as they are. */
+  i18n.pluralNodes = function (key, count, params = {}) {
+    const category = new Intl.PluralRules(i18n.locale).select(count);
+    const chosen = i18n.has(`${key}.${category}`) ? `${key}.${category}` : `${key}.other`;
+    return i18n.nodes(chosen, { count: i18n.ltr(i18n.number(count), "ltr number"), ...params });
+  };
+
   i18n.number = function (value, fractionDigits = 0, { grouping = true } = {}) {
     return new Intl.NumberFormat(i18n.locale, {
       minimumFractionDigits: fractionDigits, maximumFractionDigits: fractionDigits, useGrouping: grouping,
