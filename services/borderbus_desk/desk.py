@@ -426,7 +426,7 @@ class DutyDesk:
         with self.lock:
             silence = self.state.silences.get(silence_id)
         if silence is None or silence.agency != officer.agency:
-            raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}")
+            raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}", "silence_id")
         view: dict[str, Any] = silence.to_json(self._now_ms(), int(self.config.silence_warning_s * 1000))
         return view
 
@@ -464,7 +464,7 @@ class DutyDesk:
                 with self.lock:
                     current = self.state.silences.get(silence_id)
                 if current is None or current.agency != officer.agency:
-                    raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}")
+                    raise DeskError(404, "unknown_silence", f"no silence {silence_id!r}", "silence_id")
                 if not silences.may_change(officer.officer_id, officer.agency, officer.roles, current):
                     raise DeskError(
                         403, "forbidden", "only its creator or a supervisor of the agency may change a silence", "role"
@@ -517,7 +517,7 @@ class DutyDesk:
             return 202, {"status": "recorded", "action_id": action.action_id, "message": "recorded in Kafka, not yet applied"}
         if not outcome.applied:
             ACTIONS_TAKEN.labels(action.action, "rejected").inc()
-            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first", audited=True)
+            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first", "action", audited=True)
         ACTIONS_TAKEN.labels(action.action, "accepted").inc()
         return 200, self.get(officer, alert_id)
 
@@ -529,7 +529,7 @@ class DutyDesk:
                 try:
                     after = self.state.preview(action)
                 except IllegalTransition as error:
-                    raise DeskError(409, "illegal_transition", str(error)) from None
+                    raise DeskError(409, "illegal_transition", str(error), "action") from None
                 status = self.status_log.record(after, self.config.deadlines_s, int(time.time() * 1000))
             value = codec.encode(self.action_schema, action.to_record())
             try:
@@ -553,7 +553,7 @@ class DutyDesk:
             try:
                 next_status(alert.status, action_name)
             except ValueError as error:
-                raise DeskError(409, "illegal_transition", str(error)) from None
+                raise DeskError(409, "illegal_transition", str(error), "action") from None
             version = alert.version
         if note is None and action_name in self.config.note_required:
             raise DeskError(422, "note_required", f"a note is required to {action_name}", "note")
