@@ -157,7 +157,8 @@ class AuditQuery:
             raise AuditQueryError("limit", "expected 1..5000")
         for name in query:
             if name not in ("officer", "alert", "what", "since", "until", "limit"):
-                raise AuditQueryError(name, "unknown parameter; known: officer, alert, what, since, until, limit")
+                named = name.strip() or "query"  # "?=x" has a parameter without a name: the query is at fault
+                raise AuditQueryError(named, "unknown parameter; known: officer, alert, what, since, until, limit")
         return cls(agency, text("officer"), text("alert"), what, since, until, int(limit_text))
 
     def matches(self, record: Mapping[str, Any]) -> bool:

@@ -140,7 +140,7 @@ def _alert_filter(request: web.Request) -> AlertFilter:
     """The filters of a list or stream request, within :mod:`borderbus.limits` (422 naming the parameter)."""
     for name, value in request.query.items():
         if len(value) > limits.MAX_QUERY_VALUE:
-            raise FilterError(name, f"has {len(value)} characters; at most {limits.MAX_QUERY_VALUE}")
+            raise FilterError(name or "query", f"has {len(value)} characters; at most {limits.MAX_QUERY_VALUE}")
     for name in FILTERED:
         items = request.query.get(name, "").count(",") + 1
         if items > limits.MAX_FILTER_ITEMS:
