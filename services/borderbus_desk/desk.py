@@ -349,7 +349,7 @@ class DutyDesk:
             return 202, {"status": "recorded", "action_id": action.action_id, "message": "recorded in Kafka, not yet applied"}
         if not outcome.applied:
             ACTIONS_TAKEN.labels(action.action, "rejected").inc()
-            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first")
+            raise DeskError(409, "illegal_transition", outcome.reason or "the alert changed first", "action")
         ACTIONS_TAKEN.labels(action.action, "accepted").inc()
         return 200, self.get(officer, alert_id)
 
@@ -361,7 +361,7 @@ class DutyDesk:
                 try:
                     after = self.state.preview(action)
                 except IllegalTransition as error:
-                    raise DeskError(409, "illegal_transition", str(error)) from None
+                    raise DeskError(409, "illegal_transition", str(error), "action") from None
                 status = self.status_log.record(after, self.config.deadlines_s, int(time.time() * 1000))
             value = codec.encode(self.action_schema, action.to_record())
             try:
@@ -383,7 +383,7 @@ class DutyDesk:
             try:
                 next_status(alert.status, action_name)
             except ValueError as error:
-                raise DeskError(409, "illegal_transition", str(error)) from None
+                raise DeskError(409, "illegal_transition", str(error), "action") from None
             version = alert.version
         if note is None and action_name in self.config.note_required:
             raise DeskError(422, "note_required", f"a note is required to {action_name}", "note")
