@@ -409,7 +409,7 @@ class EventPreparer:
                 FieldError(
                     index,
                     "agency",
-                    f"is {claimed!r} but this service publishes for {self.agency.code!r}; "
+                    f"is {shown(claimed)} but this service publishes for {self.agency.code!r}; "
                     "an agency publishes only its own events",
                     "provenance_mismatch",
                 )

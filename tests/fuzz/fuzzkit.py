@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
-REQUESTS = int(os.environ.get("BORDERBUS_FUZZ_REQUESTS", "1500"))
+REQUESTS = int(os.environ.get("BORDERBUS_FUZZ_REQUESTS", "2000"))
 """Generated HTTP requests per service (agency, desk)."""
 MESSAGES = int(os.environ.get("BORDERBUS_FUZZ_MESSAGES", "3000"))
 """Mutated single-object messages through ``decode_ingest`` (and as many JSON events through the preparer)."""
@@ -191,9 +191,9 @@ def _mutate_once(rng: random.Random, value: Any) -> Any:
         del parent[last]
     elif choice < 0.85 and isinstance(parent, dict):
         parent[rng.choice(["extra", "subject_index", "country", "__proto__", "x" * 300])] = copy.deepcopy(rng.choice(HOSTILE))
-    elif isinstance(parent[last], list) and parent[last]:
+    elif isinstance(parent[last], list) and parent[last] and len(parent[last]) < 200:
         parent[last] = parent[last] * rng.choice([2, 30, 200])
-    elif isinstance(parent[last], str):
+    elif isinstance(parent[last], str) and len(parent[last]) < 10_000:  # blow-ups stay below a few MB
         parent[last] = parent[last] * rng.choice([2, 100, 3000])
     else:
         parent[last] = copy.deepcopy(rng.choice(HOSTILE))

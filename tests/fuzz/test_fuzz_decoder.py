@@ -130,6 +130,7 @@ def test_mutated_json_events_are_prepared_or_refused_naming_a_field(offline_bus:
     bodies = list(samples().items())
     outcomes: Counter[str] = Counter()
     crashes: list[str] = []
+    rss_before = rss_kib()
     started = time.monotonic()
 
     @given(st.sampled_from(bodies), st.integers(1, 4), st.integers(0, 2**32))
@@ -166,6 +167,8 @@ def test_mutated_json_events_are_prepared_or_refused_naming_a_field(offline_bus:
         "outcomes": dict(outcomes),
         "crashes": len(crashes),
         "seconds": round(time.monotonic() - started, 1),
+        "rss_kib_before": rss_before,
+        "rss_kib_after": rss_kib(),
     }
     report("preparer", figures)
     assert not crashes, "\n".join(crashes[:10])

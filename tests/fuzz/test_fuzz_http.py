@@ -470,3 +470,66 @@ def test_generated_requests_against_the_desk(desk: tuple[DeskProcess, list[str]]
     assert figures["requests"] >= REQUESTS
     assert tally.statuses[200] and tally.statuses[422] and tally.statuses[404]
     assert service.process.poll() is None
+
+
+DESK_REGRESSIONS = [
+    pytest.param("GET", "/api/v1/alerts?limit=%C2%B2", None, {}, 422, "limit", id="limit-superscript-two"),
+    pytest.param("GET", "/api/v1/alerts?since=%C2%B2", None, {}, 422, "since", id="since-superscript-two"),
+    pytest.param("GET", "/api/v1/alerts?status=" + ",".join(["new"] * 51), None, {}, 422, "status", id="too-many-statuses"),
+    pytest.param("GET", "/api/v1/alerts?subject=" + "x" * 1025, None, {}, 422, "subject", id="query-value-too-long"),
+    pytest.param("POST", "/api/v1/alerts/{id}/actions", b"[" * 30_000 + b"]" * 30_000, {}, 400, "body", id="nested-action-body"),
+    pytest.param(
+        "POST",
+        "/api/v1/alerts/{id}/actions",
+        b'{"action": "RESOLVE", "note": "\\ud800"}',
+        {},
+        422,
+        "note",
+        id="note-lone-surrogate",
+    ),
+    pytest.param(
+        "POST", "/api/v1/alerts/{id}/actions", b'{"action": ["ACKNOWLEDGE"]}', {}, 422, "action", id="action-not-a-string"
+    ),
+    pytest.param("POST", "/api/v1/alerts/{id}/actions", b"{}" + b" " * 70_000, {}, 413, "body", id="body-over-64k"),
+    pytest.param("GET", "/api/v1/alerts/" + "A" * 200, None, {}, 404, "alert_id", id="alert-id-too-long"),
+    pytest.param("GET", "/api/v1/stream", None, {"Last-Event-ID": "x" * 65}, 422, "Last-Event-ID", id="cursor-too-long"),
+    pytest.param("GET", "/console/" + "0" * 300, None, {}, 404, "path", id="console-name-too-long"),
+    pytest.param("GET", "/console/nope.js", None, {}, 404, "path", id="console-unknown-file"),
+    pytest.param("DELETE", "/api/v1/me", None, {}, 405, "method", id="method-not-allowed"),
+    pytest.param("GET", "/api/v1/nothing", None, {}, 404, "path", id="unknown-route"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers", "status", "field_name"), DESK_REGRESSIONS)
+def test_desk_refusals_found_by_fuzzing(
+    desk: tuple[DeskProcess, list[str]],
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+    field_name: str,
+) -> None:
+    """Each of these was a 500, a broken stream or a plain-text refusal before the fuzzer found it."""
+    service, ids = desk
+    auth = {"Authorization": f"Bearer {service.tokens['ana']}", "Content-Type": "application/json", **headers}
+    got, content, _ = Client(service.url, service.port).send(method, path.replace("{id}", ids[1]), headers=auth, body=body)
+    assert got == status, content[:300]
+    answer = json.loads(content)
+    assert answer["field"] == field_name and answer["message"], answer
+
+
+def test_a_cursor_with_non_ascii_digits_gets_the_whole_backlog(desk: tuple[DeskProcess, list[str]]) -> None:
+    """``"<epoch>:²"`` passed ``str.isdigit`` and then broke the stream in ``int()``."""
+    service, _ = desk
+    first = service.stream("ana")
+    try:
+        cursor, _view = first.until(lambda view: True, timeout=30)[0]
+    finally:
+        first.close()
+    assert cursor is not None
+    reader = service.stream("ana", last_event_id=cursor.split(":")[0] + ":²")
+    try:
+        assert reader.until(lambda view: True, timeout=30)  # a cursor it cannot use: the whole backlog
+    finally:
+        reader.close()

@@ -93,7 +93,10 @@ BAD_REQUESTS = [
     pytest.param("sighting", [], 400, "empty_batch", "body", id="empty-batch"),
     pytest.param("sighting", [GOOD] * 1001, 413, "batch_too_large", "body", id="batch-too-large"),
     pytest.param("sighting", b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json", "body", id="deeply-nested"),
-    pytest.param("sighting", [_with(source_system="x" * 2_000_000)], 413, "invalid_events", "source_system", id="2mb-field"),
+    pytest.param("sighting", [_with(source_system="x" * 2_000_000)], 422, "invalid_events", "source_system", id="2mb-field"),
+    pytest.param("sighting", [_with(notes="x" * 4001)], 422, "invalid_events", "notes", id="string-over-its-limit"),
+    pytest.param("sighting", [_with(confidence=1e308 * 10)], 400, "invalid_json", "body", id="infinity"),
+    pytest.param("sighting", b"[" * 17 + b"]" * 17, 400, "invalid_json", "body", id="beyond-the-depth-limit"),
     pytest.param("sighting", b"[" + b" " * (17 * 1024 * 1024) + b"]", 413, "body_too_large", "body", id="body-over-16mb"),
 ]
 
