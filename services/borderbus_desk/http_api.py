@@ -107,7 +107,8 @@ _CONSOLE_FILES = frozenset(str(path.relative_to(CONSOLE_DIR)) for path in CONSOL
 
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith("/console/") and request.path.removeprefix("/console/") not in _CONSOLE_FILES:
+    name = request.path.removeprefix("/console/")
+    if request.path.startswith("/console/") and name not in _CONSOLE_FILES and not name.startswith("summaries/"):
         # aiohttp's static handler answers an unknown file with an empty 404, and a name over 255 bytes with a 500
         return _error(404, "not_found", "no such console file", "path")
     if request.path.startswith("/api/"):
