@@ -244,7 +244,7 @@ class AlertBook:
         keeps its own words, in English only."""
         phrases = summary_phrases(decision.rule, decision.alert_key, list(evidence.values()), self._points, self._cfg)
         if phrases is None:
-            return Summary(_corroboration_note(decision.summary, agencies), [])
+            return Summary(_corroboration_note(decision.summary or decision.rule, agencies), [])
         if len(agencies) >= 2:
             phrases.append(corroboration(agencies))
         return Summary(english(phrases, self._points), [item.to_record() for item in phrases])

@@ -105,6 +105,17 @@ class SubjectHistory:
             return self._by_type.get(event_types[0], [])
         return sorted((entry for t in event_types for entry in self._by_type.get(t, [])), key=_linked_order)
 
+    def _seen_add(self, entry: Seen) -> None:
+        """Keep the rules' merged view current after one insertion, copying only the list it changes.
+
+        The view may be shared with the history this one was copied from, so nothing in it is edited in place.
+        """
+        if self._by_type is None:
+            return
+        entries = list(self._by_type.get(entry.observation.event_type, ()))
+        insort(entries, entry, key=_linked_order)
+        self._by_type = {**self._by_type, entry.observation.event_type: entries}
+
     def holds(self, event_id: str) -> bool:
         return event_id in self._direct_ids or event_id in self._linked_via or event_id in self.retractions
 
@@ -131,7 +142,7 @@ class SubjectHistory:
             self._remove_linked(event_id)
         insort(self.direct, observation, key=event_order)
         self._direct_ids.add(event_id)
-        self._by_type = None
+        self._seen_add(Seen(None, observation))
         for other in observation.subjects:
             if other != self.subject:
                 self.links[other] = max(self.links.get(other, observation.occurred_at_ms), observation.occurred_at_ms)
@@ -162,7 +173,7 @@ class SubjectHistory:
             self._also_via(event_id, stored_via)
         insort(self.linked, (via, observation), key=_linked_order)
         self._linked_via[event_id] = via
-        self._by_type = None
+        self._seen_add(Seen(via, observation))
         self.max_seen_ms = max(self.max_seen_ms, observation.occurred_at_ms)
         return "added"
 

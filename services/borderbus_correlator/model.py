@@ -107,7 +107,7 @@ class AlertDecision:
     subjects: tuple[str, ...]
     evidence: tuple[Observation, ...]
     border_point: str | None
-    summary: str
+    summary: str  # empty in the pipeline's findings: the alert book writes the alert's summary from merged evidence
     reraised: bool = False  # the finding (re)appeared with this event, rather than being restated
     withdrawn: tuple[str, ...] = ()  # evidence this event took away from the finding (revoked, or no longer matching)
 

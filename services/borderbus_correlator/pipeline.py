@@ -17,7 +17,7 @@ from borderbus_correlator.alert_book import AlertBook, AlertState, alert_id
 from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
-from borderbus_correlator.rules import evaluate, is_hub
+from borderbus_correlator.rules import find, is_hub
 from borderbus_correlator.summaries import utc
 
 
@@ -158,11 +158,11 @@ def findings(
     the caller may pass as ``found_before``. The findings on ``history`` are kept with it.
     """
     if history.findings_cache is None:
-        history.findings_cache = evaluate(history, cfg, points)
+        history.findings_cache = find(history, cfg, points)
     after = {d.alert_key: d for d in history.findings_cache}
     if found_before is None:
         base = previous if previous is not None else history.without(observation.event_id)
-        found_before = evaluate(base, cfg, points)
+        found_before = find(base, cfg, points)
     before = {d.alert_key: d for d in found_before}
     result: list[Finding] = []
     for key, decision in after.items():

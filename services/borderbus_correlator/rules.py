@@ -9,8 +9,10 @@ points, UTC dates), never from ``history.subject``: the same finding made in two
 histories, possibly on two partitions, must land on the same alert. (The rules judged from one
 subject's own history, movement and hubs, name that subject, which their evidence names too.)
 
-A finding's summary is the one :mod:`summaries` writes for its evidence, as the alert book does
-for the merged evidence; shared definitions (membership, places) live in :mod:`facts`.
+Rules leave a finding's summary empty: the alert book writes it from the alert's merged evidence
+(:mod:`summaries`), and most findings are compared and dropped, never sent. :func:`evaluate` adds
+the summary the book would write, for readers of a single history; shared definitions
+(membership, places) live in :mod:`facts`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from borderbus.markings import SEVERITIES
@@ -65,19 +67,24 @@ def _decision(
     points: Points,
     cfg: RuleConfig,
 ) -> AlertDecision:
-    """A finding, with the summary the alert book would write for the same evidence (:mod:`summaries`)."""
+    """A finding without its summary (:func:`with_summary`)."""
     assert severity in SEVERITIES
-    alert_key, held = f"{rule}|{key}", _evidence(evidence)
     return AlertDecision(
         rule=rule,
-        alert_key=alert_key,
+        alert_key=f"{rule}|{key}",
         severity=severity,
         score=round(min(1.0, max(0.0, score)), 4),
         subjects=tuple(sorted(set(subjects))),
-        evidence=held,
+        evidence=_evidence(evidence),
         border_point=border_point,
-        summary=summarise(rule, alert_key, held, points, cfg) or rule,
+        summary="",
     )
+
+
+def with_summary(decision: AlertDecision, points: Points, cfg: RuleConfig) -> AlertDecision:
+    """The finding with the summary the alert book would write for the same evidence (:mod:`summaries`)."""
+    text = summarise(decision.rule, decision.alert_key, decision.evidence, points, cfg) or decision.rule
+    return replace(decision, summary=text)
 
 
 # --------------------------------------------------------------------------- 1. wanted_subject_sighted
@@ -519,7 +526,12 @@ RULES: tuple[Rule, ...] = (
 
 
 def evaluate(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """Every enabled rule over the whole history; deterministic for a given history.
+    """Every enabled rule over the whole history, each finding with its summary; deterministic for a given history."""
+    return [with_summary(decision, points, cfg) for decision in find(history, cfg, points)]
+
+
+def find(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
+    """:func:`evaluate` without the summaries, for callers that compare findings and summarise only what they send.
 
     A hub's own history joins nothing: everything in it is joined only by the hub (a hotline
     named by strangers), so only ``hub_detected`` is judged there.

@@ -234,3 +234,22 @@ def test_a_copy_is_independent_and_equal_to_a_stored_and_reloaded_history() -> N
     assert [s.observation.event_id for s in history.seen("sighting")] == ["e1", "p1"]
     assert history.holds("p1") and not history.holds("e2")
     assert SubjectHistory.from_json(clone.to_json()) == clone
+
+
+def test_the_rules_view_follows_each_insertion_and_leaves_the_copied_history_as_it_was() -> None:
+    """``seen`` is kept current by insertion (not rebuilt): it must equal a rebuild, and a copy must not leak into its source."""
+    stored = SubjectHistory(ME)
+    for index, hours in enumerate((5, 1, 3)):
+        stored.add_direct(obs(f"d{index}", hours, (ME, PHONE)), CFG)
+    stored.add_linked(PHONE, obs("l0", 2, (PHONE,)), CFG)
+    before = [(s.via, s.observation.event_id) for s in stored.seen("sighting")]
+    changed = stored.copy()
+    changed.add_direct(obs("d9", 4), CFG)
+    changed.add_linked(PHONE, obs("l9", 0.5, (PHONE,)), CFG)
+    changed.add_direct(dataclasses.replace(obs("f1", 2.5), event_type="finance-flag"), CFG)
+    rebuilt = SubjectHistory.from_json(changed.to_json())
+    for event_type in ("sighting", "finance-flag"):
+        assert changed.seen(event_type) == rebuilt.seen(event_type)
+    assert [s.observation.event_id for s in changed.seen("sighting")] == ["l9", "d1", "l0", "d2", "d9", "d0"]
+    assert [(s.via, s.observation.event_id) for s in stored.seen("sighting")] == before
+    assert not stored.seen("finance-flag")
