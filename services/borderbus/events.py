@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,9 +119,19 @@ def to_millis(value: Any) -> int:
     raise ValueError("must be epoch milliseconds or an ISO-8601 time with a time zone")
 
 
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxlevel = 3
+_BOUNDED.maxlist = _BOUNDED.maxtuple = _BOUNDED.maxdict = _BOUNDED.maxset = 6
+_BOUNDED.maxstring = _BOUNDED.maxother = 120
+
+
 def shown(value: Any, width: int = 60) -> str:
-    """``repr(value)`` cut to ``width`` characters: errors name a bad value without echoing megabytes of it."""
-    text = repr(value)
+    """``repr(value)`` cut to ``width`` characters: errors name a bad value without echoing megabytes of it.
+
+    A container is shown through :mod:`reprlib`, which stops after a few items and levels: a full
+    ``repr`` of a list that repeats one nested list thousands of times costs gigabytes before the cut.
+    """
+    text = repr(value) if isinstance(value, (str, bytes)) else _BOUNDED.repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

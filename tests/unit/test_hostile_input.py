@@ -87,6 +87,17 @@ def test_hostile_events_are_refused_naming_the_field(
     assert all(error.reason for error in invalid.value.errors)
 
 
+@pytest.mark.timeout(30)
+def test_a_value_repeating_one_nested_list_is_refused_without_printing_it_whole(offline_bus: Bus) -> None:
+    """``make fuzz`` (issue 12): a list repeating one list of long strings (a few MB in memory, gigabytes as
+    text) in an enum field; the refusal's full ``repr`` grew the fuzzer past 7 GB before it was cut."""
+    blown = [[["x" * 30_000] * 200] * 200] * 50
+    with pytest.raises(InvalidEvents) as invalid:
+        preparer(offline_bus, "uk-bf").prepare_batch("sighting", [{**SIGHTING, "tlp": blown}])
+    (error,) = invalid.value.errors
+    assert error.field == "tlp" and len(error.reason) < 200, error
+
+
 def test_many_errors_make_a_short_answer(offline_bus: Bus) -> None:
     """100,000 unknown fields are reported as ten and a count; a thousand bad events as 200 errors and a count."""
     with pytest.raises(InvalidEvents) as invalid:
