@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from borderbus.markings import SEVERITIES
 from borderbus_correlator.facts import (
     Points,
+    Position,
     distinct_entities,
     great_circle_km,
     group_of,
@@ -357,13 +358,19 @@ def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Point
 
 
 def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points, same_place_km: float) -> list[_Offence]:
+    """Consecutive sightings too far apart for the time between them; a vehicle mostly passes the same few
+    places, so each distance is computed once per pair of places."""
+    places = [position(o, points) for o in sightings]
+    distances: dict[tuple[Position, Position], float] = {}
     offences = []
     for index in range(len(sightings) - 1):
         a, b = sightings[index], sightings[index + 1]
-        start, end = position(a, points), position(b, points)
-        if start is None or end is None:
+        start, end = places[index], places[index + 1]
+        if start is None or end is None or start == end:
             continue
-        km = great_circle_km(start, end)
+        km = distances.get((start, end))
+        if km is None:
+            km = distances[(start, end)] = great_circle_km(start, end)
         if km <= same_place_km:
             continue
         elapsed = (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
