@@ -96,11 +96,16 @@ class SubjectHistory:
         Every rule reads the history this way, so the merge is done once per change, not once per rule.
         """
         if self._by_type is None:
-            self._by_type = {}
-            merged: list[Seen] = [Seen(None, o) for o in self.direct] + [Seen(via, o) for via, o in self.linked]
-            merged.sort(key=_linked_order)
-            for entry in merged:
-                self._by_type.setdefault(entry.observation.event_type, []).append(entry)
+            by_type: dict[str, list[Seen]] = {}
+            for observation in self.direct:
+                by_type.setdefault(observation.event_type, []).append(Seen(None, observation))
+            linked: dict[str, list[Seen]] = {}
+            for via, observation in self.linked:
+                linked.setdefault(observation.event_type, []).append(Seen(via, observation))
+            for event_type, entries in linked.items():  # both lists are in event order: merge only where both have some
+                both = by_type[event_type] + entries if event_type in by_type else None
+                by_type[event_type] = sorted(both, key=_linked_order) if both is not None else entries
+            self._by_type = by_type
         if len(event_types) == 1:
             return self._by_type.get(event_types[0], [])
         return sorted((entry for t in event_types for entry in self._by_type.get(t, [])), key=_linked_order)
@@ -291,9 +296,12 @@ class SubjectHistory:
                 elif revocation.held is not None and revocation.held.via is not None:
                     linked.append((revocation.held.via, revocation.held.observation))
         retractions = {k: v for k, v in self.retractions.items() if k != event_id}
-        return SubjectHistory(
+        earlier = SubjectHistory(
             self.subject, direct, linked, dict(self.links), self.max_seen_ms, retractions, revoked, set(self.hubs), {}
         )
+        if len(revoked) == len(self.revoked):  # nothing came back: the view is this one's without the event
+            earlier._by_type = earlier._view_without(self._by_type, {event_id})
+        return earlier
 
     def copy(self) -> SubjectHistory:
         """An independent history with the same content: every container is new, observations are immutable.
@@ -339,8 +347,27 @@ class SubjectHistory:
         held = {o.event_id for _, o in self.linked}
         self.other_vias = {k: v for k, v in self.other_vias.items() if k in held}
         dropped = before - len(self.direct) - len(self.linked)
+        view = self._by_type
         self._reindex()
+        self._by_type = self._view_without(view, set())
         return dropped
+
+    def _view_without(self, view: dict[str, list[Seen]] | None, gone: set[str]) -> dict[str, list[Seen]] | None:
+        """The rules' merged view with only what this history still holds, after observations were only taken out.
+
+        Filtering keeps the order, so the view need not be rebuilt and sorted again.
+        """
+        if view is None:
+            return None
+        direct, linked = self._direct_ids, self._linked_via
+
+        def kept(entry: Seen) -> bool:
+            event_id = entry.observation.event_id
+            if event_id in gone:
+                return False
+            return event_id in direct if entry.via is None else linked.get(event_id) == entry.via
+
+        return {event_type: [e for e in entries if kept(e)] for event_type, entries in view.items()}
 
     def _nothing_expires(self, horizon: int, cfg: RuleConfig) -> bool:
         """True when :meth:`expire` would keep everything: nothing older than ``horizon``, no list over the cap.

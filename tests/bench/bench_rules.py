@@ -1,30 +1,36 @@
-"""Rules benchmark: subject histories and rule evaluation as the stream processor drives them, without Kafka.
+"""Broker-free pipeline benchmark: the worker's pure steps (fan-out, per-subject correlate, alert book), no Kafka.
 
-Not a test: builds a synthetic month of traffic over a few thousand subjects (popular subjects
-included, so some histories hit the cap), routes every event the way the processor does (direct
-to each named subject, one hop on to its links, back-fill on a new link), and times add + expire +
-evaluate. Prints figures and writes them to a JSON file. ``make bench`` runs it.
+Not a test. Three measures, each in events/s of CPU time (``time.process_time``, robust to other load
+on the machine) and of wall-clock time:
+1. a synthetic month of traffic over a few thousand subjects (Zipf travel, so popular subjects fill
+   their histories to the cap) through :class:`InMemoryPipeline`, the reference run the worker's
+   stages equal step for step;
+2. the simulator's scenario (the events ``make demo`` and the broker benchmark send);
+3. the cost of one more event for a subject whose history already holds 10, 100, 400 or 500
+   observations (500 is the cap, where each event also expires the oldest).
+Prints figures and writes them to a JSON file. ``make bench`` runs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from benchkit import per_call_us, write_report
+from benchkit import write_report
+from quality import END_MS, noisy_stream
 
-from borderbus.catalogue import Catalogue
+from borderbus.bus import Bus
+from borderbus.catalogue import BorderPoint
 from borderbus.config import Settings
-from borderbus_correlator.history import SubjectHistory
+from borderbus_correlator.alert_book import AlertBook
 from borderbus_correlator.model import Observation
+from borderbus_correlator.pipeline import InMemoryPipeline, Route, correlate
 from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig, load_rule_config
-from borderbus_correlator.rules import evaluate
+from borderbus_simulator.scenario import build_scenario
 
 T0 = 1_777_852_800_000  # 2026-05-04 00:00 UTC
 
@@ -138,86 +144,82 @@ def traffic(world: World, events: int, span_ms: int, jitter_ms: int) -> Iterator
         yield world.event(index, times[index])
 
 
-class Processor:
-    """The stream processor's routing and per-message work, minus Kafka and the JSON table."""
-
-    def __init__(self, cfg: RuleConfig, points: Any) -> None:
-        self.cfg, self.points = cfg, points
-        self.histories: dict[str, SubjectHistory] = {}
-        self.evaluate_ns: list[int] = []
-        self.sizes: list[int] = []
-        self.messages = self.late = self.decisions = 0
-
-    def ingest(self, observation: Observation) -> None:
-        queue: deque[tuple[str, str | None, Observation]] = deque((s, None, observation) for s in observation.subjects)
-        while queue:
-            self.messages += 1
-            subject, via, item = queue.popleft()
-            history = self.histories.get(subject) or self.histories.setdefault(subject, SubjectHistory(subject))
-            if via is None:
-                new_links = history.new_links(item)
-                outcome = history.add_direct(item, self.cfg)
-                if outcome == "added":
-                    queue.extend((other, subject, item) for other in history.links if other not in item.subjects)
-                    queue.extend((link, subject, old) for link in new_links for old in history.direct if old is not item)
-            else:
-                outcome = history.add_linked(via, item, self.cfg)
-            self.late += outcome == "late"
-            if outcome != "added":
-                continue
-            history.expire(self.cfg)
-            started = time.perf_counter_ns()
-            found = evaluate(history, self.cfg, self.points)
-            self.evaluate_ns.append(time.perf_counter_ns() - started)
-            self.sizes.append(len(history.direct) + len(history.linked))
-            self.decisions += sum(any(o.event_id == item.event_id for o in d.evidence) for d in found)
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one call."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    run()
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def percentile(values: list[int], fraction: float) -> float:
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))])
+def rates(events: int, seconds: tuple[float, float]) -> dict[str, float]:
+    return {"cpu": round(events / seconds[0]), "wall": round(events / seconds[1])}
+
+
+def one_more_event_us(cfg: RuleConfig, points: Mapping[str, BorderPoint], subject: str, held: int, tries: int = 200) -> float:
+    """CPU microseconds of the correlate step for a new sighting of ``subject``, whose history holds ``held``."""
+
+    def sighting(index: int) -> Observation:
+        at = T0 + index * HOUR_MS // 4
+        return Observation(
+            event_id=f"ev-{index:07d}", agency="uk-bf", event_type="sighting", occurred_at_ms=at, reported_at_ms=at + 30_000,
+            tlp="GREEN", subjects=(subject,), border_point="GB-DOV", facts={"method": "ANPR_CAMERA"},
+        )
+
+    stored = None
+    for index in range(held):
+        stored = correlate(stored, Route(subject, "direct", None, sighting(index)), cfg, points).history
+    started = time.process_time()
+    for index in range(held, held + tries):
+        correlate(stored, Route(subject, "direct", None, sighting(index)), cfg, points)
+    return (time.process_time() - started) / tries * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=".local/bench/rules.json")
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=20_000, help="synthetic events (a month over --subjects)")
     parser.add_argument("--subjects", type=int, default=2_000)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--simulator-events", type=int, default=20_000)
     args = parser.parse_args()
 
-    settings = Settings.from_env({})
-    cfg = load_rule_config(settings.config_dir / "rules.yaml")
-    points = Catalogue(settings).border_points
+    bus = Bus.from_settings(Settings.from_env({}))
+    cfg = load_rule_config(bus.settings.config_dir / "rules.yaml")
+    points = bus.catalogue.border_points
     world = World(random.Random(args.seed), args.subjects, sorted(points))
     stream = list(traffic(world, args.events, int(args.days * DAY_MS), jitter_ms=2 * HOUR_MS))
 
-    processor = Processor(cfg, points)
-    started = time.perf_counter()
-    for observation in stream:
-        processor.ingest(observation)
-    elapsed = time.perf_counter() - started
+    synthetic = InMemoryPipeline(cfg, points, AlertBook(bus.catalogue.agencies, points, cfg))
+    synthetic_seconds = timed(lambda: synthetic.process(stream))
+    sizes = [len(h.direct) + len(h.linked) for h in synthetic.histories.values()]
 
-    largest = max(processor.histories.values(), key=lambda h: len(h.direct) + len(h.linked))
-    slowest = max(processor.histories.values(), key=lambda h: per_call_us(lambda: evaluate(h, cfg, points), 0.0))
+    config_dir = bus.settings.config_dir
+    scenario = build_scenario(
+        seed=11, event_count=args.simulator_events, end_ms=END_MS, span_ms=2 * DAY_MS,
+        agencies_path=config_dir / "agencies.yaml", border_points_path=config_dir / "border_points.yaml",
+    )
+    observations = noisy_stream(scenario, bus, None)
+    simulated = InMemoryPipeline(cfg, points, AlertBook(bus.catalogue.agencies, points, cfg))
+    simulated_seconds = timed(lambda: simulated.process(observations))
+
+    cost = {
+        kind: {str(held): round(one_more_event_us(cfg, points, subject, held)) for held in (10, 100, 400, 500)}
+        for kind, subject in (("vehicle", "VEHICLE_PLATE:GB:AB12CDE"), ("person", "PERSON_DOCUMENT:GB:123456789"))
+    }
     results = {
-        "rules_events_per_second": round(len(stream) / elapsed, 1),
-        "evaluate_p50_us": round(percentile(processor.evaluate_ns, 0.50) / 1000, 1),
-        "evaluate_p99_us": round(percentile(processor.evaluate_ns, 0.99) / 1000, 1),
-        "history_size": max(processor.sizes),
-        "events": len(stream),
-        "subjects": len(processor.histories),
-        "routed_messages": processor.messages,
-        "evaluations": len(processor.evaluate_ns),
-        "late_dead_lettered": processor.late,
-        "decisions_emitted": processor.decisions,
-        "mean_history_size": round(statistics.fmean(processor.sizes), 1),
-        "slowest_history_evaluate_us": round(per_call_us(lambda: evaluate(slowest, cfg, points)), 1),
-        "slowest_history_size": len(slowest.direct) + len(slowest.linked),
-        "largest_history_json_round_trip_us": round(per_call_us(lambda: SubjectHistory.from_json(largest.to_json())), 1),
-        "largest_history_json_bytes": len(json.dumps(largest.to_json())),
-        "seconds": round(elapsed, 2),
+        "synthetic_events": len(stream),
+        "synthetic_events_per_second": rates(len(stream), synthetic_seconds),
+        "synthetic_alert_versions": len(synthetic.versions),
+        "synthetic_subjects": len(synthetic.histories),
+        "synthetic_history_size_max": max(sizes),
+        "synthetic_history_size_mean": round(statistics.fmean(sizes), 1),
+        "simulator_events": len(observations),
+        "simulator_events_per_second": rates(len(observations), simulated_seconds),
+        "simulator_alerts": len(simulated.alerts),
+        "one_more_event_cpu_us_by_history_size": cost,
+        "history_500_vs_10_ratio": {kind: round(c["500"] / c["10"], 1) for kind, c in cost.items()},
+        "history_400_vs_10_ratio": {kind: round(c["400"] / c["10"], 1) for kind, c in cost.items()},
     }
     write_report(results, args.out)
 
