@@ -1,12 +1,15 @@
 """Correlator benchmark against the local broker: throughput, latency under load, memory, and the floor.
 
 Not a test. In one run:
-1. publish a backlog of N simulator events, start one correlator worker, and time how fast it
-   drains the backlog (sustained events/s) and its peak RSS;
-2. over the same events, a plain confluent-kafka consume-and-decode loop: the floor, so the
+1. publish a backlog of N simulator events (agency publishers, transactional) once;
+2. over those events, a plain confluent-kafka consume-and-decode loop: the floor, so the
    correlator's cost is a ratio;
-3. with the worker caught up, offer events at a fixed rate and read the event-to-alert latency
-   percentiles from the worker's histogram.
+3. for each worker count of ``--workers``, copy the backlog byte for byte to fresh topics, start
+   that many correlator workers, and time the drain from when every worker answers to the last
+   route processed: events/s in all and per worker, CPU per event, peak RSS, alerts found (the
+   same in every run);
+4. with one worker caught up, offer events at each rate of ``--rates`` and read the event-to-alert
+   latency percentiles from the worker's histogram (and whether the worker kept up).
 Figures are printed and written to a JSON file (``make bench``).
 """
 
@@ -22,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,7 +36,7 @@ from borderbus.bus import Bus
 from borderbus.config import Settings
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_simulator.driver import LibrarySender, make_scenario, send_scenario
-from correlator_worker import CorrelatorWorker
+from correlator_worker import CorrelatorWorker, read_alert_versions
 from topic_namespace import apply_namespace
 
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+|\+Inf)$")
@@ -87,19 +90,32 @@ def routes_processed(worker: CorrelatorWorker) -> float:
     return sum(value for _, value in samples(worker.metrics(), "borderbus_correlator_routes_processed_total"))
 
 
-def wait_until_drained(worker: CorrelatorWorker, events: int, timeout: float = 600.0, idle: float = 2.0) -> float:
-    """Seconds until ``events`` were consumed and the per-subject work stopped growing (``idle`` s not counted)."""
+def wait_until_drained(workers: list[CorrelatorWorker], events: float, timeout: float = 900.0, idle: float = 2.0) -> float:
+    """Seconds until ``events`` were consumed and the per-subject work stopped growing (``idle`` s not counted).
+
+    Scraped twice a second: each scrape costs the workers a little CPU, so not more often.
+    """
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     last, last_change = -1.0, time.perf_counter()
     while time.monotonic() < deadline:
-        done = routes_processed(worker)
+        done = sum(routes_processed(w) for w in workers)
         if done != last:
             last, last_change = done, time.perf_counter()
-        elif consumed(worker) >= events and time.perf_counter() - last_change >= idle:
+        elif (
+            sum(consumed(w) for w in workers) >= events
+            and done >= events  # every event makes at least one route: the correlate stage has begun
+            and not any(waiting(w) for w in workers)
+            and time.perf_counter() - last_change >= idle
+        ):
             return last_change - started
-        time.sleep(0.25)
+        time.sleep(0.5)
     raise RuntimeError("the correlator did not drain in time")
+
+
+def waiting(worker: CorrelatorWorker) -> float:
+    """Routes on the by-subject topic this worker's correlate stage has not read yet."""
+    return sum(value for _, value in samples(worker.metrics(), "borderbus_correlator_stage_waiting_records"))
 
 
 def cpu_seconds(worker: CorrelatorWorker) -> float:
@@ -133,64 +149,138 @@ def floor_events_per_second(bus: Bus, expected: int) -> float:
     return count / elapsed if elapsed else float("nan")
 
 
+def copy_backlog(source: Bus, target: Bus, expected: int) -> None:
+    """Every ingest record of ``source`` to the same partition of ``target``'s topic of the same name, bytes unchanged."""
+    consumer = Consumer(source.settings.consumer_config(f"bench-copy-{uuid.uuid4().hex[:6]}"))
+    consumer.subscribe(source.catalogue.ingest_topics())
+    producer = Producer(target.settings.producer_config())
+    prefix, new_prefix = source.catalogue.prefix, target.catalogue.prefix
+    copied, deadline = 0, time.monotonic() + 300
+    while copied < expected and time.monotonic() < deadline:
+        for message in consumer.consume(1000, 1.0):
+            if message.error() is None:
+                topic = new_prefix + (message.topic() or "")[len(prefix) :]
+                producer.produce(topic, key=message.key(), value=message.value(), partition=message.partition())
+                copied += 1
+        producer.poll(0)
+    consumer.close()
+    if producer.flush(60) or copied < expected:
+        raise RuntimeError(f"copied {copied} of {expected} backlog records")
+
+
+def alert_ids(bus: Bus) -> set[str]:
+    """The alerts on the shared topic once the alert publisher has caught up (two reads 3 s apart agree)."""
+    previous: set[str] | None = None
+    for _ in range(20):
+        found = {version.alert_id for version in read_alert_versions(bus, timeout=10.0)}
+        if found == previous:
+            return found
+        previous = found
+        time.sleep(3)
+    return previous or set()
+
+
+def drain(
+    base: Settings, backlog: Bus, events: int, workers: int, logs: Path
+) -> tuple[dict[str, object], list[CorrelatorWorker]]:
+    """Copy the backlog to fresh topics and time ``workers`` workers draining it; the workers are left running."""
+    bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
+    apply_namespace(bus)
+    copy_backlog(backlog, bus, events)
+    started = [CorrelatorWorker(bus, logs, f"bench-{workers}-{n}").start() for n in range(workers)]
+    cpu_at_start = sum(cpu_seconds(w) for w in started)
+    seconds = wait_until_drained(started, events)
+    cpu_ms = 1000 * (sum(cpu_seconds(w) for w in started) - cpu_at_start) / events
+    figures: dict[str, object] = {
+        "workers": workers,
+        "drain_seconds": round(seconds, 1),
+        "events_per_second": round(events / seconds),
+        "events_per_second_per_worker": round(events / seconds / workers),
+        "worker_cpu_ms_per_event": round(cpu_ms, 3),
+        "peak_rss_mb_per_worker": [round(peak_rss_mb(w.process.pid), 1) for w in started if w.process is not None],
+        "alerts": len(alert_ids(bus)),
+        "machine_load_average_1m": round(os.getloadavg()[0], 1),
+    }
+    print(f"{workers} worker(s): {figures['events_per_second']} events/s ({seconds:.1f} s), {cpu_ms:.3f} ms CPU/event")
+    return figures, started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=".local/bench/correlator.json")
-    parser.add_argument("--backlog", type=int, default=10_000, help="events published before the worker starts")
-    parser.add_argument("--rate", type=float, default=500.0, help="offered load for the latency phase, events/s")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency phase")
+    parser.add_argument("--backlog", type=int, default=50_000, help="events published before the workers start")
+    parser.add_argument("--workers", default="1,2", help="worker counts to drain the backlog with, comma-separated")
+    parser.add_argument("--rates", default="500,2000", help="offered loads for the latency phase, events/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each latency phase")
     args = parser.parse_args()
 
     base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
-    settings = dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.")
-    bus = Bus.from_settings(settings)
-    apply_namespace(bus)
-    sender = LibrarySender(bus, instance_id="bench")
-
-    backlog = make_scenario(bus, seed=1, rate=args.backlog, duration=1.0)
+    backlog_bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
+    apply_namespace(backlog_bus)
+    sender = LibrarySender(backlog_bus, instance_id="bench")
+    backlog = make_scenario(backlog_bus, seed=1, rate=args.backlog, duration=1.0)
     published_at = time.perf_counter()
     send_scenario(backlog.events, sender, rate=args.backlog * 10, keep_order=False)
     publish_rate = len(backlog.events) / (time.perf_counter() - published_at)
-    print(f"published {len(backlog.events)} events at {publish_rate:.0f} events/s (library, transactional)")
+    sender.close()
+    print(f"published {len(backlog.events)} events at {publish_rate:.0f} events/s (agency publishers, transactional)")
 
-    floor = floor_events_per_second(bus, len(backlog.events))
+    floor = floor_events_per_second(backlog_bus, len(backlog.events))
     print(f"floor: consume+decode {floor:.0f} events/s")
 
+    drains: list[dict[str, object]] = []
+    latency: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as logs:
-        worker = CorrelatorWorker(bus, Path(logs), "bench").start()
-        try:
-            cpu_at_start = cpu_seconds(worker)
-            drain_seconds = wait_until_drained(worker, len(backlog.events))
-            sustained = len(backlog.events) / drain_seconds
-            cpu_ms_per_event = 1000 * (cpu_seconds(worker) - cpu_at_start) / len(backlog.events)
-            print(f"correlator drained the backlog at {sustained:.0f} events/s ({drain_seconds:.1f} s, includes start-up)")
-            print(f"worker CPU per event in the drain: {cpu_ms_per_event:.3f} ms (all three stages, one process)")
+        for count in (int(n) for n in args.workers.split(",")):
+            figures, workers = drain(base, backlog_bus, len(backlog.events), count, Path(logs))
+            try:
+                if count == 1:
+                    latency = latency_phases(workers[0], [float(r) for r in args.rates.split(",")], args.seconds)
+            finally:
+                for worker in workers:
+                    worker.stop()
+            drains.append(figures)
 
-            live = make_scenario(bus, seed=2, rate=args.rate, duration=args.seconds)
-            before = worker.metrics()
-            load_started = time.perf_counter()
-            send_scenario(live.events, sender, rate=args.rate, keep_order=False)
-            offered = len(live.events) / (time.perf_counter() - load_started)
-            wait_until_drained(worker, len(backlog.events) + len(live.events))
-            latency = histogram_quantiles(before, worker.metrics(), (0.5, 0.95, 0.99))
-            rss = peak_rss_mb(worker.process.pid)  # type: ignore[union-attr]
-        finally:
-            worker.stop()
-            sender.close()
-
+    one = next((d for d in drains if d["workers"] == 1), drains[0])
     results = {
         "backlog_events": len(backlog.events),
         "publish_events_per_second": round(publish_rate),
         "floor_consume_decode_events_per_second": round(floor),
-        "correlator_sustained_events_per_second": round(sustained),
-        "correlator_cost_ratio": round(floor / sustained, 1),
-        "worker_cpu_ms_per_event": round(cpu_ms_per_event, 3),
-        "machine_load_average_1m": round(os.getloadavg()[0], 1),
-        "offered_load_events_per_second": round(offered),
-        "event_to_alert_latency_seconds": latency,
-        "worker_peak_rss_mb": round(rss, 1),
+        "correlator_sustained_events_per_second": one["events_per_second"],
+        "correlator_cost_ratio": round(floor / float(one["events_per_second"]), 1),  # type: ignore[arg-type]
+        "worker_cpu_ms_per_event": one["worker_cpu_ms_per_event"],
+        "drains": drains,
+        "same_alerts_in_every_drain": len({d["alerts"] for d in drains}) == 1,
+        "latency_by_offered_rate": latency,
     }
     write_report(results, args.out)
+
+
+def latency_phases(worker: CorrelatorWorker, rates: list[float], seconds: float) -> dict[str, object]:
+    """Event-to-alert latency at each offered rate, on a worker that has drained its backlog."""
+    bus = worker.bus
+    sender = LibrarySender(bus, instance_id="bench-live")
+    phases: dict[str, object] = {}
+    try:
+        for seed, rate in enumerate(rates, start=2):
+            live = make_scenario(bus, seed=seed, rate=rate, duration=seconds)
+            before, consumed_before = worker.metrics(), consumed(worker)
+            started = time.perf_counter()
+            send_scenario(live.events, sender, rate=rate, keep_order=False)
+            offered = len(live.events) / (time.perf_counter() - started)
+            sent_at = time.perf_counter()
+            wait_until_drained([worker], consumed_before + len(live.events))
+            behind = time.perf_counter() - sent_at
+            quantiles = histogram_quantiles(before, worker.metrics(), (0.5, 0.95, 0.99))
+            phases[str(int(rate))] = {
+                "offered_events_per_second": round(offered),
+                "event_to_alert_latency_seconds": quantiles,
+                "seconds_to_catch_up_after_sending": round(behind, 1),
+            }
+            print(f"offered {offered:.0f} events/s: latency {quantiles}, caught up {behind:.1f} s after the last send")
+    finally:
+        sender.close()
+    return phases
 
 
 if __name__ == "__main__":
