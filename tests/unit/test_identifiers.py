@@ -365,3 +365,14 @@ def test_subject_key_rejects_unknown_kind() -> None:
     with pytest.raises(IdentifierError) as info:
         subject_key("SHIP", "IMO:9074729")
     assert info.value.field == "kind"
+
+
+def test_a_remembered_key_still_refuses_a_spelling_that_is_not_canonical() -> None:
+    """Keys are remembered (an IBAN costs ~100 us to check); refusals are not, and a long id is checked every time."""
+    assert subject_key("PHONE", "+9647701234567") == subject_key(SubjectKind.PHONE, "+9647701234567") == "PHONE:+9647701234567"
+    for _ in range(2):
+        with pytest.raises(IdentifierError):
+            subject_key("PHONE", "07700 900123")
+    long_id = "CN:" + "A" * 300
+    with pytest.raises(IdentifierError):
+        subject_key("PERSON_DOCUMENT", long_id)
