@@ -14,6 +14,7 @@ offset 251 of 602, changelog complete), the hang of faust-streaming issue #629 (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from borderbus_correlator.metrics import (
     TABLE_ENTRIES,
 )
 from borderbus_correlator.pipeline import Route, correlate
+from borderbus_correlator.route_codec import route_messages
 from borderbus_correlator.rule_config import load_rule_config
 
 SERVICE = "correlator"
@@ -46,6 +48,7 @@ SUBJECT_HISTORY_TOPIC = "correlator.subject-history"
 ROUTE_SCHEMA = "correlator-route"  # Avro of correlator.by-subject
 FINDING_SCHEMA = "correlator-finding"  # Avro of correlator.decisions
 HOUSEKEEPING_SECONDS = 30.0
+RECENT_ROUTES = 4096
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
         self.finding_schema = bus.schemas.latest(FINDING_SCHEMA)
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
         self._housekept = time.monotonic()
+        self._recent_routes: dict[bytes, Route] = {}
 
     def run(self) -> None:
         for schema in (self.route_schema, self.finding_schema):
@@ -98,7 +102,7 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
     def process(self, message: Message) -> _Processed | None:
         partition, target = message.partition() or 0, (message.key() or b"").decode()
         try:
-            route = Route.from_json(target, codec.decode(message.value() or b"", self.route_schema, self.registry.lookup))
+            route = self._route(target, message.value() or b"")
         except DecodeError as error:
             self.dead_letter(message, error.reason, error.detail)
             return None
@@ -109,12 +113,22 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
             return _Processed(route.mode, result.outcome, late_type=route.observation.event_type)
         if result.outcome == "added":
             self.put(partition, target, result.history)
-        for outgoing in result.routes:
-            self.produce(self.source_topic, outgoing.target.encode(), codec.encode(self.route_schema, outgoing.to_json()))
+        for key, value in route_messages(result.routes, self.route_schema):
+            self.produce(self.source_topic, key, value)
         for finding in result.decisions:
             key = alert_id(finding.rule, finding.alert_key).encode()
             self.produce(self.decisions_topic, key, codec.encode(self.finding_schema, finding.to_json()))
         return _Processed(route.mode, result.outcome, hub_kind=target.split(":", 1)[0] if result.became_hub else None)
+
+    def _route(self, target: str, value: bytes) -> Route:
+        """The route a message carries; an observation forwarded to many links arrives as many equal values,
+        decoded once (the last few thousand are remembered)."""
+        known = self._recent_routes.get(value)
+        if known is None:
+            if len(self._recent_routes) >= RECENT_ROUTES:
+                self._recent_routes.clear()
+            known = self._recent_routes[value] = Route.from_json("", codec.decode(value, self.route_schema, self.registry.lookup))
+        return dataclasses.replace(known, target=target)
 
     def published(self, results: list[object]) -> None:
         for processed in results:

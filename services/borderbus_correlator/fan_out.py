@@ -20,7 +20,6 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from borderbus import codec
 from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import DEAD_LETTER_TOPIC
@@ -32,6 +31,7 @@ from borderbus.schemas import SchemaVersion
 from borderbus_correlator.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from borderbus_correlator.observation import observe
 from borderbus_correlator.pipeline import fan_out
+from borderbus_correlator.route_codec import route_messages
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,7 @@ class FanOut:
                 self._dead_letter(message, error)
             else:
                 EVENTS_CONSUMED.labels(agency, event_type).inc()
-                for route in fan_out(observe(agency, event_type, record)):
-                    value = codec.encode(self.route_schema, route.to_json())
-                    key = route.target.encode()
+                for key, value in route_messages(fan_out(observe(agency, event_type, record)), self.route_schema):
                     self.producer.produce(self.by_subject_topic, key=key, value=value, on_delivery=self._on_delivery)
                     self.producer.poll(0)
             next_offsets[(topic, partition)] = offset + 1
