@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from borderbus.config import Settings
 from borderbus.dead_letter import produce_dead_letter
+from borderbus.partition_reader import PartitionReader
 
 log = logging.getLogger(__name__)
 
@@ -240,27 +241,13 @@ class ExactlyOnceStage(Generic[T]):
         """One partition of the changelog up to its end (committed records only)."""
         if self.state_topic is None or self.decode_state is None:
             return {}
-        reader = Consumer(self.settings.consumer_config(f"{self.state_topic}-loader", **{"enable.partition.eof": True}))
         state: dict[str, T] = {}
-        try:
-            low, high = reader.get_watermark_offsets(TopicPartition(self.state_topic, partition), timeout=30)
-            if high <= low:
-                return state
-            reader.assign([TopicPartition(self.state_topic, partition, low)])
-            while True:
-                message = reader.poll(1.0)
-                if message is None:
-                    continue
-                error, value = message.error(), message.value()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(error)
-                key = (message.key() or b"").decode()
+        with PartitionReader.connect(self.settings, f"{self.state_topic}-loader", what="loading the stage state") as reader:
+            starts = reader.from_low([TopicPartition(self.state_topic, partition)], retry_for=0, call_timeout=30)
+            for message in reader.read(starts):
+                key, value = (message.key() or b"").decode(), message.value()
                 if value is None:
                     state.pop(key, None)
                 else:
                     state[key] = self.decode_state(value)
-        finally:
-            reader.close()
         return state
