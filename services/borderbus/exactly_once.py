@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from borderbus.config import Settings
 from borderbus.dead_letter import produce_dead_letter
+from borderbus.partition_reader import PartitionReader
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,9 @@ class ExactlyOnceStage(Generic[T]):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._generation += 1
+        loaded = self._load_state([tp.partition for tp in partitions])
         for tp in partitions:
-            self.state[tp.partition] = self._load_state(tp.partition)
+            self.state[tp.partition] = loaded[tp.partition]
             self._next_offsets[tp.partition] = 0  # unknown until the first record or the end is read
         self._assigned = len(self.state)
 
@@ -236,31 +238,18 @@ class ExactlyOnceStage(Generic[T]):
             self._next_offsets.pop(tp.partition, None)
         self._assigned = len(self.state)
 
-    def _load_state(self, partition: int) -> dict[str, T]:
-        """One partition of the changelog up to its end (committed records only)."""
-        if self.state_topic is None or self.decode_state is None:
-            return {}
-        reader = Consumer(self.settings.consumer_config(f"{self.state_topic}-loader", **{"enable.partition.eof": True}))
-        state: dict[str, T] = {}
-        try:
-            low, high = reader.get_watermark_offsets(TopicPartition(self.state_topic, partition), timeout=30)
-            if high <= low:
-                return state
-            reader.assign([TopicPartition(self.state_topic, partition, low)])
-            while True:
-                message = reader.poll(1.0)
-                if message is None:
-                    continue
-                error, value = message.error(), message.value()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(error)
-                key = (message.key() or b"").decode()
+    def _load_state(self, partitions: list[int]) -> dict[int, dict[str, T]]:
+        """These partitions of the changelog up to their ends (committed records only), read by one consumer."""
+        state: dict[int, dict[str, T]] = {partition: {} for partition in partitions}
+        if self.state_topic is None or self.decode_state is None or not partitions:
+            return state
+        with PartitionReader.connect(self.settings, f"{self.state_topic}-loader", what="loading the stage state") as reader:
+            changelog = [TopicPartition(self.state_topic, partition) for partition in partitions]
+            for message in reader.read(reader.from_low(changelog, retry_for=0, call_timeout=30)):
+                partition_state = state[message.partition() or 0]
+                key, value = (message.key() or b"").decode(), message.value()
                 if value is None:
-                    state.pop(key, None)
+                    partition_state.pop(key, None)
                 else:
-                    state[key] = self.decode_state(value)
-        finally:
-            reader.close()
+                    partition_state[key] = self.decode_state(value)
         return state

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from borderbus.bus import Bus
@@ -42,6 +42,7 @@ from borderbus.catalogue import EVENT_TYPES
 from borderbus.codec import DecodeError, encode
 from borderbus.events import EventPreparer, FieldError, InvalidEvents, PreparedEvent
 from borderbus.ingest import decode_ingest
+from borderbus.partition_reader import PartitionReader
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_agency.metrics import (
     COMMITS_IN_DOUBT,
@@ -163,33 +164,16 @@ class AgencyPublisher:
         with self._lock:
             self._transactional_producer()  # fences a killed predecessor and lets a commit it had sent finish first
         settings = self.catalogue.settings
-        reader = Consumer(settings.consumer_config(f"{self.transactional_id}-recall", **{"enable.partition.eof": True}))
         since_ms = int((time.time() - seconds) * 1000)
         recalled: list[str] = []
         own_schemas = SchemaRegistry(settings, timeout=self.timeout, known=self.schemas)  # what this build wrote with
-        try:
+        with PartitionReader.connect(settings, f"{self.transactional_id}-recall", what="recalling committed event ids") as reader:
             topics = [self.catalogue.ingest_topic(self.agency.code, event_type) for event_type in self.agency.publishes]
-            metadata = reader.list_topics(timeout=self.timeout).topics
-            wanted = [TopicPartition(t, p, since_ms) for t in topics if t in metadata for p in metadata[t].partitions]
-            starts = [tp for tp in reader.offsets_for_times(wanted, timeout=self.timeout) if tp.offset >= 0] if wanted else []
+            partitions = reader.topic_partitions(topics, timeout=self.timeout, skip_missing=True)
+            starts = reader.from_time(partitions, since_ms, timeout=self.timeout)
             if not starts:
                 return 0
-            reader.assign(starts)
-            at_end: set[tuple[str, int]] = set()
-            deadline = time.monotonic() + 4 * self.timeout
-            while len(at_end) < len(starts) and time.monotonic() < deadline:
-                message = reader.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        at_end.add((message.topic() or "", message.partition() or 0))
-                    elif error.fatal():
-                        raise KafkaException(error)
-                    else:
-                        log.warning("recalling committed event ids: %s", error)
-                    continue
+            for message in reader.read(starts, within=4 * self.timeout, skip_transient_errors=True):
                 try:
                     _agency, _type, record = decode_ingest(
                         self.catalogue, self.schemas, own_schemas.lookup, message.topic() or "", message.value()
@@ -197,10 +181,6 @@ class AgencyPublisher:
                 except (DecodeError, KafkaException):
                     continue  # written by another build: not ours to judge here (the correlator dead-letters the undecodable)
                 recalled.append(str(record["event_id"]))
-            if len(at_end) < len(starts):
-                raise KafkaException(f"recalling committed event ids: {len(starts) - len(at_end)} partitions not read in time")
-        finally:
-            reader.close()
         self.committed.add(recalled)
         log.info("recalled %d event ids committed in the last %.0f s", len(recalled), seconds)
         return len(recalled)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from borderbus_correlator.model import Observation
+from borderbus_correlator.model import AlertDecision, Observation
 from borderbus_correlator.rule_config import RuleConfig
 
 AddOutcome = Literal["added", "duplicate", "late", "revoked", "hub"]
@@ -77,7 +77,7 @@ class SubjectHistory:
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
-    findings_cache: list[Any] | None = field(default=None, init=False, repr=False, compare=False)
+    findings_cache: list[AlertDecision] | None = field(default=None, init=False, repr=False, compare=False)
     """What the rules found in exactly this history, set by the step that made it (never copied, never stored)."""
 
     def __post_init__(self) -> None:

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.catalogue import DESK_AUDIT_TOPIC
 from borderbus.codec import DecodeError
+from borderbus.partition_reader import PartitionReader, PartitionsNotRead
 from borderbus.schema_registry import SchemaRegistry
 from borderbus.transactions import Outgoing
 from borderbus_desk import audit
@@ -110,46 +110,22 @@ class AuditLog:
     def query(self, wanted: audit.AuditQuery, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Matching entries, newest first (at most ``wanted.limit``): reads every partition from ``since``."""
         self.producer.flush(_WRITE_TIMEOUT_S)  # what this desk wrote is in the answer
-        consumer = Consumer(
-            self.reader_settings.consumer_config(
-                f"{self.reader_settings.topic_prefix}{_READ_GROUP}-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True}
-            )
-        )
+        group = f"{self.reader_settings.topic_prefix}{_READ_GROUP}-{uuid.uuid4().hex[:8]}"
         found: list[dict[str, Any]] = []
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
-            if metadata is None or metadata.error is not None:
-                raise RuntimeError(f"topic {self.topic} does not exist: run 'borderbus topics apply'")
-            since = wanted.since_ms or 0
-            starts = consumer.offsets_for_times([TopicPartition(self.topic, p, since) for p in metadata.partitions], timeout=10)
-            assignment, remaining = [], set()
-            for tp in starts:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition), timeout=10)
-                if tp.offset >= 0 and tp.offset < high:
-                    assignment.append(TopicPartition(self.topic, tp.partition, tp.offset))
-                    remaining.add(tp.partition)
-            consumer.assign(assignment)
-            deadline = time.monotonic() + timeout
-            while remaining and time.monotonic() < deadline:
-                message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        remaining.discard(message.partition())
+        with PartitionReader.connect(self.reader_settings, group, what="reading the audit trail") as reader:
+            partitions = reader.topic_partitions([self.topic], timeout=10)
+            starts = reader.from_time(partitions, wanted.since_ms or 0, timeout=10, below_high=True)
+            try:
+                for message in reader.read(starts, within=timeout):
+                    try:
+                        record = codec.decode(message.value() or b"", self.schema, self.registry.lookup)
+                    except DecodeError as problem:
+                        where = f"{self.topic}[{message.partition()}]@{message.offset()}"
+                        log.warning("undecodable audit record at %s: %s", where, problem)
                         continue
-                    raise KafkaException(error)
-                try:
-                    record = codec.decode(message.value() or b"", self.schema, self.registry.lookup)
-                except DecodeError as problem:
-                    log.warning(
-                        "undecodable audit record at %s[%s]@%s: %s", self.topic, message.partition(), message.offset(), problem
-                    )
-                    continue
-                if wanted.matches(record):
-                    found.append(audit.to_json(record))
-        finally:
-            consumer.close()
+                    if wanted.matches(record):
+                        found.append(audit.to_json(record))
+            except PartitionsNotRead:
+                pass  # the answer holds what was read in time (any other error refuses the query)
         found.sort(key=lambda item: (item["occurred_at"], item["audit_id"]), reverse=True)
         return found[: wanted.limit]

@@ -28,6 +28,7 @@ from borderbus.bus import Bus
 from borderbus.catalogue import ALERT_ACTIONS_TOPIC, ALERTS_TOPIC, DESK_SILENCES_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.dead_letter import DeadLetters
+from borderbus.partition_reader import watermarks
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_desk import faults, silences
 from borderbus_desk.metrics import (
@@ -40,7 +41,7 @@ from borderbus_desk.metrics import (
     TIME_TO_ACKNOWLEDGE,
 )
 from borderbus_desk.state import Action, ActionOutcome, Change, DeskState
-from borderbus_desk.status_log import StatusLog, watermarks
+from borderbus_desk.status_log import StatusLog
 
 log = logging.getLogger(__name__)
 

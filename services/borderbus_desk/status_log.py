@@ -8,16 +8,14 @@ also commit the log reader's positions, group ``borderbus-desk-state``); read wh
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
-
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.catalogue import DESK_STATUS_TOPIC
 from borderbus.codec import DecodeError
+from borderbus.partition_reader import PartitionReader
 from borderbus.schema_registry import SchemaRegistry
 from borderbus.transactions import Outgoing
 from borderbus_desk.state import DeskAlert, status_record
@@ -26,22 +24,6 @@ log = logging.getLogger(__name__)
 
 STATE_GROUP = "borderbus-desk-state"
 """Consumer group whose committed offsets say how far the last checkpoint had read the logs."""
-
-
-def watermarks(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> tuple[int, int]:
-    """``(low, high)``, retrying retriable errors: a just-created topic or a restarted broker may not have
-    elected its leaders yet, which must not stop the desk from starting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            return int(low), int(high)
-        except KafkaException as error:
-            kafka_error = error.args[0] if error.args else None
-            if time.monotonic() > deadline or not getattr(kafka_error, "retriable", lambda: False)():
-                raise
-            log.info("watermarks of %s[%d] not available yet (%s), retrying", tp.topic, tp.partition, error)
-            time.sleep(0.2)
 
 
 class StatusLog:
@@ -62,32 +44,11 @@ class StatusLog:
 
     def load(self) -> list[tuple[dict[str, Any], dict[str, Any], bytes]]:
         """Every alert's latest status record (committed only): ``(status, alert record, alert message)``."""
-        consumer = Consumer(self.bus.settings.consumer_config(f"{self.group}-loader", **{"enable.partition.eof": True}))
         latest: dict[bytes, bytes | None] = {}
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
-            if metadata is None or metadata.error is not None:
-                raise RuntimeError(f"topic {self.topic} does not exist: run 'borderbus topics apply'")
-            assignment, remaining = [], set()
-            for partition in metadata.partitions:
-                low, high = watermarks(consumer, TopicPartition(self.topic, partition))
-                if high > low:
-                    assignment.append(TopicPartition(self.topic, partition, low))
-                    remaining.add(partition)
-            consumer.assign(assignment)
-            while remaining:
-                message = consumer.poll(1.0)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        remaining.discard(message.partition())
-                        continue
-                    raise KafkaException(error)
+        with PartitionReader.connect(self.bus.settings, f"{self.group}-loader", what="loading the alert status") as reader:
+            partitions = reader.topic_partitions([self.topic], timeout=30)
+            for message in reader.read(reader.from_low(partitions)):
                 latest[message.key() or b""] = message.value()
-        finally:
-            consumer.close()
         restored = []
         for key, value in latest.items():
             if value is None:

@@ -19,6 +19,7 @@ import pytest
 
 from borderbus.bus import Bus
 from browser import Browser, Page
+from console_pages import desk_for_module, sign_in
 from desk_process import AlertWriter, DeskProcess
 
 pytestmark = pytest.mark.broker
@@ -31,23 +32,8 @@ OFFICER, COLLEAGUE, OUTSIDER = ("duty.officer.dover", "uk-bf"), ("duty.officer.n
 @pytest.fixture(scope="module")
 def desk(bus: Bus, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
     """A running desk with officers of three agencies (automatic escalation after 600 s: longer than these tests)."""
-    process = DeskProcess(
-        bus,
-        tmp_path_factory.mktemp("console-desk"),
-        dict([OFFICER, COLLEAGUE, OUTSIDER]),
-        name="console",
-        roles={OFFICER[0]: ["silence", "supervisor"]},
-    )
-    try:
-        yield process.start()
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser.launch() as launched:
-        yield launched
+    officers = dict([OFFICER, COLLEAGUE, OUTSIDER])
+    yield from desk_for_module(bus, tmp_path_factory, officers, name="console", roles={OFFICER[0]: ["silence", "supervisor"]})
 
 
 def _evidence(agency: str, event_type: str, occurred_at: datetime, border_point: str | None, summary: str) -> dict[str, Any]:
@@ -92,9 +78,7 @@ def _alert(alert_id: str, allowed_agencies: list[str], summary: str) -> dict[str
 
 
 def _sign_in(page: Page, desk: DeskProcess, officer: str, agency: str) -> None:
-    page.goto(f"{desk.url}/")
-    page.type("#token", desk.tokens[officer])
-    page.click("#sign-in")
+    sign_in(page, desk, officer)
     page.wait_for(f"document.querySelector('#whoami').textContent === {json.dumps(f'{officer} ({agency})')}")
     page.wait_for("document.querySelector('#connection').textContent === 'live'")
 

@@ -28,6 +28,7 @@ from borderbus_correlator.pipeline import InMemoryPipeline
 from borderbus_correlator.rule_config import load_rule_config
 from borderbus_simulator.scenario import build_scenario
 from browser import Browser, Page
+from console_pages import desk_for_module, sign_in
 from desk_process import AlertWriter, DeskProcess
 
 pytestmark = pytest.mark.broker
@@ -90,27 +91,10 @@ def _agency(alerts: dict[str, dict[str, Any]]) -> str:
 def desk(bus: Bus, alerts: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
     agency = _agency(alerts)
     officers = {"officer.en": agency, "officer.ar": agency, SUPERVISOR_AR: agency}
-    process = DeskProcess(
-        bus, tmp_path_factory.mktemp("pictures-desk"), officers, name="pictures",
+    yield from desk_for_module(
+        bus, tmp_path_factory, officers, name="pictures",
         locales={"officer.ar": "ar", SUPERVISOR_AR: "ar"}, roles={SUPERVISOR_AR: ["silence", "supervisor"]},
     )  # fmt: skip
-    try:
-        yield process.start()
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser.launch() as launched:
-        yield launched
-
-
-def _sign_in(page: Page, desk: DeskProcess, officer: str) -> None:
-    page.goto(f"{desk.url}/")
-    page.type("#token", desk.tokens[officer])
-    page.click("#sign-in")
-    page.wait_for("document.querySelector('#connection').dataset.state === 'live'")
 
 
 def _open(page: Page, alert_id: str) -> None:
@@ -129,7 +113,7 @@ def test_the_map_draws_every_located_event_and_the_route_in_time_order(
 ) -> None:
     record = alerts["map"]
     page = browser.new_page()
-    _sign_in(page, desk, "officer.en")
+    sign_in(page, desk, "officer.en")
     _open(page, record["alert_id"])
     page.wait_for("document.querySelector('#detail-map svg.map') !== null", timeout=30)
     located = sorted(
@@ -159,7 +143,7 @@ def test_the_graph_draws_every_subject_and_a_subject_filters_the_list(
 ) -> None:
     record = alerts["graph"]
     page = browser.new_page()
-    _sign_in(page, desk, "officer.en")
+    sign_in(page, desk, "officer.en")
     _open(page, record["alert_id"])
     page.wait_for(f"document.querySelector('#detail-graph').dataset.alertId === {json.dumps(record['alert_id'])}", timeout=30)
     subjects = {f"{s['kind']}:{s['id']}" for s in record["subjects"]}
@@ -198,7 +182,7 @@ def test_an_arabic_officer_gets_a_right_to_left_console_with_the_summary_in_arab
 ) -> None:
     record = alerts["phrased"]
     page = browser.new_page()
-    _sign_in(page, desk, "officer.ar")
+    sign_in(page, desk, "officer.ar")
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
     assert page.evaluate("getComputedStyle(document.querySelector('.panes')).direction") == "rtl"
     _open(page, record["alert_id"])
@@ -262,7 +246,7 @@ def test_keyboard_moves_through_alerts_and_acknowledges_and_a_long_timeline_stay
     first, second = f"keys-{uuid.uuid4()}", f"keys-{uuid.uuid4()}"
     AlertWriter(bus).publish(_long_alert(first, agency, 60), _long_alert(second, agency, 3))
     page = browser.new_page()
-    _sign_in(page, desk, "officer.en")
+    sign_in(page, desk, "officer.en")
     for alert_id in (first, second):
         page.wait_for(f"document.querySelector('tr[data-alert-id=\"{alert_id}\"]') !== null", timeout=60)
     order = page.evaluate("[...document.querySelectorAll('#alert-rows tr')].map(r => r.dataset.alertId)")
@@ -321,7 +305,7 @@ def test_an_arabic_officer_reads_evidence_places_notices_and_retractions_in_arab
     )
     names = {code: point.name_in("ar") for code, point in bus.catalogue.border_points.items()}
     page = browser.new_page()
-    _sign_in(page, desk, "officer.ar")
+    sign_in(page, desk, "officer.ar")
 
     # evidence: each line in Arabic from the event's facts, the agency and identifiers left to right; places by Arabic name
     _open(page, record["alert_id"])
@@ -401,7 +385,7 @@ def test_an_arabic_supervisor_silences_and_reads_the_audit_trail_in_arabic(desk:
 
 
 def _arabic_silences_and_audit(desk: DeskProcess, page: Page) -> None:
-    _sign_in(page, desk, SUPERVISOR_AR)
+    sign_in(page, desk, SUPERVISOR_AR)
     page.wait_for("document.querySelector('#silence-form').hidden === false")
     assert page.evaluate("document.querySelector('#audit-section').hidden") is False
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from borderbus.config import Settings
 from borderbus.exactly_once import ExactlyOnceStage
+from borderbus.partition_reader import PartitionReader
 
 
 class StandInProducer:
@@ -96,3 +97,65 @@ def test_a_fenced_writer_does_not_abort_and_carry_on() -> None:
     with pytest.raises(KafkaException):
         run_batch(counting, [(0, "a")])
     assert counting.state == {0: {}, 1: {}}
+
+
+class StandInChangelog:
+    """A changelog consumer: every partition's records, then its end."""
+
+    def __init__(self, records: dict[int, list[tuple[bytes, bytes | None]]]) -> None:
+        self.records = records
+        self.queue: list[Any] = []
+        self.closed = False
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float = -1, cached: bool = False) -> tuple[int, int]:
+        return 0, len(self.records.get(tp.partition, []))
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            for key, value in self.records[tp.partition]:
+                self.queue.append(StandInRecord(tp.partition, key, value))
+            self.queue.append(StandInRecord(tp.partition, b"", None, KafkaError(KafkaError._PARTITION_EOF)))
+
+    def poll(self, timeout: float) -> Any:
+        return self.queue.pop(0) if self.queue else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StandInRecord:
+    def __init__(self, partition: int, key: bytes, value: bytes | None, error: KafkaError | None = None) -> None:
+        self._partition, self._key, self._value, self._error = partition, key, value, error
+
+    def error(self) -> KafkaError | None:
+        return self._error
+
+    def topic(self) -> str:
+        return "in-state"
+
+    def partition(self) -> int:
+        return self._partition
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+
+def test_assigned_partitions_are_reloaded_by_one_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting, _producer = stage()
+    counting.state = {}
+    changelog = StandInChangelog({0: [(b"a", b"1"), (b"b", b"4"), (b"a", None)], 1: [], 2: [(b"c", b"2"), (b"c", b"3")]})
+    readers: list[str] = []
+
+    def connect(_settings: Settings, group_id: str, *, what: str) -> PartitionReader:
+        readers.append(group_id)
+        return PartitionReader(changelog, what=what)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PartitionReader, "connect", connect)
+    counting._on_assign(None, [TopicPartition("in", p) for p in (0, 1, 2)])  # type: ignore[arg-type]
+    assert readers == ["in-state-loader"], "one consumer for every newly assigned partition"
+    assert changelog.closed
+    assert counting.state == {0: {"b": 4}, 1: {}, 2: {"c": 3}}
+    assert counting.assigned() == 3

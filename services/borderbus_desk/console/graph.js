@@ -5,7 +5,7 @@
 
 (function () {
   const { i18n } = window.Borderbus;
-  const SVG = "http://www.w3.org/2000/svg";
+  const { svg, title } = window.Borderbus.svg;
   const WIDTH = 800;
   const HEIGHT = 480;
   const ITERATIONS = 300;
@@ -18,19 +18,6 @@
     CRYPTO_WALLET: "diamond",
     PLATFORM_ACCOUNT: "square",
   };
-
-  function svg(tag, attributes = {}, ...children) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-    for (const child of children) node.append(child);
-    return node;
-  }
-
-  function title(text) {
-    const node = svg("title");
-    node.textContent = text;
-    return node;
-  }
 
   /** Positions by a deterministic force layout: subjects start on an inner ring, other alerts on an outer one. */
   function layout(nodes, links) {

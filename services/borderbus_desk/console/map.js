@@ -5,23 +5,10 @@
 
 (function () {
   const { i18n } = window.Borderbus;
-  const SVG = "http://www.w3.org/2000/svg";
+  const { svg, title } = window.Borderbus.svg;
   const WIDTH = 800;
   const WORLD_URL = "/console/vendor/world-atlas/countries-110m.json";
   let world = null; // [{name, rings: [[[lon, lat], ...]], bbox}]
-
-  function svg(tag, attributes = {}, ...children) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-    for (const child of children) node.append(child);
-    return node;
-  }
-
-  function title(text) {
-    const node = svg("title");
-    node.textContent = text;
-    return node;
-  }
 
   /** TopoJSON (quantized, delta-encoded arcs) to polygons of [lon, lat] rings: the few lines of topojson-client we need. */
   function decode(topology) {
