@@ -97,13 +97,21 @@ def entry(
         "officer": officer or UNKNOWN_OFFICER,
         "agency": agency,
         "what": what,
-        "alert_id": alert_id,
-        "silence_id": silence_id,
-        "detail": detail[:_MAX_DETAIL],
+        "alert_id": _writable(alert_id),
+        "silence_id": _writable(silence_id),
+        "detail": _writable(detail[:_MAX_DETAIL]),
         "outcome": outcome,
         "client_address": client_address,
         "desk": desk,
     }
+
+
+def _writable(text: str | None) -> str | None:
+    """What a refused request sent, as text Avro can write: a lone surrogate (``"\\ud800"`` in a JSON
+    action) is kept as its escape, so the refusal is audited instead of failing the request with a 500."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def refused(code: str) -> str:

@@ -490,6 +490,7 @@ DESK_REGRESSIONS = [
     pytest.param(
         "POST", "/api/v1/alerts/{id}/actions", b'{"action": ["ACKNOWLEDGE"]}', {}, 422, "action", id="action-not-a-string"
     ),
+    pytest.param("POST", "/api/v1/alerts/{id}/actions", b'{"action": "\\ud800"}', {}, 422, "action", id="action-lone-surrogate"),
     pytest.param("POST", "/api/v1/alerts/{id}/actions", b"{}" + b" " * 70_000, {}, 413, "body", id="body-over-64k"),
     pytest.param("GET", "/api/v1/alerts/" + "A" * 200, None, {}, 404, "alert_id", id="alert-id-too-long"),
     pytest.param("GET", "/api/v1/stream", None, {"Last-Event-ID": "x" * 65}, 422, "Last-Event-ID", id="cursor-too-long"),

@@ -71,6 +71,18 @@ def test_records_encode_with_the_shared_codec(offline_bus: Bus) -> None:
     assert audit.to_json(decoded) == audit.to_json(record)
 
 
+def test_a_refused_action_holding_a_lone_surrogate_is_still_written(offline_bus: Bus) -> None:
+    """``make fuzz``: ``{"action": "\\ud800"}`` was a 500, because the refusal's audit record could not be encoded."""
+    schema = offline_bus.schemas.latest("desk-audit")
+    record = audit.entry(
+        what=audit.ALERT_ACTION, officer="ana", agency="uk-bf", client_address="::1", desk="d", now_ms=NOW,
+        alert_id="AL-1", detail="\ud800 ACK", outcome=audit.refused("invalid_action"),
+    )
+    assert record["detail"] == "\\ud800 ACK"
+    decoded = codec.decode(codec.encode(schema, record), schema, lambda fp: schema.parsed if fp == schema.fingerprint else None)
+    assert decoded["detail"] == "\\ud800 ACK"
+
+
 def test_a_supervisor_query_sees_only_its_agency_and_what_it_asks() -> None:
     def rec(officer: str, agency: str | None, what: str, alert_id: str | None, at: int) -> dict[str, object]:
         return audit.entry(what=what, officer=officer, agency=agency, client_address="", desk="", now_ms=at, alert_id=alert_id)
