@@ -11,9 +11,6 @@ LIBRARY = Path(__file__).resolve().parents[2] / "services" / "borderbus"
 ABOVE_THE_LIBRARY = frozenset(
     {"borderbus_agency", "borderbus_correlator", "borderbus_desk", "borderbus_simulator", "borderbus_demo", "borderbus_cli"}
 )
-KNOWN_BREACHES = {("borderbus/openapi.py", "borderbus_desk")}
-"""Older than this test: the OpenAPI writer takes the desk's statuses and actions from ``borderbus_desk.state``.
-Listed so every other import is refused; the test fails once the breach is gone, so the entry goes with it."""
 
 
 def imported_packages(tree: ast.AST) -> list[tuple[int, str]]:
@@ -30,17 +27,13 @@ def imported_packages(tree: ast.AST) -> list[tuple[int, str]]:
 def test_the_library_imports_no_service() -> None:
     modules = sorted(LIBRARY.rglob("*.py"))
     assert len(modules) > 20, f"found only {len(modules)} modules under {LIBRARY}"
-    breaches = {
-        (str(module.relative_to(LIBRARY.parent)), line, package)
+    offending = sorted(
+        f"{module.relative_to(LIBRARY.parent)}:{line} imports {package}"
         for module in modules
         for line, package in imported_packages(ast.parse(module.read_text(), str(module)))
         if package in ABOVE_THE_LIBRARY
-    }
-    unknown = {(path, line, package) for path, line, package in breaches if (path, package) not in KNOWN_BREACHES}
-    offending = sorted(f"{path}:{line} imports {package}" for path, line, package in unknown)
+    )
     assert not offending, "the shared library must not import a service:\n" + "\n".join(offending)
-    mended = KNOWN_BREACHES - {(path, package) for path, _, package in breaches}
-    assert not mended, f"no longer imported, remove from KNOWN_BREACHES: {sorted(mended)}"
 
 
 def test_the_check_sees_lazy_imports() -> None:
