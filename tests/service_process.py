@@ -46,7 +46,7 @@ class ServiceProcess:
     ) -> None:
         self.bus = bus
         self.port = free_port()
-        self.command = [sys.executable, "-m", "borderbus.cli", *args, port_option, str(self.port)]
+        self.command = [sys.executable, "-m", "borderbus_cli", *args, port_option, str(self.port)]
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.ready_path = ready_path
         self.extra_env = dict(env or {})

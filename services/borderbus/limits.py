@@ -1,5 +1,6 @@
 """Every limit on what callers may send, in one place: the HTTP APIs enforce them, the OpenAPI
-descriptions state them (``borderbus.openapi``), and the fuzz tests check both agree.
+descriptions state them (each service's ``openapi`` module, built with ``borderbus.openapi``), and the
+fuzz tests check both agree.
 
 Why limits at all: each one keeps a hostile or broken caller from costing more than a bounded amount
 of memory, CPU or Kafka space, and every breach is refused with a 4xx naming the field and the limit,

@@ -45,7 +45,7 @@ class Services:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = (LOG_DIR / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "borderbus.cli", *args],
+            [sys.executable, "-m", "borderbus_cli", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={key: value for key, value in os.environ.items() if key != "BORDERBUS_PRINCIPAL"},  # each picks its own

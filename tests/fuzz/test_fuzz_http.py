@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 from agency_clients import write_clients
 from borderbus import codec
 from borderbus.bus import Bus
-from borderbus.openapi import AGENCY_FILE, DESK_FILE
 from borderbus.schema_registry import SchemaRegistry
+from borderbus_agency.openapi import FILE as AGENCY_FILE
+from borderbus_desk.openapi import FILE as DESK_FILE
 from desk_process import AlertWriter, DeskProcess, alert_record
 from kafka_reading import read_all
 from service_process import ServiceProcess

@@ -117,7 +117,7 @@ def test_visibility_holds_for_list_get_stream_cli_webhooks_and_agency_topics(
         assert desk.request("omar", "GET", f"/api/v1/alerts/{iq_only}")[0] == 200
 
         cli_env = {**os.environ, "BORDERBUS_DESK_URL": desk.url, "BORDERBUS_TOKEN": desk.tokens["ana"]}
-        cli = [sys.executable, "-m", "borderbus.cli", "alerts"]
+        cli = [sys.executable, "-m", "borderbus_cli", "alerts"]
         listing = subprocess.run([*cli, "list", "--json"], env=cli_env, capture_output=True, text=True, timeout=60)
         assert listing.returncode == 0, listing.stderr
         assert {json.loads(line)["alert_id"] for line in listing.stdout.splitlines()} == {green_all, shared}

@@ -161,7 +161,7 @@ def test_retracted_alerts_leave_the_workflow_reach_webhooks_and_agency_topics_an
 
         cli_env = {**os.environ, "BORDERBUS_DESK_URL": desk.url, "BORDERBUS_TOKEN": desk.tokens["ana"]}
         listing = subprocess.run(
-            [sys.executable, "-m", "borderbus.cli", "alerts", "list", "--status", "retracted"],
+            [sys.executable, "-m", "borderbus_cli", "alerts", "list", "--status", "retracted"],
             env=cli_env,
             capture_output=True,
             text=True,

@@ -194,7 +194,7 @@ def test_a_silenced_alert_is_kept_but_not_pushed_until_the_silence_ends(
     assert quiet in listed(desk, "ben")
 
     cli_env = {**os.environ, "BORDERBUS_DESK_URL": desk.url, "BORDERBUS_TOKEN": desk.tokens["ana"]}
-    cli = [sys.executable, "-m", "borderbus.cli", "silences"]
+    cli = [sys.executable, "-m", "borderbus_cli", "silences"]
     added = subprocess.run(
         [
             *cli,
@@ -273,7 +273,7 @@ def test_every_read_and_action_is_audited_and_the_trail_cannot_be_changed(module
 
     cli_env = {**os.environ, "BORDERBUS_DESK_URL": desk.url, "BORDERBUS_TOKEN": desk.tokens["sue"]}
     shown = subprocess.run(
-        [sys.executable, "-m", "borderbus.cli", "audit", "--officer", "ben", "--alert", target, "--since", "0"],
+        [sys.executable, "-m", "borderbus_cli", "audit", "--officer", "ben", "--alert", target, "--since", "0"],
         env=cli_env,
         capture_output=True,
         text=True,

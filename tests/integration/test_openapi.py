@@ -1,5 +1,5 @@
-"""The OpenAPI descriptions stay true: the shipped files are what ``borderbus.openapi`` makes from the
-schemas and limits, and every route of the agency and desk aiohttp apps is described (and nothing else)."""
+"""The OpenAPI descriptions stay true: the shipped files are what each service's ``openapi`` module makes
+from the schemas and limits, and every route of the agency and desk aiohttp apps is described (and nothing else)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from aiohttp import web
 from agency_clients import clients_for
 from borderbus import openapi
 from borderbus.bus import Bus
+from borderbus.catalogue import EVENT_TYPES
+from borderbus_agency import openapi as agency_openapi
 from borderbus_agency.http_api import build_app as agency_app
 from borderbus_agency.publisher import AgencyPublisher
+from borderbus_cli.openapi import main as openapi_command
+from borderbus_desk import openapi as desk_openapi
 from borderbus_desk.desk import DutyDesk
 from borderbus_desk.desk_config import DeskConfig
 from borderbus_desk.http_api import build_app as desk_app
@@ -40,9 +44,13 @@ def described(spec_file: Path) -> set[tuple[str, str]]:
 
 
 def test_the_shipped_descriptions_are_generated_from_the_schemas_and_limits(offline_bus: Bus) -> None:
-    agency = openapi.render(openapi.agency_spec(offline_bus.schemas, offline_bus.catalogue.max_subjects_per_event))
-    assert openapi.AGENCY_FILE.read_text() == agency, "run: .venv/bin/python -m borderbus.openapi"
-    assert openapi.DESK_FILE.read_text() == openapi.render(openapi.desk_spec()), "run: .venv/bin/python -m borderbus.openapi"
+    agency = openapi.render(agency_openapi.spec(offline_bus.schemas, offline_bus.catalogue.max_subjects_per_event))
+    assert agency_openapi.FILE.read_text() == agency, "run: .venv/bin/python -m borderbus_cli.openapi"
+    assert desk_openapi.FILE.read_text() == openapi.render(desk_openapi.spec()), "run: .venv/bin/python -m borderbus_cli.openapi"
+
+
+def test_the_one_command_finds_them_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert openapi_command(["--check"]) == 0, capsys.readouterr().out
 
 
 @pytest.mark.broker
@@ -53,11 +61,11 @@ def test_every_agency_route_is_described(bus: Bus, tmp_path: Path) -> None:
         served = routes(agency_app(publisher, clients))
     finally:
         publisher.close()
-    spec = described(openapi.AGENCY_FILE)
+    spec = described(agency_openapi.FILE)
     assert served <= spec, f"not described: {served - spec}"
     concrete = {(method, path) for method, path in spec if path.startswith("/v1/events/") and "{" not in path}
     assert spec - concrete == served, f"described but not served: {spec - concrete - served}"
-    assert {path.rsplit("/", 1)[1] for _, path in concrete} == set(openapi.EVENT_TYPES)
+    assert {path.rsplit("/", 1)[1] for _, path in concrete} == set(EVENT_TYPES)
 
 
 @pytest.mark.broker
@@ -72,5 +80,5 @@ def test_every_desk_route_is_described(bus: Bus, tmp_path: Path) -> None:
         instance_id="openapi-test",
     )
     served = routes(desk_app(desk))
-    spec = described(openapi.DESK_FILE)
+    spec = described(desk_openapi.FILE)
     assert served == spec, f"not described: {served - spec}; described but not served: {spec - served}"

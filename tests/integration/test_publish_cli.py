@@ -23,7 +23,7 @@ def run_cli(bus: Bus, *args: str) -> subprocess.CompletedProcess[str]:
         "KAFKA_BOOTSTRAP_SERVERS": bus.settings.bootstrap_servers,
         "BORDERBUS_TOPIC_PREFIX": bus.settings.topic_prefix,
     }
-    return subprocess.run([sys.executable, "-m", "borderbus.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "borderbus_cli", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def write_jsonl(path: Path, bodies: list[object]) -> Path:

@@ -71,7 +71,7 @@ def test_no_password_in_logs_or_metrics(fresh_bus: Bus, tmp_path: Path) -> None:
     jsonl = tmp_path / "one.jsonl"
     jsonl.write_text(json.dumps(SAMPLES[("uk-bf", "sighting")]) + "\n")
     refused = subprocess.run(
-        [sys.executable, "-m", "borderbus.cli", "-v", "publish", "--agency", "uk-bf", "--type", "sighting", str(jsonl)],
+        [sys.executable, "-m", "borderbus_cli", "-v", "publish", "--agency", "uk-bf", "--type", "sighting", str(jsonl)],
         env=env,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ def test_simulate_publishes_the_scenario_and_writes_ground_truth(fresh_bus: Bus,
         [
             sys.executable,
             "-m",
-            "borderbus.cli",
+            "borderbus_cli",
             "simulate",
             "--seed",
             "5",

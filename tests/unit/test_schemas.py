@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from borderbus.bus import Bus
-from borderbus.cli import main
 from borderbus.schemas import SchemaCatalogue, check_catalogue
+from borderbus_cli.main import main
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 

@@ -103,7 +103,7 @@ def test_the_limiter_forgets_the_oldest_addresses_beyond_its_bound() -> None:
 
 
 def test_agency_token_prints_the_token_once_and_an_entry_with_its_hash_only(capsys: pytest.CaptureFixture[str]) -> None:
-    from borderbus.cli import main
+    from borderbus_cli.main import main
 
     assert main(["agency", "token", "--agency", "uk-bf", "--client", "anpr-dov-2"]) == 0
     out, err = capsys.readouterr()
