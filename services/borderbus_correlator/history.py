@@ -379,10 +379,10 @@ class SubjectHistory:
             and (not self.linked or self.linked[0][1].occurred_at_ms >= horizon)
             and len(self.direct) <= cfg.max_observations
             and len(self.linked) <= cfg.max_observations
-            and all(ms >= horizon for ms in self.links.values())
+            and (not self.links or min(self.links.values()) >= horizon)
             and all(o.occurred_at_ms >= horizon for o in self.retractions.values())
             and all(r.by.occurred_at_ms >= horizon for r in self.revoked.values())
-            and all(event_id in self._linked_via for event_id in self.other_vias)
+            and self.other_vias.keys() <= self._linked_via.keys()
         )
 
     def holds_lasting_facts(self) -> bool:
