@@ -10,11 +10,16 @@ import argparse
 import logging
 import socket
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from borderbus.bus import Bus
 from borderbus.commands import Commands, add_command
 from borderbus.markings import SEVERITIES
+
+if TYPE_CHECKING:
+    from borderbus_desk.client import DeskClient
 
 
 def _desk_serve(args: argparse.Namespace) -> int:
@@ -54,7 +59,7 @@ def _desk_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _desk_client(args: argparse.Namespace) -> object:
+def _desk_client(args: argparse.Namespace) -> DeskClient:
     import os
 
     from borderbus_desk.client import DEFAULT_DESK_URL, DeskClient
@@ -70,11 +75,10 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _alerts_tail(args: argparse.Namespace) -> int:
-    from borderbus_desk.client import DeskClient, DeskClientError, tail
+    from borderbus_desk.client import DeskClientError, tail
 
     try:
         client = _desk_client(args)
-        assert isinstance(client, DeskClient)
         return tail(client, _filters(args), as_json=args.json)
     except DeskClientError as error:
         print(error, file=sys.stderr)
@@ -84,28 +88,24 @@ def _alerts_tail(args: argparse.Namespace) -> int:
 
 
 def _alerts_list(args: argparse.Namespace) -> int:
-    import json
 
-    from borderbus_desk.client import DeskClient, DeskClientError, alert_change_line
+    from borderbus_desk.client import DeskClientError, alert_change_line
 
     try:
         client = _desk_client(args)
-        assert isinstance(client, DeskClient)
         alerts = client.list(_filters(args))
     except DeskClientError as error:
         print(error, file=sys.stderr)
         return 2
-    for view in alerts:
-        print(json.dumps(view, separators=(",", ":")) if args.json else alert_change_line(view))
+    _print_all(alerts, as_json=args.json, line=alert_change_line)
     return 0
 
 
 def _alerts_act(args: argparse.Namespace) -> int:
-    from borderbus_desk.client import DeskClient, DeskClientError, alert_change_line
+    from borderbus_desk.client import DeskClientError, alert_change_line
 
     try:
         client = _desk_client(args)
-        assert isinstance(client, DeskClient)
         result = client.act(args.alert_id, args.action, args.note)
     except DeskClientError as error:
         print(error, file=sys.stderr)
@@ -115,13 +115,11 @@ def _alerts_act(args: argparse.Namespace) -> int:
 
 
 def _silences(args: argparse.Namespace) -> int:
-    import json
 
-    from borderbus_desk.client import DeskClient, DeskClientError, silence_line
+    from borderbus_desk.client import DeskClientError, silence_line
 
     try:
         client = _desk_client(args)
-        assert isinstance(client, DeskClient)
         if args.action == "list":
             views = client.silences(args.state)
         elif args.action == "expire":
@@ -146,9 +144,16 @@ def _silences(args: argparse.Namespace) -> int:
     except (DeskClientError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
-    for view in views:
-        print(json.dumps(view, separators=(",", ":")) if args.json else silence_line(view))
+    _print_all(views, as_json=args.json, line=silence_line)
     return 0
+
+
+def _print_all(items: Iterable[dict[str, Any]], *, as_json: bool, line: Callable[[dict[str, Any]], str]) -> None:
+    """One line per item: compact JSON with ``--json``, else the client's human line."""
+    import json
+
+    for item in items:
+        print(json.dumps(item, separators=(",", ":")) if as_json else line(item))
 
 
 def _seconds(text: str) -> int:
@@ -163,9 +168,8 @@ def _seconds(text: str) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    import json
 
-    from borderbus_desk.client import DeskClient, DeskClientError, audit_line
+    from borderbus_desk.client import DeskClientError, audit_line
 
     query = {
         name: value
@@ -181,13 +185,11 @@ def _audit(args: argparse.Namespace) -> int:
     }
     try:
         client = _desk_client(args)
-        assert isinstance(client, DeskClient)
         entries = client.audit(query)
     except DeskClientError as error:
         print(error, file=sys.stderr)
         return 2
-    for entry in entries:
-        print(json.dumps(entry, separators=(",", ":")) if args.json else audit_line(entry))
+    _print_all(entries, as_json=args.json, line=audit_line)
     return 0
 
 
