@@ -64,6 +64,7 @@ clean: kafka-down ## Stop the broker and delete generated data (keeps downloaded
 	rm -rf .local/kafka/instance .local/*.json .pytest_cache .mypy_cache .ruff_cache
 
 bench: $(STAMP) kafka-up ## Benchmarks (not tests): print figures and write .local/bench/*.json
+	@$(BIN)/borderbus users apply
 	@mkdir -p .local/bench
 	@for script in tests/bench/bench_*.py; do \
 	  name=$$(basename $$script .py); echo "== $$name"; \

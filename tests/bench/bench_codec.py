@@ -9,7 +9,6 @@ import argparse
 import io
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import avro.io
@@ -51,17 +50,13 @@ def main() -> None:
     bus = Bus.from_settings(Settings.from_env({}))
     schema = bus.schemas.latest("sighting")
     lookup = {v.fingerprint: v.parsed for v in bus.schemas}.get
-    record = sample_sighting()
-    message = codec.encode(schema, record)
+    message = codec.encode(schema, sample_sighting())
+    record = codec.decode(message, schema, lookup)  # every field of the latest version, defaults filled in
 
     avro_schema = avro.schema.parse(json.dumps(schema.definition))
     writer, reader = avro.io.DatumWriter(avro_schema), avro.io.DatumReader(avro_schema, avro_schema)
 
-    # the avro package wants datetimes for timestamp-millis
-    avro_record = {
-        **record,
-        **{k: datetime.fromtimestamp(record[k] / 1000, UTC) for k in ("occurred_at", "reported_at")},
-    }
+    avro_record = {**record, "event_id": str(record["event_id"])}  # fastavro gives datetimes (as avro wants) and a UUID (not)
 
     def avro_encode() -> bytes:
         buffer = io.BytesIO()

@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,8 +35,11 @@ from benchkit import write_report
 from borderbus import codec
 from borderbus.bus import Bus
 from borderbus.config import Settings
+from borderbus.events import PreparedEvent
 from borderbus.schema_registry import SchemaRegistry
+from borderbus_agency.publisher import AgencyPublisher
 from borderbus_simulator.driver import LibrarySender, make_scenario, send_scenario
+from borderbus_simulator.scenario import PlannedEvent
 from correlator_worker import CorrelatorWorker, read_alert_versions
 from topic_namespace import apply_namespace
 
@@ -130,6 +134,45 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def broker_cpu_seconds() -> float:
+    """CPU time of the local broker's JVM so far (its pid file under the instance folder), NaN if it is elsewhere."""
+    instance = Path(os.environ.get("KAFKA_INSTANCE_DIR", Path(__file__).resolve().parents[2] / ".local/kafka/instance"))
+    try:
+        fields = Path(f"/proc/{(instance / 'kafka.pid').read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak_phase(worker: CorrelatorWorker, rate: float, seconds: float, round_seconds: float = 60.0) -> dict[str, object]:
+    """Offer ``rate`` events/s for ``seconds`` in rounds of fresh scenario events, sampling the worker's RSS after each.
+
+    Each round's events are validated before it starts, so the offered rate has gaps of a few seconds between rounds.
+    """
+    assert worker.process is not None
+    samples_mb: list[tuple[float, float]] = []
+    started, sent = time.perf_counter(), 0
+    for round_number in range(max(1, round(seconds / round_seconds))):
+        live = make_scenario(worker.bus, seed=100 + round_number, rate=rate, duration=round_seconds)
+        paced_send(worker.bus, live.events, rate, instance_id=f"bench-soak-{round_number}")
+        sent += len(live.events)
+        samples_mb.append((round(time.perf_counter() - started), round(rss_mb(worker.process.pid), 1)))
+        print(f"soak: {sent} events in {samples_mb[-1][0]} s, worker RSS {samples_mb[-1][1]} MB")
+    return {
+        "offered_events_per_second": round(sent / (time.perf_counter() - started)),
+        "events": sent,
+        "rss_mb_by_elapsed_seconds": samples_mb,
+        "peak_rss_mb": round(peak_rss_mb(worker.process.pid), 1),
+    }
+
+
 def floor_events_per_second(bus: Bus, expected: int) -> float:
     """Consume and decode every ingest event with confluent-kafka, no correlation."""
     consumer = Consumer(bus.settings.consumer_config(f"bench-floor-{uuid.uuid4().hex[:6]}"))
@@ -188,15 +231,17 @@ def drain(
     apply_namespace(bus)
     copy_backlog(backlog, bus, events)
     started = [CorrelatorWorker(bus, logs, f"bench-{workers}-{n}").start() for n in range(workers)]
-    cpu_at_start = sum(cpu_seconds(w) for w in started)
+    cpu_at_start, broker_at_start = sum(cpu_seconds(w) for w in started), broker_cpu_seconds()
     seconds = wait_until_drained(started, events)
     cpu_ms = 1000 * (sum(cpu_seconds(w) for w in started) - cpu_at_start) / events
+    broker_ms = 1000 * (broker_cpu_seconds() - broker_at_start) / events
     figures: dict[str, object] = {
         "workers": workers,
         "drain_seconds": round(seconds, 1),
         "events_per_second": round(events / seconds),
         "events_per_second_per_worker": round(events / seconds / workers),
         "worker_cpu_ms_per_event": round(cpu_ms, 3),
+        "broker_cpu_ms_per_event": round(broker_ms, 3),
         "peak_rss_mb_per_worker": [round(peak_rss_mb(w.process.pid), 1) for w in started if w.process is not None],
         "alerts": len(alert_ids(bus)),
         "machine_load_average_1m": round(os.getloadavg()[0], 1),
@@ -210,9 +255,12 @@ def main() -> None:
     parser.add_argument("--out", default=".local/bench/correlator.json")
     parser.add_argument("--backlog", type=int, default=50_000, help="events published before the workers start")
     parser.add_argument("--workers", default="1,2", help="worker counts to drain the backlog with, comma-separated")
-    parser.add_argument("--rates", default="500,2000", help="offered loads for the latency phase, events/s, comma-separated")
+    parser.add_argument("--rates", default="500,2000,3000", help="offered loads for the latency phase, events/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each latency phase")
+    parser.add_argument("--soak-seconds", type=float, default=0.0, help="then offer --soak-rate this long, sampling RSS")
+    parser.add_argument("--soak-rate", type=float, default=1000.0)
     args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",") if r]
 
     base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
     backlog_bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
@@ -220,7 +268,10 @@ def main() -> None:
     sender = LibrarySender(backlog_bus, instance_id="bench")
     backlog = make_scenario(backlog_bus, seed=1, rate=args.backlog, duration=1.0)
     published_at = time.perf_counter()
-    send_scenario(backlog.events, sender, rate=args.backlog * 10, keep_order=False)
+    report = send_scenario(backlog.events, sender, rate=args.backlog * 10, keep_order=False)
+    if report.refused:  # a backlog that is not there would time an empty drain
+        sender.close()
+        raise SystemExit(f"the backlog was refused ({sum(report.refused.values())} events): {report.errors[:3]}")
     publish_rate = len(backlog.events) / (time.perf_counter() - published_at)
     sender.close()
     print(f"published {len(backlog.events)} events at {publish_rate:.0f} events/s (agency publishers, transactional)")
@@ -230,12 +281,14 @@ def main() -> None:
 
     drains: list[dict[str, object]] = []
     latency: dict[str, object] = {}
+    soak: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as logs:
         for count in (int(n) for n in args.workers.split(",")):
             figures, workers = drain(base, backlog_bus, len(backlog.events), count, Path(logs))
             try:
                 if count == 1:
-                    latency = latency_phases(workers[0], [float(r) for r in args.rates.split(",")], args.seconds)
+                    latency = latency_phases(workers[0], rates, args.seconds)
+                    soak = soak_phase(workers[0], args.soak_rate, args.soak_seconds) if args.soak_seconds else {}
             finally:
                 for worker in workers:
                     worker.stop()
@@ -252,35 +305,83 @@ def main() -> None:
         "drains": drains,
         "same_alerts_in_every_drain": len({d["alerts"] for d in drains}) == 1,
         "latency_by_offered_rate": latency,
+        "soak": soak,
     }
     write_report(results, args.out)
+
+
+def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: str) -> float:
+    """Publish ``events`` at ``rate`` events/s through the agencies' publishers; returns the rate achieved.
+
+    Validation happens before the clock starts. Each agency publishes from its own thread, as its
+    service would: everything that has come due, one transaction per event type, then it waits for
+    the next event (so batches grow only when a transaction takes longer than the gap between events).
+    Each event's ``reported_at`` is the moment it was due, so a sender running late counts its
+    lateness in the latency instead of hiding it.
+    """
+    publishers = {
+        code: AgencyPublisher(bus.as_principal(f"agency-{code}"), code, instance_id=instance_id)
+        for code in bus.catalogue.agencies
+    }
+    prepared = [publishers[e.agency].prepare(e.event_type, [e.body])[0] for e in events]
+    started = time.time() + 0.5
+    due: dict[str, list[tuple[float, PreparedEvent]]] = {code: [] for code in publishers}
+    for index, (planned, event) in enumerate(zip(events, prepared, strict=True)):
+        at = started + index / rate
+        event.record["reported_at"] = int(at * 1000)
+        due[planned.agency].append((at, event))
+    finished: list[float] = []
+
+    def send(code: str) -> None:
+        queue = due[code]
+        while queue:
+            time.sleep(max(0.0, queue[0][0] - time.time()))
+            now = time.time()
+            ready = [event for at, event in queue if at <= now]
+            del queue[: len(ready)]
+            for event_type in dict.fromkeys(event.event_type for event in ready):
+                publishers[code].publish_prepared([event for event in ready if event.event_type == event_type])
+        finished.append(time.time())
+
+    threads = [threading.Thread(target=send, args=(code,)) for code in publishers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for publisher in publishers.values():
+        publisher.close()
+    return len(events) / (max(finished) - started)
 
 
 def latency_phases(worker: CorrelatorWorker, rates: list[float], seconds: float) -> dict[str, object]:
     """Event-to-alert latency at each offered rate, on a worker that has drained its backlog."""
     bus = worker.bus
-    sender = LibrarySender(bus, instance_id="bench-live")
     phases: dict[str, object] = {}
-    try:
-        for seed, rate in enumerate(rates, start=2):
-            live = make_scenario(bus, seed=seed, rate=rate, duration=seconds)
-            before, consumed_before = worker.metrics(), consumed(worker)
-            started = time.perf_counter()
-            send_scenario(live.events, sender, rate=rate, keep_order=False)
-            offered = len(live.events) / (time.perf_counter() - started)
-            sent_at = time.perf_counter()
-            wait_until_drained([worker], consumed_before + len(live.events))
-            behind = time.perf_counter() - sent_at
-            quantiles = histogram_quantiles(before, worker.metrics(), (0.5, 0.95, 0.99))
-            phases[str(int(rate))] = {
-                "offered_events_per_second": round(offered),
-                "event_to_alert_latency_seconds": quantiles,
-                "seconds_to_catch_up_after_sending": round(behind, 1),
-            }
-            print(f"offered {offered:.0f} events/s: latency {quantiles}, caught up {behind:.1f} s after the last send")
-    finally:
-        sender.close()
+    for seed, rate in enumerate(rates, start=2):
+        live = make_scenario(bus, seed=seed, rate=rate, duration=seconds)
+        before, consumed_before = worker.metrics(), consumed(worker)
+        cpu_before = cpu_seconds(worker)
+        offered = paced_send(bus, live.events, rate, instance_id=f"bench-live-{seed}")
+        sent_at = time.perf_counter()
+        wait_until_drained([worker], consumed_before + len(live.events))
+        behind = time.perf_counter() - sent_at
+        quantiles = histogram_quantiles(before, worker.metrics(), (0.5, 0.95, 0.99))
+        phases[str(int(rate))] = {
+            "offered_events_per_second": round(offered),
+            "events": len(live.events),
+            "event_to_alert_latency_seconds": quantiles,
+            "alert_versions_measured": alert_versions(before, worker.metrics()),
+            "seconds_to_catch_up_after_sending": round(behind, 1),
+            "worker_cpu_ms_per_event": round(1000 * (cpu_seconds(worker) - cpu_before) / len(live.events), 3),
+        }
+        print(f"offered {offered:.0f} events/s: latency {quantiles}, caught up {behind:.1f} s after the last send")
     return phases
+
+
+def alert_versions(before: str, after: str) -> int:
+    """Alert versions whose latency the worker observed between two scrapes (the sample behind the percentiles)."""
+    name = "borderbus_correlator_event_to_alert_latency_seconds_count"
+    return int(sum(v for _, v in samples(after, name)) - sum(v for _, v in samples(before, name)))
 
 
 if __name__ == "__main__":
