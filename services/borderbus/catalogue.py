@@ -162,6 +162,7 @@ class Catalogue:
             raise CatalogueError("agencies.yaml: max_subjects_per_event must be at least 1")
         self._points_raw = read_yaml(config_dir / "border_points.yaml")["border_points"]
         self._topics_raw = read_yaml(config_dir / "topics.yaml")
+        self._parsed_topics: dict[str, tuple[str, str] | None] = {}
 
     @cached_property
     def agencies(self) -> dict[str, Agency]:
@@ -186,11 +187,15 @@ class Catalogue:
         return self.prefix + template.format(agency=agency, event_type=event_type)
 
     def parse_ingest_topic(self, topic: str) -> tuple[str, str] | None:
-        """``(agency, event_type)`` for an ingest topic name, None for any other topic."""
-        if not topic.startswith(self.prefix):
-            return None
-        match = _INGEST_PATTERN.match(topic[len(self.prefix) :])
-        return (match["agency"], match["event_type"]) if match else None
+        """``(agency, event_type)`` for an ingest topic name, None for any other topic.
+
+        Asked for every record consumed; the answers for the few topic names met are kept."""
+        if topic not in self._parsed_topics:
+            if len(self._parsed_topics) >= 1024:
+                self._parsed_topics.clear()
+            match = _INGEST_PATTERN.match(topic[len(self.prefix) :]) if topic.startswith(self.prefix) else None
+            self._parsed_topics[topic] = (match["agency"], match["event_type"]) if match else None
+        return self._parsed_topics[topic]
 
     def agency_alert_topic(self, agency: str) -> str:
         """The topic holding only the alert versions ``agency`` may see."""

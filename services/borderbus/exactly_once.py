@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from borderbus.config import Settings
+from borderbus.config import PIPELINE_FETCH_WAIT_MS, Settings
 from borderbus.dead_letter import produce_dead_letter
 from borderbus.partition_reader import PartitionReader
 
@@ -29,7 +30,8 @@ T = TypeVar("T")
 
 TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction can hold read_committed readers back
 SESSION_TIMEOUT_MS = 10_000  # how long a killed worker keeps its partitions from the others
-BATCH_RECORDS = 500
+BATCH_RECORDS = 2000  # fetched at once
+BATCH_SECONDS = 0.05  # processing per transaction: a record's output is visible downstream only once its batch commits
 
 
 class ExactlyOnceStage(Generic[T]):
@@ -59,7 +61,8 @@ class ExactlyOnceStage(Generic[T]):
         self.service = service
         self.encode_state, self.decode_state = encode_state, decode_state
         self.consumer = Consumer(
-            settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "enable.partition.eof": True})
+            settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "enable.partition.eof": True,
+                "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS})
         )
         self.producer = Producer(
             {**settings.producer_config(transactional_id=transactional_id), "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
@@ -71,6 +74,7 @@ class ExactlyOnceStage(Generic[T]):
         self._generation = 0  # counts rebalances, so a batch read across one is recognised
         self._assigned = 0
         self._waiting = 0
+        self._pending: list[Message] = []  # fetched, not yet processed: the last batch ran out of time
 
     # -- for subclasses -------------------------------------------------------------------------
 
@@ -140,14 +144,18 @@ class ExactlyOnceStage(Generic[T]):
 
     def _count_waiting(self) -> int:
         """Transaction markers are not waiting records: a partition read to its end counts 0."""
-        waiting = 0
+        waiting = len(self._pending)
         for partition, next_offset in list(self._next_offsets.items()):
             _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.source_topic, partition), cached=True) or (0, 0)
             waiting += max(0, high - next_offset)
         return waiting
 
     def _next_batch(self) -> list[Message]:
-        """Up to a batch of messages: waits up to 0.5 s for the first only, notes where each partition's reading is."""
+        """What the last batch left, else up to a batch of messages: waits up to 0.5 s for the first only, and notes
+        where each partition's reading is."""
+        if self._pending:
+            messages, self._pending = self._pending, []
+            return messages
         first = self.consumer.poll(0.5)
         if first is None:
             return []
@@ -164,19 +172,38 @@ class ExactlyOnceStage(Generic[T]):
         return messages
 
     def _process_batch(self, messages: list[Message]) -> None:
-        def work() -> list[object]:
-            return [result for result in map(self.process, messages) if result is not None]
+        """One transaction over the messages processed within ``BATCH_SECONDS`` (at least one); the rest wait for the next.
 
-        next_offsets = {(m.partition() or 0): (m.offset() or 0) + 1 for m in messages}
-        offsets = [TopicPartition(self.source_topic, partition, offset) for partition, offset in next_offsets.items()]
+        Bounded by time, not count: a record's output waits for its whole batch to commit, and a route costs
+        from microseconds to milliseconds."""
+        deadline = time.monotonic() + BATCH_SECONDS
+        done: list[Message] = []
+
+        def work() -> list[object]:
+            results = []
+            for message in messages:
+                if done and time.monotonic() > deadline:
+                    break
+                done.append(message)
+                result = self.process(message)
+                if result is not None:
+                    results.append(result)
+            return results
+
+        def offsets() -> list[TopicPartition]:
+            next_offsets = {(m.partition() or 0): (m.offset() or 0) + 1 for m in done}
+            return [TopicPartition(self.source_topic, partition, offset) for partition, offset in next_offsets.items()]
+
         results = self._transaction(work, offsets=offsets)
         if results is None:
             self._rewind()
-        elif results:
+            return
+        self._pending = messages[len(done) :]
+        if results:
             self.published(results)
 
     def _transaction(
-        self, work: Callable[[], Iterable[object] | None], *, offsets: list[TopicPartition] | None
+        self, work: Callable[[], Iterable[object] | None], *, offsets: Callable[[], list[TopicPartition]] | None
     ) -> list[object] | None:
         self._changes = {}
         self.producer.begin_transaction()
@@ -187,8 +214,8 @@ class ExactlyOnceStage(Generic[T]):
                     assert self.state_topic is not None and self.encode_state is not None, "a stage without state changed state"
                     encoded = None if value is None else self.encode_state(value)
                     self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition)
-            if offsets:
-                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+            if offsets is not None:
+                self.producer.send_offsets_to_transaction(offsets(), self.consumer.consumer_group_metadata(), 30)
             self.producer.commit_transaction(30)
         except KafkaException as error:
             if error.args and isinstance(error.args[0], KafkaError) and error.args[0].fatal():
@@ -211,6 +238,7 @@ class ExactlyOnceStage(Generic[T]):
 
     def _rewind(self) -> None:
         """Back to the committed offsets; memory already holds the committed state."""
+        self._pending = []
         assignment = self.consumer.assignment()
         if not assignment:
             return

@@ -8,10 +8,10 @@ restarts to exactly the versions already published: none lost, none published tw
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
+import orjson
 from confluent_kafka import Message
 
 from borderbus import codec
@@ -29,11 +29,11 @@ ALERT_STATE_TOPIC = "correlator.alert-state"
 
 
 def _encode_state(state: AlertState) -> bytes:
-    return json.dumps(state.to_json()).encode()
+    return orjson.dumps(state.to_json())
 
 
 def _decode_state(value: bytes) -> AlertState:
-    return AlertState.from_json(json.loads(value))
+    return AlertState.from_json(orjson.loads(value))
 
 
 class AlertPublisher(ExactlyOnceStage[AlertState]):

@@ -29,7 +29,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from borderbus.bus import Bus
 from borderbus.supervision import dead_threads, start_or_exit
 from borderbus_correlator.alert_publisher import AlertPublisher
-from borderbus_correlator.correlate_stage import BY_SUBJECT_TOPIC, ROUTE_SCHEMA, CorrelateStage
+from borderbus_correlator.correlate_stage import BY_SUBJECT_TOPIC, CorrelateStage
 from borderbus_correlator.fan_out import FanOut
 
 STOP_SECONDS = 30.0  # a stage finishes (commits or aborts) its batch before the process ends
@@ -44,7 +44,6 @@ class Worker:
             bus,
             group_id=f"{group}-fan-out",
             by_subject_topic=bus.catalogue.topic(BY_SUBJECT_TOPIC),
-            route_schema=bus.schemas.latest(ROUTE_SCHEMA),
         )
         self.correlate = CorrelateStage(bus, group_id=group, instance_id=instance_id)
         self.publisher = AlertPublisher(bus, group_id=f"{group}-alerts", instance_id=instance_id)

@@ -14,11 +14,11 @@ offset 251 of 602, changelog complete), the hang of faust-streaming issue #629 (
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 
+import orjson
 from confluent_kafka import Message
 
 from borderbus import codec
@@ -38,14 +38,13 @@ from borderbus_correlator.metrics import (
     TABLE_ENTRIES,
 )
 from borderbus_correlator.pipeline import Route, correlate
-from borderbus_correlator.route_codec import route_messages
+from borderbus_correlator.route_codec import AVRO_ROUTE_SCHEMA, decode_route, route_messages
 from borderbus_correlator.rule_config import load_rule_config
 
 SERVICE = "correlator"
 BY_SUBJECT_TOPIC = "correlator.by-subject"
 DECISIONS_TOPIC = "correlator.decisions"
 SUBJECT_HISTORY_TOPIC = "correlator.subject-history"
-ROUTE_SCHEMA = "correlator-route"  # Avro of correlator.by-subject
 FINDING_SCHEMA = "correlator-finding"  # Avro of correlator.decisions
 HOUSEKEEPING_SECONDS = 30.0
 RECENT_ROUTES = 4096
@@ -62,11 +61,11 @@ class _Processed:
 
 
 def _encode_history(history: SubjectHistory) -> bytes:
-    return json.dumps(history.to_json(), separators=(",", ":")).encode()
+    return orjson.dumps(history.to_json())
 
 
 def _decode_history(value: bytes) -> SubjectHistory:
-    return SubjectHistory.from_json(json.loads(value))
+    return SubjectHistory.from_json(orjson.loads(value))
 
 
 class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
@@ -88,15 +87,14 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
         self.decisions_topic = catalogue.topic(DECISIONS_TOPIC)
         self.rule_config = load_rule_config(bus.settings.config_dir / "rules.yaml")
         self.points = catalogue.border_points
-        self.route_schema = bus.schemas.latest(ROUTE_SCHEMA)
+        self.avro_route_schema = bus.schemas.latest(AVRO_ROUTE_SCHEMA)
         self.finding_schema = bus.schemas.latest(FINDING_SCHEMA)
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
         self._housekept = time.monotonic()
         self._recent_routes: dict[bytes, Route] = {}
 
     def run(self) -> None:
-        for schema in (self.route_schema, self.finding_schema):
-            self.registry.register(schema)
+        self.registry.register(self.finding_schema)
         super().run()
 
     def process(self, message: Message) -> _Processed | None:
@@ -113,7 +111,7 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
             return _Processed(route.mode, result.outcome, late_type=route.observation.event_type)
         if result.outcome == "added":
             self.put(partition, target, result.history)
-        for key, value in route_messages(result.routes, self.route_schema):
+        for key, value in route_messages(result.routes):
             self.produce(self.source_topic, key, value)
         for finding in result.decisions:
             key = alert_id(finding.rule, finding.alert_key).encode()
@@ -127,17 +125,21 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
         if known is None:
             if len(self._recent_routes) >= RECENT_ROUTES:
                 self._recent_routes.clear()
-            known = self._recent_routes[value] = Route.from_json("", codec.decode(value, self.route_schema, self.registry.lookup))
-        return dataclasses.replace(known, target=target)
+            known = self._recent_routes[value] = decode_route("", value, self.avro_route_schema, self.registry.lookup)
+        return Route(target, known.mode, known.via, known.observation)
 
     def published(self, results: list[object]) -> None:
+        """Counted per batch: a labelled increment per route was a measurable share of the stage's time."""
+        routes: Counter[tuple[str, str]] = Counter()
         for processed in results:
             assert isinstance(processed, _Processed)
-            ROUTES_PROCESSED.labels(processed.mode, processed.outcome).inc()
+            routes[(processed.mode, processed.outcome)] += 1
             if processed.late_type is not None:
                 LATE_EVENTS.labels(processed.late_type).inc()
             if processed.hub_kind is not None:
                 HUBS_DETECTED.labels(processed.hub_kind).inc()
+        for (mode, outcome), count in routes.items():
+            ROUTES_PROCESSED.labels(mode, outcome).inc(count)
 
     def tick(self) -> None:
         waiting = self.waiting()

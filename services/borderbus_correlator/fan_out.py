@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
@@ -24,10 +25,10 @@ from borderbus.batches import next_batch
 from borderbus.bus import Bus
 from borderbus.catalogue import DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
+from borderbus.config import PIPELINE_FETCH_WAIT_MS
 from borderbus.dead_letter import produce_dead_letter
 from borderbus.ingest import decode_ingest
 from borderbus.schema_registry import SchemaRegistry
-from borderbus.schemas import SchemaVersion
 from borderbus_correlator.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from borderbus_correlator.observation import observe
 from borderbus_correlator.pipeline import fan_out
@@ -38,19 +39,21 @@ log = logging.getLogger(__name__)
 SERVICE = "correlator"
 SESSION_TIMEOUT_MS = 10_000
 LAG_INTERVAL_SECONDS = 5.0
+BATCH_RECORDS = 2000
 
 
 class FanOut:
     """One member of the fan-out consumer group; run :meth:`run` in its own thread."""
 
-    def __init__(self, bus: Bus, *, group_id: str, by_subject_topic: str, route_schema: SchemaVersion) -> None:
+    def __init__(self, bus: Bus, *, group_id: str, by_subject_topic: str) -> None:
         self.bus = bus
         self.catalogue = bus.catalogue
         self.by_subject_topic = by_subject_topic
         self.dead_letter_topic = bus.catalogue.topic(DEAD_LETTER_TOPIC)
-        self.route_schema = route_schema
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
-        self.consumer = Consumer(bus.settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS}))
+        self.consumer = Consumer(bus.settings.consumer_config(
+            group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS}
+        ))
         self.producer = Producer(bus.settings.producer_config())
         self.stop_event = threading.Event()
         self._failures: list[str] = []
@@ -61,7 +64,7 @@ class FanOut:
         self.consumer.subscribe(self.catalogue.ingest_topics(), on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self.stop_event.is_set():
-                messages = next_batch(self.consumer, 500, 0.5)
+                messages = next_batch(self.consumer, BATCH_RECORDS, 0.5)
                 if messages:
                     self._process(messages)
                 self._measure_lag()
@@ -84,19 +87,22 @@ class FanOut:
 
     def _process(self, messages: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
+        consumed: Counter[tuple[str, str]] = Counter()  # counted per batch: a labelled increment per event showed in profiles
         for message in messages:
             topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             try:
                 agency, event_type, record = decode_ingest(
-                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value()
+                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value(), logical_types=False
                 )
             except DecodeError as error:
                 self._dead_letter(message, error)
             else:
-                EVENTS_CONSUMED.labels(agency, event_type).inc()
-                for key, value in route_messages(fan_out(observe(agency, event_type, record)), self.route_schema):
+                consumed[(agency, event_type)] += 1
+                for key, value in route_messages(fan_out(observe(agency, event_type, record))):
                     self._produce(key, value)
             next_offsets[(topic, partition)] = offset + 1
+        for (agency, event_type), count in consumed.items():
+            EVENTS_CONSUMED.labels(agency, event_type).inc(count)
         remaining = self.producer.flush(30)
         if remaining or self._failures:
             raise KafkaException(f"fan-out routes not acknowledged: {self._failures[:3] or f'{remaining} pending'}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ class RuleConfig:
     max_observations: int = 500
     max_links: int = 50
 
-    @property
+    @cached_property
     def retention_ms(self) -> int:
         """How far back any rule can look from a subject's watermark, plus the lateness an event may have."""
         windows = (self.finance_border_window_ms, self.convergence_window_ms, self.advert_window_ms, DAY_MS)

@@ -8,6 +8,7 @@ limit, and decodable again) or refused with errors that each name a field. Anyth
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from borderbus.events import EventPreparer, InvalidEvents
 from borderbus.ingest import decode_ingest
 from borderbus_correlator.observation import observe
 from borderbus_correlator.pipeline import fan_out
+from borderbus_correlator.route_codec import AVRO_ROUTE_SCHEMA, decode_route, route_messages
 
 EVENT_TYPES = ("sighting", "finance-flag", "case-update", "platform-report")
 DEAD_LETTER_REASONS = {
@@ -59,7 +61,7 @@ def _valid_messages(bus: Bus) -> list[tuple[str, bytes]]:
     return messages
 
 
-def _route(bus: Bus, topic: str, value: bytes, lookup: Any, route_schema: Any) -> str:
+def _route(bus: Bus, topic: str, value: bytes, lookup: Any) -> str:
     """What the fan-out does with one record: 'routed', or the DecodeError reason it dead-letters."""
     try:
         agency, event_type, record = decode_ingest(bus.catalogue, bus.schemas, lookup, topic, value)
@@ -67,8 +69,8 @@ def _route(bus: Bus, topic: str, value: bytes, lookup: Any, route_schema: Any) -
         assert error.reason in DEAD_LETTER_REASONS, error
         assert error.detail, error
         return error.reason
-    for route in fan_out(observe(agency, event_type, record)):
-        codec.encode(route_schema, route.to_json())
+    for _key, _value in route_messages(fan_out(observe(agency, event_type, record))):
+        pass
     return "routed"
 
 
@@ -82,7 +84,6 @@ def test_mutated_messages_are_decoded_or_dead_lettered_with_a_reason(offline_bus
         bus.catalogue.ingest_topic("iq-bgc", "sighting"),  # another agency's topic: provenance
         "alerts.shared",
     ]
-    route_schema = bus.schemas.latest("correlator-route")
     outcomes: Counter[str] = Counter()
     crashes: list[str] = []
     rss_before = rss_kib()
@@ -105,7 +106,7 @@ def test_mutated_messages_are_decoded_or_dead_lettered_with_a_reason(offline_bus
                 value = value[:2] + rng.choice(fingerprints) + value[10:]
             value = mutate_bytes(rng, value, rng.randint(1, mutations))
             try:
-                outcomes[_route(bus, topic, value, known.get, route_schema)] += 1
+                outcomes[_route(bus, topic, value, known.get)] += 1
             except Exception as error:
                 crashes.append(f"{type(error).__name__}: {error} (topic {topic}, value {value.hex()[:200]})")
 
@@ -122,6 +123,41 @@ def test_mutated_messages_are_decoded_or_dead_lettered_with_a_reason(offline_bus
     assert not crashes, "\n".join(crashes[:10])
     assert figures["messages"] >= MESSAGES * 0.99
     assert outcomes["routed"] and outcomes["corrupt_body"]
+
+
+def test_mutated_routes_are_decoded_or_refused_as_corrupt(offline_bus: Bus) -> None:
+    """The by-subject topic's JSON routes: a mutated value is a route or a dead letter, never a crash."""
+    bus = offline_bus
+    avro = bus.schemas.latest(AVRO_ROUTE_SCHEMA)
+    known = {version.fingerprint: version.parsed for version in bus.schemas}
+    routes: list[tuple[bytes, dict[str, Any]]] = []
+    for topic, value in _valid_messages(bus):
+        agency, event_type, record = decode_ingest(bus.catalogue, bus.schemas, known.get, topic, value)
+        for route in fan_out(observe(agency, event_type, record)):
+            routes.append((next(route_messages([route]))[1], route.to_json()))
+    outcomes: Counter[str] = Counter()
+    crashes: list[str] = []
+
+    @given(st.sampled_from(routes), st.integers(1, 4), st.integers(0, 2**32), st.booleans())
+    @hypothesis_settings(-(-MESSAGES // BATCH // 4))
+    def some(route: tuple[bytes, dict[str, Any]], mutations: int, seed: int, as_json: bool) -> None:
+        rng = random.Random(seed)
+        encoded, data = route
+        for _ in range(BATCH):
+            value = json.dumps(mutate_json(rng, data, mutations)).encode() if as_json else mutate_bytes(rng, encoded, mutations)
+            try:
+                decode_route("PHONE:+447700900123", value, avro, known.get)
+                outcomes["route"] += 1
+            except DecodeError as error:
+                assert error.reason in ("corrupt_body", "unknown_fingerprint", "bad_marker"), error
+                outcomes[error.reason] += 1
+            except Exception as error:
+                crashes.append(f"{type(error).__name__}: {error} (value {value[:200]!r})")
+
+    some()
+    report("routes", {"routes": sum(outcomes.values()) + len(crashes), "outcomes": dict(outcomes), "crashes": len(crashes)})
+    assert not crashes, "\n".join(crashes[:10])
+    assert outcomes["route"] and outcomes["corrupt_body"]
 
 
 def test_mutated_json_events_are_prepared_or_refused_naming_a_field(offline_bus: Bus) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from borderbus import exactly_once
 from borderbus.config import Settings
 from borderbus.exactly_once import ExactlyOnceStage
 from borderbus.partition_reader import PartitionReader
@@ -159,3 +160,71 @@ def test_assigned_partitions_are_reloaded_by_one_reader(monkeypatch: pytest.Monk
     assert changelog.closed
     assert counting.state == {0: {"b": 4}, 1: {}, 2: {"c": 3}}
     assert counting.assigned() == 3
+
+
+class StandInMessage:
+    def __init__(self, partition: int, offset: int, key: str) -> None:
+        self._partition, self._offset, self.key = partition, offset, key
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+
+class StandInGroup:
+    """The source consumer, as far as a batch's commit and a rewind ask it."""
+
+    def __init__(self) -> None:
+        self.seeks: list[TopicPartition] = []
+
+    def consumer_group_metadata(self) -> object:
+        return "generation-1"
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("in", 0)]
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [TopicPartition("in", 0, 0)]
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append(tp)
+
+
+class CountingMessages(Counting):
+    def process(self, message: Any) -> object:
+        return super().process((message.partition(), message.key))
+
+
+def timed_stage(monkeypatch: pytest.MonkeyPatch) -> tuple[CountingMessages, StandInProducer, list[Any]]:
+    monkeypatch.setattr(exactly_once, "BATCH_SECONDS", 0.0)  # every batch runs out of time after its first record
+    counting, producer = stage()
+    timed = CountingMessages.__new__(CountingMessages)
+    timed.__dict__.update(counting.__dict__)
+    timed.consumer = StandInGroup()  # type: ignore[assignment]
+    sent: list[Any] = []
+    producer.send_offsets_to_transaction = lambda offsets, *_: sent.append(offsets)  # type: ignore[method-assign]
+    return timed, producer, sent
+
+
+def test_a_batch_out_of_time_commits_the_offsets_it_processed_and_leaves_the_rest_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    timed, producer, sent = timed_stage(monkeypatch)
+    fetched = [StandInMessage(0, 10, "a"), StandInMessage(0, 11, "b"), StandInMessage(1, 5, "c")]
+    timed._process_batch(fetched)  # type: ignore[arg-type]
+    assert [(tp.partition, tp.offset) for tp in sent[-1]] == [(0, 11)], "only what was processed is consumed"
+    assert [key for topic, key, _, _ in producer.produced if topic == "out"] == [b"a"]
+    assert timed._next_batch() == fetched[1:], "the rest, without fetching again"
+    assert timed.waiting() == 0 and timed._count_waiting() == 0
+    timed._pending = fetched[1:]
+    assert timed._count_waiting() == 2, "records fetched but not processed are waiting"
+
+
+def test_an_aborted_batch_does_not_leave_its_unprocessed_records_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    timed, producer, _sent = timed_stage(monkeypatch)
+    producer.fail_commit = KafkaError(KafkaError._TIMED_OUT, "commit timed out")
+    timed._process_batch([StandInMessage(0, 10, "a"), StandInMessage(0, 11, "b")])  # type: ignore[arg-type]
+    assert timed._pending == [], "the rewind reads them again from the committed offsets"
+    assert [(tp.partition, tp.offset) for tp in timed.consumer.seeks] == [(0, 0)]  # type: ignore[attr-defined]
