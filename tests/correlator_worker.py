@@ -27,8 +27,10 @@ class CorrelatorWorker(ServiceProcess):
     again on the same port, as Kubernetes would; ``restarts`` counts how often.
     """
 
-    def __init__(self, bus: Bus, log_dir: Path, name: str = "worker") -> None:
-        super().__init__(bus, log_dir, name, ["correlator", "run"], port_option="--web-port")
+    def __init__(self, bus: Bus, log_dir: Path, name: str = "worker", stages: str | None = None) -> None:
+        """``stages``: only these (``--stages``), else all three in one process."""
+        args = ["correlator", "run", *(["--stages", stages] if stages else [])]
+        super().__init__(bus, log_dir, name, args, port_option="--web-port")
         self.restarts = 0
         self._supervisor: threading.Thread | None = None
         self._supervising = threading.Event()

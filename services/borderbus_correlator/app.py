@@ -35,29 +35,39 @@ from borderbus_correlator.fan_out import FanOut
 STOP_SECONDS = 30.0  # a stage finishes (commits or aborts) its batch before the process ends
 
 
-class Worker:
-    """One correlator worker's stages; several workers with the same settings share the work."""
+STAGES = ("fan-out", "correlate", "alert-publisher")
 
-    def __init__(self, bus: Bus, *, instance_id: str) -> None:
+
+class Worker:
+    """One correlator worker's stages; several workers with the same settings share the work.
+
+    By default one process runs all three stages, each in its thread. ``stages`` runs only some: the
+    stages share nothing but topics, so a fan-out process beside a correlate and alert-publisher process
+    is the same correlator with Python's one-core-per-process limit lifted.
+    """
+
+    def __init__(self, bus: Bus, *, instance_id: str, stages: tuple[str, ...] = STAGES) -> None:
         group = app_id(bus)
-        self.fan_out = FanOut(
-            bus,
-            group_id=f"{group}-fan-out",
-            by_subject_topic=bus.catalogue.topic(BY_SUBJECT_TOPIC),
+        self.fan_out = (
+            FanOut(bus, group_id=f"{group}-fan-out", by_subject_topic=bus.catalogue.topic(BY_SUBJECT_TOPIC))
+            if "fan-out" in stages
+            else None
         )
-        self.correlate = CorrelateStage(bus, group_id=group, instance_id=instance_id)
-        self.publisher = AlertPublisher(bus, group_id=f"{group}-alerts", instance_id=instance_id)
+        self.correlate = CorrelateStage(bus, group_id=group, instance_id=instance_id) if "correlate" in stages else None
+        self.publisher = (
+            AlertPublisher(bus, group_id=f"{group}-alerts", instance_id=instance_id) if "alert-publisher" in stages else None
+        )
         self.threads: list[threading.Thread] = []
 
+    def _stages(self) -> list[tuple[str, FanOut | CorrelateStage | AlertPublisher]]:
+        named = (("fan-out", self.fan_out), ("correlate", self.correlate), ("alert-publisher", self.publisher))
+        return [(name, stage) for name, stage in named if stage is not None]
+
     def start(self) -> None:
-        self.threads = [
-            start_or_exit("fan-out", self.fan_out.run),
-            start_or_exit("correlate", self.correlate.run),
-            start_or_exit("alert-publisher", self.publisher.run),
-        ]
+        self.threads = [start_or_exit(name, stage.run) for name, stage in self._stages()]
 
     def stop(self) -> None:
-        for stage in (self.fan_out, self.correlate, self.publisher):
+        for _name, stage in self._stages():
             stage.stop()
         for thread in self.threads:
             thread.join(STOP_SECONDS)
@@ -66,7 +76,8 @@ class Worker:
         """/metrics, /healthz, and /assignment (source partitions held: tests and operators wait for a settled group)."""
 
         async def assignment(_request: web.Request) -> web.Response:
-            return web.json_response({"partitions": self.fan_out.assigned() + self.correlate.assigned()})
+            held = [stage.assigned() for name, stage in self._stages() if name != "alert-publisher"]
+            return web.json_response({"partitions": sum(held)})
 
         async def healthz(_request: web.Request) -> web.Response:
             dead = dead_threads()
@@ -85,10 +96,12 @@ def app_id(bus: Bus) -> str:
     return f"{bus.settings.topic_prefix}borderbus-correlator"
 
 
-def run_worker(bus: Bus, *, web_host: str, web_port: int, instance_id: str, loglevel: str = "warning") -> None:
+def run_worker(
+    bus: Bus, *, web_host: str, web_port: int, instance_id: str, loglevel: str = "warning", stages: tuple[str, ...] = STAGES
+) -> None:
     """Run one worker until SIGTERM/SIGINT, serving its web endpoints on ``web_host:web_port``."""
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker = Worker(bus, instance_id=instance_id)
+    worker = Worker(bus, instance_id=instance_id, stages=stages)
     worker.start()
     try:
         web.run_app(worker.web_app(), host=web_host, port=web_port, print=None, access_log=None)

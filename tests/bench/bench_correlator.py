@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -134,6 +134,23 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+PER_EVENT_TOPICS = ("correlator.by-subject", "correlator.subject-history", "correlator.decisions", "correlator.alert-state",
+                    "alerts.shared")
+
+
+def records_per_event(bus: Bus, events: int) -> dict[str, float]:
+    """Records (and transaction markers) each internal topic holds per input event: the broker's work beyond the input."""
+    consumer = Consumer(bus.settings.consumer_config(f"bench-count-{uuid.uuid4().hex[:6]}"))
+    counts = {}
+    for name in PER_EVENT_TOPICS:
+        topic = bus.catalogue.topic(name)
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions]
+        counts[name] = round(sum(high - low for low, high in ends) / events, 2)
+    consumer.close()
+    return counts
+
+
 def broker_cpu_seconds() -> float:
     """CPU time of the local broker's JVM so far (its pid file under the instance folder), NaN if it is elsewhere."""
     instance = Path(os.environ.get("KAFKA_INSTANCE_DIR", Path(__file__).resolve().parents[2] / ".local/kafka/instance"))
@@ -223,20 +240,31 @@ def alert_ids(bus: Bus) -> set[str]:
     return previous or set()
 
 
+SPLIT = ("fan-out", "correlate,alert-publisher")
+
+
 def drain(
-    base: Settings, backlog: Bus, events: int, workers: int, logs: Path
+    base: Settings, backlog: Bus, events: int, workers: int, logs: Path, *, split: bool = False
 ) -> tuple[dict[str, object], list[CorrelatorWorker]]:
-    """Copy the backlog to fresh topics and time ``workers`` workers draining it; the workers are left running."""
+    """Copy the backlog to fresh topics and time ``workers`` workers draining it; the workers are left running.
+
+    ``split``: each worker is two processes, its fan-out and its other two stages (``--stages``)."""
     bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
     apply_namespace(bus)
     copy_backlog(backlog, bus, events)
-    started = [CorrelatorWorker(bus, logs, f"bench-{workers}-{n}").start() for n in range(workers)]
+    shapes: tuple[str | None, ...] = SPLIT if split else (None,)
+    started = [
+        CorrelatorWorker(bus, logs, f"bench-{workers}-{n}-{i}", stages=stages).start()
+        for n in range(workers)
+        for i, stages in enumerate(shapes)
+    ]
     cpu_at_start, broker_at_start = sum(cpu_seconds(w) for w in started), broker_cpu_seconds()
     seconds = wait_until_drained(started, events)
     cpu_ms = 1000 * (sum(cpu_seconds(w) for w in started) - cpu_at_start) / events
     broker_ms = 1000 * (broker_cpu_seconds() - broker_at_start) / events
     figures: dict[str, object] = {
         "workers": workers,
+        "processes_per_worker": len(shapes),
         "drain_seconds": round(seconds, 1),
         "events_per_second": round(events / seconds),
         "events_per_second_per_worker": round(events / seconds / workers),
@@ -244,9 +272,13 @@ def drain(
         "broker_cpu_ms_per_event": round(broker_ms, 3),
         "peak_rss_mb_per_worker": [round(peak_rss_mb(w.process.pid), 1) for w in started if w.process is not None],
         "alerts": len(alert_ids(bus)),
+        "records_per_event": records_per_event(bus, events),
         "machine_load_average_1m": round(os.getloadavg()[0], 1),
     }
-    print(f"{workers} worker(s): {figures['events_per_second']} events/s ({seconds:.1f} s), {cpu_ms:.3f} ms CPU/event")
+    print(
+        f"{workers} worker(s){' (split)' if split else ''}: {figures['events_per_second']} events/s ({seconds:.1f} s), "
+        f"{cpu_ms:.3f} ms worker CPU/event, {broker_ms:.3f} ms broker CPU/event"
+    )
     return figures, started
 
 
@@ -257,6 +289,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts to drain the backlog with, comma-separated")
     parser.add_argument("--rates", default="500,2000,3000", help="offered loads for the latency phase, events/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each latency phase")
+    parser.add_argument("--split", action="store_true", help="also drain with each worker as two processes (--stages)")
     parser.add_argument("--soak-seconds", type=float, default=0.0, help="then offer --soak-rate this long, sampling RSS")
     parser.add_argument("--soak-rate", type=float, default=1000.0)
     args = parser.parse_args()
@@ -283,10 +316,11 @@ def main() -> None:
     latency: dict[str, object] = {}
     soak: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as logs:
-        for count in (int(n) for n in args.workers.split(",")):
-            figures, workers = drain(base, backlog_bus, len(backlog.events), count, Path(logs))
+        runs = [(int(n), False) for n in args.workers.split(",")] + ([(1, True)] if args.split else [])
+        for count, split in runs:
+            figures, workers = drain(base, backlog_bus, len(backlog.events), count, Path(logs), split=split)
             try:
-                if count == 1:
+                if count == 1 and not split:
                     latency = latency_phases(workers[0], rates, args.seconds)
                     soak = soak_phase(workers[0], args.soak_rate, args.soak_seconds) if args.soak_seconds else {}
             finally:
@@ -294,7 +328,7 @@ def main() -> None:
                     worker.stop()
             drains.append(figures)
 
-    one = next((d for d in drains if d["workers"] == 1), drains[0])
+    one = next((d for d in drains if d["workers"] == 1 and d["processes_per_worker"] == 1), drains[0])
     results = {
         "backlog_events": len(backlog.events),
         "publish_events_per_second": round(publish_rate),

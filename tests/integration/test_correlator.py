@@ -55,8 +55,8 @@ def scenario(offline_bus: Bus) -> Scenario:
 def workers(tmp_path: Path) -> Iterator[Callable[[Bus, str], CorrelatorWorker]]:
     started: list[CorrelatorWorker] = []
 
-    def start(bus: Bus, name: str = "worker") -> CorrelatorWorker:
-        worker = CorrelatorWorker(bus, tmp_path, name).start()
+    def start(bus: Bus, name: str = "worker", stages: str | None = None) -> CorrelatorWorker:
+        worker = CorrelatorWorker(bus, tmp_path, name, stages).start()
         started.append(worker)
         return worker
 
@@ -76,8 +76,12 @@ def assert_exactly_once_shape(versions: list[AlertVersion]) -> None:
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), f"{alert_id} has versions {sorted(numbers)}"
 
 
-def test_ground_truth_is_recovered_with_nothing_outside_it(fresh_bus: Bus, scenario: Scenario, workers: Any) -> None:
-    worker = workers(fresh_bus)
+@pytest.mark.parametrize("processes", [("fan-out,correlate,alert-publisher",), ("fan-out", "correlate,alert-publisher")])
+def test_ground_truth_is_recovered_with_nothing_outside_it(
+    fresh_bus: Bus, scenario: Scenario, workers: Any, processes: tuple[str, ...]
+) -> None:
+    """One worker, as one process or as its stages in two (``--stages``)."""
+    started = [workers(fresh_bus, f"worker-{n}", stages) for n, stages in enumerate(processes)]
     publish(fresh_bus, scenario)
     versions = wait_for_quiet_alerts(fresh_bus, minimum=len(scenario.ground_truth["expected_alerts"]))
     alerts = latest_versions(versions)
@@ -88,7 +92,7 @@ def test_ground_truth_is_recovered_with_nothing_outside_it(fresh_bus: Bus, scena
     for alert in alerts.values():
         assert alert.allowed_agencies, alert
 
-    metrics = worker.metrics()
+    metrics = "".join(worker.metrics() for worker in started)
     assert "borderbus_correlator_events_consumed_total{" in metrics
     assert f"borderbus_correlator_event_to_alert_latency_seconds_count {float(len(versions))}" in metrics
     for rule in {a.rule for a in alerts.values()}:
