@@ -172,20 +172,24 @@ def soak_phase(worker: CorrelatorWorker, rate: float, seconds: float, round_seco
     """Offer ``rate`` events/s for ``seconds`` in rounds of fresh scenario events, sampling the worker's RSS after each.
 
     Each round's events are validated before it starts, so the offered rate has gaps of a few seconds between rounds.
+    Every round brings new subjects, which the worker keeps for the rules' retention (37 days of event time): RSS is
+    sampled with the number of subject histories held, so growth of state tells itself apart from a leak.
     """
     assert worker.process is not None
-    samples_mb: list[tuple[float, float]] = []
+    samples_mb: list[tuple[float, float, float]] = []
     started, sent = time.perf_counter(), 0
     for round_number in range(max(1, round(seconds / round_seconds))):
         live = make_scenario(worker.bus, seed=100 + round_number, rate=rate, duration=round_seconds)
         paced_send(worker.bus, live.events, rate, instance_id=f"bench-soak-{round_number}")
         sent += len(live.events)
-        samples_mb.append((round(time.perf_counter() - started), round(rss_mb(worker.process.pid), 1)))
-        print(f"soak: {sent} events in {samples_mb[-1][0]} s, worker RSS {samples_mb[-1][1]} MB")
+        histories = sum(v for labels, v in samples(worker.metrics(), "borderbus_correlator_table_entries") if "subject" in labels)
+        samples_mb.append((round(time.perf_counter() - started), round(rss_mb(worker.process.pid), 1), histories))
+        elapsed, rss, _ = samples_mb[-1]
+        print(f"soak: {sent} events in {elapsed} s, worker RSS {rss} MB, {histories:.0f} subject histories")
     return {
         "offered_events_per_second": round(sent / (time.perf_counter() - started)),
         "events": sent,
-        "rss_mb_by_elapsed_seconds": samples_mb,
+        "elapsed_s_rss_mb_subject_histories": samples_mb,
         "peak_rss_mb": round(peak_rss_mb(worker.process.pid), 1),
     }
 
