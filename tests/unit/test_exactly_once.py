@@ -7,6 +7,7 @@ abort can be forced at the commit.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -228,3 +229,17 @@ def test_an_aborted_batch_does_not_leave_its_unprocessed_records_behind(monkeypa
     timed._process_batch([StandInMessage(0, 10, "a"), StandInMessage(0, 11, "b")])  # type: ignore[arg-type]
     assert timed._pending == [], "the rewind reads them again from the committed offsets"
     assert [(tp.partition, tp.offset) for tp in timed.consumer.seeks] == [(0, 0)]  # type: ignore[attr-defined]
+
+
+def test_loaded_state_is_frozen_out_of_the_cyclic_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection walks every tracked object holding the GIL: seconds at a million histories."""
+    counting, _producer = stage()
+    changelog = StandInChangelog({0: [(str(n).encode(), b"1") for n in range(100)]})
+    monkeypatch.setattr(PartitionReader, "connect", lambda *_a, **_k: PartitionReader(changelog, what="test"))  # type: ignore[arg-type]
+    gc.unfreeze()
+    try:
+        counting._on_assign(None, [TopicPartition("in", 0)])  # type: ignore[arg-type]
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+        assert len(counting.state[0]) == 100
+    finally:
+        gc.unfreeze()
