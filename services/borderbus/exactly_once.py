@@ -69,10 +69,12 @@ class ExactlyOnceStage(Generic[T]):
         self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
         self.service = service
         self.encode_state, self.decode_state = encode_state, decode_state
-        self.consumer = Consumer(
-            settings.consumer_config(group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "enable.partition.eof": True,
-                "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS})
-        )
+        overrides = {
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS,
+        }
+        self.consumer = Consumer(settings.consumer_config(group_id, **overrides))
         self.producer = Producer(
             {**settings.producer_config(transactional_id=transactional_id), "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
         )
