@@ -15,8 +15,8 @@ closes, however old (a warrant issued 200 days before a sighting still counts).
 
 from __future__ import annotations
 
-from bisect import insort
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -37,6 +37,14 @@ def event_order(observation: Observation) -> tuple[int, str]:
 
 def _linked_order(entry: tuple[str | None, Observation]) -> tuple[int, str]:
     return event_order(entry[1])
+
+
+def _time(observation: Observation) -> int:
+    return observation.occurred_at_ms
+
+
+def _linked_time(entry: tuple[str | None, Observation]) -> int:
+    return entry[1].occurred_at_ms
 
 
 class Seen(NamedTuple):
@@ -77,8 +85,15 @@ class SubjectHistory:
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
-    findings_cache: list[AlertDecision] | None = field(default=None, init=False, repr=False, compare=False)
-    """What the rules found in exactly this history, set by the step that made it (never copied, never stored)."""
+    findings_by_rule: dict[str, Sequence[AlertDecision]] | None = field(default=None, init=False, repr=False, compare=False)
+    """What each rule found in exactly this history, set by the step that made it (never copied, never stored)."""
+
+    @property
+    def findings_cache(self) -> list[AlertDecision] | None:
+        """What the rules found in exactly this history, in rule order; None when not known."""
+        if self.findings_by_rule is None:
+            return None
+        return [decision for found in self.findings_by_rule.values() for decision in found]
 
     def __post_init__(self) -> None:
         self.direct.sort(key=event_order)
@@ -109,6 +124,12 @@ class SubjectHistory:
         if len(event_types) == 1:
             return self._by_type.get(event_types[0], [])
         return sorted((entry for t in event_types for entry in self._by_type.get(t, [])), key=_linked_order)
+
+    def event_types(self) -> frozenset[str]:
+        """The event types of the observations held, direct or linked."""
+        if self._by_type is not None:
+            return frozenset(event_type for event_type, entries in self._by_type.items() if entries)
+        return frozenset([o.event_type for o in self.direct] + [o.event_type for _, o in self.linked])
 
     def _seen_add(self, entry: Seen) -> None:
         """Keep the rules' merged view current after one insertion, copying only the list it changes.
@@ -303,6 +324,17 @@ class SubjectHistory:
             earlier._by_type = earlier._view_without(self._by_type, {event_id})
         return earlier
 
+    def missing_from(self, other: SubjectHistory) -> list[Seen]:
+        """The observations this history holds that ``other`` does not hold the same way (direct, or through the same link).
+
+        Which ones is a set difference; the lists are scanned only until all are found, which after
+        expiry (it drops the oldest) is a short prefix.
+        """
+        direct_ids = self._direct_ids - other._direct_ids
+        linked_ids = {event_id for event_id, _ in self._linked_via.items() - other._linked_via.items()}
+        gone = [Seen(None, o) for o in _first(self.direct, direct_ids, _event_id)]
+        return gone + [Seen(via, o) for via, o in _first(self.linked, linked_ids, _linked_event_id)]
+
     def copy(self) -> SubjectHistory:
         """An independent history with the same content: every container is new, observations are immutable.
 
@@ -314,7 +346,7 @@ class SubjectHistory:
         clone.retractions, clone.revoked, clone.hubs = dict(self.retractions), dict(self.revoked), set(self.hubs)
         clone.other_vias = {k: list(v) for k, v in self.other_vias.items()}
         clone._direct_ids, clone._linked_via, clone._by_type = set(self._direct_ids), dict(self._linked_via), self._by_type
-        clone.findings_cache = None
+        clone.findings_by_rule = None
         return clone
 
     def expire(self, cfg: RuleConfig) -> int:
@@ -326,6 +358,8 @@ class SubjectHistory:
         horizon = self.max_seen_ms - cfg.retention_ms
         if self._nothing_expires(horizon, cfg):
             return 0
+        if not any(self.seen(event_type) for event_type in LONG_LIVED_TYPES):
+            return self._expire_moments(horizon, cfg)
         closed = _closed_cases(self.direct, (o for _, o in self.linked))
         before = len(self.direct) + len(self.linked)
 
@@ -351,6 +385,27 @@ class SubjectHistory:
         self._reindex()
         self._by_type = self._view_without(view, set())
         return dropped
+
+    def _expire_moments(self, horizon: int, cfg: RuleConfig) -> int:
+        """:meth:`expire` when no case update is held: each list, in event order, loses a prefix, and the
+        indexes and the rules' view lose just that prefix instead of being rebuilt."""
+        cut = max(bisect_left(self.direct, horizon, key=_time), len(self.direct) - cfg.max_observations)
+        cut_linked = max(bisect_left(self.linked, horizon, key=_linked_time), len(self.linked) - cfg.max_observations)
+        dropped = self.direct[:cut] + [o for _, o in self.linked[:cut_linked]]
+        gone = {o.event_id for o in dropped}
+        self.direct, self.linked = self.direct[cut:], self.linked[cut_linked:]
+        self._direct_ids.difference_update(gone)
+        for event_id in gone:
+            self._linked_via.pop(event_id, None)
+        self.links = {other: ms for other, ms in self.links.items() if ms >= horizon}
+        self.retractions = {k: o for k, o in self.retractions.items() if o.occurred_at_ms >= horizon}
+        self.revoked = {
+            k: r for k, r in self.revoked.items() if r.by.event_type in LONG_LIVED_TYPES or r.by.occurred_at_ms >= horizon
+        }
+        self.other_vias = {k: v for k, v in self.other_vias.items() if k in self._linked_via}
+        if dropped and self._by_type is not None:
+            self._by_type = _view_without_oldest(self._by_type, dropped, gone)
+        return cut + cut_linked
 
     def _view_without(self, view: dict[str, list[Seen]] | None, gone: set[str]) -> dict[str, list[Seen]] | None:
         """The rules' merged view with only what this history still holds, after observations were only taken out.
@@ -380,9 +435,9 @@ class SubjectHistory:
             and len(self.direct) <= cfg.max_observations
             and len(self.linked) <= cfg.max_observations
             and (not self.links or min(self.links.values()) >= horizon)
-            and all(o.occurred_at_ms >= horizon for o in self.retractions.values())
-            and all(r.by.occurred_at_ms >= horizon for r in self.revoked.values())
-            and self.other_vias.keys() <= self._linked_via.keys()
+            and (not self.retractions or all(o.occurred_at_ms >= horizon for o in self.retractions.values()))
+            and (not self.revoked or all(r.by.occurred_at_ms >= horizon for r in self.revoked.values()))
+            and (not self.other_vias or self.other_vias.keys() <= self._linked_via.keys())
         )
 
     def holds_lasting_facts(self) -> bool:
@@ -446,6 +501,38 @@ def _closed_cases(*observations: Iterable[Observation]) -> dict[str, int]:
                 case_id = str(o.facts.get("case_id"))
                 closed[case_id] = max(closed.get(case_id, o.occurred_at_ms), o.occurred_at_ms)
     return closed
+
+
+def _view_without_oldest(view: dict[str, list[Seen]], dropped: list[Observation], gone: set[str]) -> dict[str, list[Seen]]:
+    """The rules' view without ``dropped`` (whose ids are ``gone``), the oldest observations of a list: only
+    the lists of their types change, and only up to the newest of them; the other lists are shared."""
+    newest = max(event_order(o) for o in dropped)
+    changed = dict(view)
+    for event_type in {o.event_type for o in dropped}:
+        entries = view.get(event_type, [])
+        end = bisect_right(entries, newest, key=_linked_order)
+        changed[event_type] = [e for e in entries[:end] if e.observation.event_id not in gone] + entries[end:]
+    return changed
+
+
+def _first(items: Sequence[_T], ids: set[str], id_of: Callable[[_T], str]) -> list[_T]:
+    """The items whose id is in ``ids``, in order; the scan stops once all are found."""
+    found: list[_T] = []
+    if ids:
+        for item in items:
+            if id_of(item) in ids:
+                found.append(item)
+                if len(found) == len(ids):
+                    break
+    return found
+
+
+def _event_id(observation: Observation) -> str:
+    return observation.event_id
+
+
+def _linked_event_id(entry: tuple[str, Observation]) -> str:
+    return entry[1].event_id
 
 
 def _newest(items: list[_T], cfg: RuleConfig) -> list[_T]:

@@ -8,16 +8,23 @@ can be tested and benchmarked without a broker.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from borderbus.catalogue import BorderPoint
 from borderbus_correlator.alert_book import AlertBook, AlertState, alert_id
-from borderbus_correlator.history import SubjectHistory
+from borderbus_correlator.history import Seen, SubjectHistory
 from borderbus_correlator.model import AlertDecision, AlertRetraction, Finding, Observation
 from borderbus_correlator.rule_config import RuleConfig
-from borderbus_correlator.rules import find, is_hub
+from borderbus_correlator.rules import (
+    find_by_rule,
+    is_hub,
+    moves_unchanged,
+    moves_with_newest,
+    run_rule,
+    unaffected_rules,
+)
 from borderbus_correlator.summaries import utc
 
 
@@ -80,7 +87,7 @@ def correlate(
     """
     subject, observation = route.target, route.observation
     history = stored.copy() if stored is not None else SubjectHistory(subject)  # ``stored`` stays as it was
-    known = stored.findings_cache if stored is not None else []  # what the rules found in ``stored`` (none in nothing)
+    known = stored.findings_by_rule if stored is not None else {}  # what the rules found in ``stored`` (none in nothing)
     plain_news = stored is None or not (stored.holds(observation.event_id) or observation.revises is not None)
     new_links: set[str] = set()
     was_hub = is_hub(history, cfg)
@@ -112,33 +119,75 @@ def correlate(
         routes += [Route(n, "linked", subject, observation) for n in sorted(history.links) if n not in named and n != subject]
         # a replay cannot tell which links this event formed the first time, so it backfills them all
         backfill = sorted(named if outcome == "duplicate" else new_links)
-        earlier = [o for o in history.direct if o.event_id != observation.event_id]
-        routes += [Route(n, "linked", subject, o) for n in backfill for o in earlier]
+        if backfill:
+            earlier = [o for o in history.direct if o.event_id != observation.event_id]
+            routes += [Route(n, "linked", subject, o) for n in backfill for o in earlier]
     if route.mode == "direct":
         revoked = history.revoked.get(observation.revises or "")
         if revoked is not None and revoked.held is not None and revoked.held.via is None:
             unnamed = sorted(set(revoked.held.observation.subjects) - set(observation.subjects) - {subject})
             routes += [Route(n, "revoke", subject, observation) for n in unnamed]
-    expired = bool(outcome == "added" and history.expire(cfg) + _forgotten(history, stored))
+    dropped = history.expire(cfg) if outcome == "added" else 0
     became_hub = route.mode == "direct" and hub and not was_hub
     hub_named = subject if became_hub else route.via if route.mode == "unlink" else None
-    # The rules' findings on the history this step started from are known (and need no second run)
-    # when the step only added a new plain observation: then the history without it is that one.
+    # When the step only added a new plain observation (and expiry took some away), the history
+    # without it differs from the one this step started from by known entries: only the rules that
+    # can read them run again.
     simple = route.mode in ("direct", "linked") and before is None and not (hub or was_hub)
     if simple and outcome == "duplicate":
-        history.findings_cache = known
-    found_before = known if simple and outcome == "added" and plain_news and not new_links and not expired else None
-    found = findings(history, observation, cfg, points, before, hub_named, found_before=found_before)
+        history.findings_by_rule = known
+    if stored is None:  # without its one event the history holds nothing, and the rules find nothing in nothing
+        found = findings(history, observation, cfg, points, found_before={})
+    elif simple and outcome == "added" and plain_news and not new_links:
+        if known is None:
+            known = find_by_rule(stored, cfg, points)
+        entry = Seen(route.via if route.mode == "linked" else None, observation)
+        found_before = _found_around(history, entry, stored, known, dropped, cfg, points)
+        found = findings(history, observation, cfg, points, found_before=found_before)
+    else:
+        found = findings(history, observation, cfg, points, before, hub_named)
     return StepResult(outcome, history, routes, found, became_hub)
 
 
-def _forgotten(history: SubjectHistory, stored: SubjectHistory | None) -> int:
-    """Links, retractions or revocations that expiry took away (it never adds any): 0 when none."""
-    if stored is None:
-        return 0
-    return max(0, len(stored.links) - len(history.links)) + max(0, len(stored.retractions) - len(history.retractions)) + max(
-        0, len(stored.revoked) - len(history.revoked)
-    )
+MOVES = "implausible_movement"
+
+
+def _found_around(
+    history: SubjectHistory,
+    entry: Seen,
+    stored: SubjectHistory,
+    known: dict[str, Sequence[AlertDecision]],
+    dropped: int,
+    cfg: RuleConfig,
+    points: Mapping[str, BorderPoint],
+) -> dict[str, Sequence[AlertDecision]]:
+    """The rules' findings on ``history`` without ``entry``; those on ``history`` are kept with it.
+
+    ``history`` is ``stored`` (whose findings are ``known``) with ``entry`` added and what expiry took
+    away (``dropped`` observations, and links) removed. Rules that none of these changes can reach
+    keep the findings they had, so at the cap only the rules that read the expired observations run twice.
+    """
+    gone = stored.missing_from(history) if dropped else []
+    links_changed = stored.links.keys() != history.links.keys()
+    before = known
+    if gone or links_changed:
+        keep = unaffected_rules(history, gone, links_changed, cfg, points)
+        if MOVES in known and MOVES not in keep and moves_unchanged(history, gone, known[MOVES]):
+            keep |= {MOVES}
+        if not keep.issuperset(known):
+            earlier = history.without(entry.observation.event_id)
+            before = {name: found if name in keep else run_rule(name, earlier, cfg, points) for name, found in known.items()}
+    held = history.holds(entry.observation.event_id)
+    keep = unaffected_rules(history, [entry], False, cfg, points) if held else frozenset(known)
+    after = before
+    if held and MOVES in before and MOVES not in keep:
+        moves = moves_with_newest(history, entry.observation, before[MOVES], cfg, points)
+        if moves is not None:
+            after, keep = {**before, MOVES: moves}, keep | {MOVES}
+    history.findings_by_rule = {
+        name: found if name in keep else run_rule(name, history, cfg, points) for name, found in after.items()
+    }
+    return before
 
 
 def findings(
@@ -149,7 +198,7 @@ def findings(
     previous: SubjectHistory | None = None,
     hub: str | None = None,
     *,
-    found_before: list[AlertDecision] | None = None,
+    found_before: dict[str, Sequence[AlertDecision]] | None = None,
 ) -> list[Finding]:
     """What ``observation`` changed in the rules' findings on ``history`` (which already holds it).
 
@@ -157,16 +206,18 @@ def findings(
     (a hub's ``unlink``); by default it is ``history`` without the observation, whose findings
     the caller may pass as ``found_before``. The findings on ``history`` are kept with it.
     """
-    if history.findings_cache is None:
-        history.findings_cache = find(history, cfg, points)
-    after = {d.alert_key: d for d in history.findings_cache}
+    if history.findings_by_rule is None:
+        history.findings_by_rule = find_by_rule(history, cfg, points)
+    after = {d.alert_key: d for found in history.findings_by_rule.values() for d in found}
     if found_before is None:
         base = previous if previous is not None else history.without(observation.event_id)
-        found_before = find(base, cfg, points)
-    before = {d.alert_key: d for d in found_before}
+        found_before = find_by_rule(base, cfg, points)
+    before = {d.alert_key: d for found in found_before.values() for d in found}
     result: list[Finding] = []
     for key, decision in after.items():
         earlier = before.get(key)
+        if earlier is decision:
+            continue  # the very finding made without the observation: it neither holds it nor lost evidence
         withdrawn = _ids(earlier) - _ids(decision) if earlier is not None else set()
         if earlier is None or withdrawn or observation.event_id in _ids(decision):
             result.append(replace(decision, reraised=earlier is None, withdrawn=tuple(sorted(withdrawn))))

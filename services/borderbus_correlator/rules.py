@@ -17,14 +17,18 @@ the summary the book would write, for readers of a single history; shared defini
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
+from typing import NamedTuple
 
 from borderbus.markings import SEVERITIES
 from borderbus_correlator.facts import (
+    OBSERVING_TYPES,
     Points,
     Position,
     distinct_entities,
@@ -38,7 +42,7 @@ from borderbus_correlator.facts import (
 )
 from borderbus_correlator.history import Seen, SubjectHistory, event_order
 from borderbus_correlator.model import AlertDecision, Observation
-from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RuleConfig
+from borderbus_correlator.rule_config import DAY_MS, HOUR_MS, RULE_NAMES, RuleConfig
 from borderbus_correlator.summaries import speed_limit, summarise
 
 Rule = Callable[[SubjectHistory, RuleConfig, Points], list[AlertDecision]]
@@ -228,8 +232,7 @@ def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points
     updates = [seen.observation for seen in history.seen("case-update")]
     if not updates:
         return []
-    groups = _case_groups(updates)
-    ends = _membership_ends(updates)
+    groups, ends = _case_membership(updates)
     member_of: dict[str, set[str]] = defaultdict(set)
     for group, members in groups.items():
         for member in members:
@@ -249,18 +252,22 @@ def network_convergence(history: SubjectHistory, cfg: RuleConfig, points: Points
     decisions = []
     for (group, point), sightings in sorted(buckets.items()):
         for cluster in _clusters(sightings, cfg.convergence_window_ms):
+            if len(cluster) == 1 and len(cluster[0].subjects) < 2:
+                continue  # one sighting of one subject: one member at most
             members = {s for o in cluster for s in o.subjects if member_then(group, s, o.occurred_at_ms)}
             if len(members) >= 2 and (entities := distinct_entities(cluster, members)) >= 2:
                 decisions.append(_convergence_decision(group, point, cluster, members, entities, updates, points, cfg))
     return decisions
 
 
-def _membership_ends(updates: list[Observation]) -> dict[tuple[str, str], int]:
-    """(group, subject) -> when the subject stopped being part of the group, if its last word is an end.
+def _case_membership(updates: list[Observation]) -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
+    """Network id (else case id) -> the subjects case-updates implicate in it; and (group, subject) -> when the
+    subject stopped being part of the group, if its last word is an end. One pass, each update read once.
 
     A closed case ends every membership in it; an update's ``removed`` ends the named subjects'.
     A later update implicating the subject again makes it a member once more.
     """
+    groups: dict[str, set[str]] = defaultdict(set)
     last_added: dict[tuple[str, str], int] = {}
     last_ended: dict[tuple[str, str], int] = {}
     for update in updates:
@@ -268,18 +275,12 @@ def _membership_ends(updates: list[Observation]) -> dict[tuple[str, str], int]:
         closing = update.facts.get("status") == "CLOSED"
         for subject in update.subjects if closing else update.facts.get("removed") or ():
             last_ended[(group, subject)] = max(last_ended.get((group, subject), at), at)
+        members = implicated(update)
+        groups[group].update(members)
         if not closing:
-            for subject in implicated(update):
+            for subject in members:
                 last_added[(group, subject)] = max(last_added.get((group, subject), at), at)
-    return {key: end for key, end in last_ended.items() if end >= last_added.get(key, end)}
-
-
-def _case_groups(updates: list[Observation]) -> dict[str, set[str]]:
-    """Network id (else case id) -> the subjects case-updates implicate in it."""
-    groups: dict[str, set[str]] = defaultdict(set)
-    for update in updates:
-        groups[group_of(update)].update(implicated(update))
-    return groups
+    return groups, {key: end for key, end in last_ended.items() if end >= last_added.get(key, end)}
 
 
 def _clusters(sightings: list[Observation], window_ms: int) -> list[list[Observation]]:
@@ -322,9 +323,11 @@ def _convergence_decision(
 # --------------------------------------------------------------------------- 4. implausible_movement
 
 
-@dataclass(frozen=True)
-class _Offence:
-    """A run of the vehicle's sightings (indices ``first``..``last``) that no honest journey explains."""
+class _Offence(NamedTuple):
+    """A run of the vehicle's sightings (indices ``first``..``last``) that no honest journey explains.
+
+    A tuple, not a frozen dataclass: a long history makes an offence per sighting, and a tuple is built fast.
+    """
 
     first: int
     last: int
@@ -343,30 +346,27 @@ def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Point
     limit = speed_limit(history.subject, cfg)
     if limit is None:
         return []
-    sightings = [
-        o
+    subject = history.subject
+    located = [
+        (o, where)
         for o in history.direct
-        if o.event_type == "sighting" and history.subject in o.subjects and position(o, points) is not None
+        if o.event_type == "sighting" and subject in o.subjects and (where := position(o, points)) is not None
     ]
-    offences = _too_fast(sightings, limit, points, cfg.convergence_radius_km) + _too_many_points(
-        sightings, cfg.distinct_points_per_day
-    )
+    sightings = [o for o, _ in located]
+    offences = _too_fast(located, limit, cfg.convergence_radius_km) + _too_many_points(sightings, cfg.distinct_points_per_day)
     return [
         _movement_decision(history.subject, sightings, episode, limit, cfg, points)
         for episode in _episodes(sorted(offences, key=lambda o: (o.first, o.last)), sightings)
     ]
 
 
-def _too_fast(sightings: list[Observation], limit_kmh: float, points: Points, same_place_km: float) -> list[_Offence]:
-    """Consecutive sightings too far apart for the time between them; a vehicle mostly passes the same few
-    places, so each distance is computed once per pair of places."""
-    places = [position(o, points) for o in sightings]
+def _too_fast(located: list[tuple[Observation, Position]], limit_kmh: float, same_place_km: float) -> list[_Offence]:
+    """Consecutive sightings (with their places) too far apart for the time between them; a vehicle mostly
+    passes the same few places, so each distance is computed once per pair of places."""
     distances: dict[tuple[Position, Position], float] = {}
     offences = []
-    for index in range(len(sightings) - 1):
-        a, b = sightings[index], sightings[index + 1]
-        start, end = places[index], places[index + 1]
-        if start is None or end is None or start == end:
+    for index, ((a, start), (b, end)) in enumerate(itertools.pairwise(located)):
+        if start == end:
             continue
         km = distances.get((start, end))
         if km is None:
@@ -384,12 +384,12 @@ def _too_many_points(sightings: list[Observation], threshold: int) -> list[_Offe
     """Every 24 h window (sliding over the sightings at border points) that holds ``threshold`` or more distinct points."""
     offences = []
     counts: dict[str, int] = defaultdict(int)
-    at_points = [(index, o) for index, o in enumerate(sightings) if o.border_point is not None]
+    at_points = [(i, o.occurred_at_ms, str(o.border_point)) for i, o in enumerate(sightings) if o.border_point is not None]
     start = 0
-    for index, sighting in at_points:
-        counts[str(sighting.border_point)] += 1
-        while sighting.occurred_at_ms - at_points[start][1].occurred_at_ms > DAY_MS:
-            left = str(at_points[start][1].border_point)
+    for index, at, point in at_points:
+        counts[point] += 1
+        while at - at_points[start][1] > DAY_MS:
+            left = at_points[start][2]
             counts[left] -= 1
             if not counts[left]:
                 del counts[left]
@@ -397,6 +397,73 @@ def _too_many_points(sightings: list[Observation], threshold: int) -> list[_Offe
         if len(counts) >= threshold:
             offences.append(_Offence(at_points[start][0], index, distinct_points=len(counts)))
     return offences
+
+
+def moves_unchanged(history: SubjectHistory, gone: Sequence[Seen], found: Sequence[AlertDecision]) -> bool:
+    """True when :func:`implausible_movement` finds in ``history`` what it found (``found``) with ``gone`` still held.
+
+    So it is when expiry took only sightings older than all ``history`` holds and none was evidence:
+    offences never reach back before their first sighting, so each one stays, shifted, and no
+    offence, hence no episode, is new.
+    """
+    oldest = event_order(history.direct[0]) if history.direct else None
+    evidence = {o.event_id for decision in found for o in decision.evidence}
+    return all(
+        seen.via is not None
+        or seen.observation.event_type != "sighting"
+        or (oldest is not None and event_order(seen.observation) < oldest and seen.observation.event_id not in evidence)
+        for seen in gone
+    )
+
+
+def moves_with_newest(
+    history: SubjectHistory, observation: Observation, found: Sequence[AlertDecision], cfg: RuleConfig, points: Points
+) -> Sequence[AlertDecision] | None:
+    """What :func:`implausible_movement` finds in ``history``, whose newest observation is ``observation``, from what
+    it found there without it (``found``); None when ``observation`` is not that newest located sighting.
+
+    Its sighting ends the list, so it adds only offences that end with it (a jump from the sighting
+    before, a day of too many points up to it), the earliest starting at sighting ``S``. Offences are
+    grouped in order of their first sighting, and once one ends at the newest sighting every later one
+    joins its episode: an episode that ends before ``S``, over a day before it, stays as it was; all the
+    others merge with the new offences into one. The merged finding's evidence is the union of theirs,
+    its score the highest (rounding and capping keep the order), its key the date of its first sighting.
+    """
+    if not history.direct or history.direct[-1] is not observation:
+        return None
+    subject, since = history.subject, observation.occurred_at_ms - DAY_MS
+    limit = speed_limit(subject, cfg)
+    if limit is None:
+        return found
+    tail: list[tuple[Observation, Position]] = []
+    for o in reversed(history.direct):
+        if o.event_type == "sighting" and subject in o.subjects and (where := position(o, points)) is not None:
+            tail.append((o, where))
+            if o.occurred_at_ms < since and len(tail) >= 2:
+                break
+    tail.reverse()
+    if not tail or tail[-1][0] is not observation:
+        return None
+    last = len(tail) - 1
+    sightings = [o for o, _ in tail]
+    added = [_Offence(last - 1, last, o.speed_kmh, o.km) for o in _too_fast(tail[-2:], limit, cfg.convergence_radius_km)]
+    added += [o for o in _too_many_points(sightings, cfg.distinct_points_per_day) if o.last == last]
+    if not added:
+        return found
+    added.sort(key=lambda o: (o.first, o.last))
+    start = sightings[added[0].first]
+    kept = 0
+    for decision in found:
+        reach = decision.evidence[-1]
+        if not (event_order(reach) < event_order(start) and start.occurred_at_ms - reach.occurred_at_ms > DAY_MS):
+            break
+        kept += 1
+    new = _movement_decision(subject, sightings, added, limit, cfg, points)
+    merged = [*found[kept:], new]
+    if len(merged) == 1:
+        return [*found[:kept], new]
+    observed = list(_evidence(o for decision in merged for o in decision.evidence))
+    return [*found[:kept], _movement_found(subject, observed, max(d.score for d in merged), cfg, points)]
 
 
 def _episodes(offences: list[_Offence], sightings: list[Observation]) -> list[list[_Offence]]:
@@ -410,15 +477,15 @@ def _episodes(offences: list[_Offence], sightings: list[Observation]) -> list[li
             episodes[-1].append(offence)
         else:
             episodes.append([offence])
-        reach = max(reach, offence.last)
+        if offence.last > reach:
+            reach = offence.last
     return episodes
 
 
 def _movement_decision(
     subject: str, sightings: list[Observation], episode: list[_Offence], limit: float, cfg: RuleConfig, points: Points
 ) -> AlertDecision:
-    evidence = sorted({i for offence in episode for i in range(offence.first, offence.last + 1)})
-    observed = [sightings[i] for i in evidence]
+    observed = [sightings[i] for i in _covered(episode)]
     score = 0.0
     fastest = max((o for o in episode if o.speed_kmh), key=lambda o: o.speed_kmh, default=None)
     if fastest is not None:
@@ -426,6 +493,11 @@ def _movement_decision(
     widest = max((o.distinct_points for o in episode), default=0)
     if widest:
         score = max(score, min(1.0, widest / cfg.distinct_points_per_day / 2))
+    return _movement_found(subject, observed, score, cfg, points)
+
+
+def _movement_found(subject: str, observed: list[Observation], score: float, cfg: RuleConfig, points: Points) -> AlertDecision:
+    """The finding of an episode whose sightings, in event order, are ``observed``."""
     day = datetime.fromtimestamp(observed[0].occurred_at_ms / 1000, UTC).date().isoformat()
     return _decision(
         "implausible_movement",
@@ -434,10 +506,18 @@ def _movement_decision(
         score,
         [subject],
         observed,
-        _latest_point(observed),
+        next((o.border_point for o in reversed(observed) if o.border_point is not None), None),
         points,
         cfg,
     )
+
+
+def _covered(episode: list[_Offence]) -> list[int]:
+    """The indices the episode's offences span, each once and in order (the offences are sorted by ``first``)."""
+    indices: list[int] = []
+    for offence in episode:
+        indices.extend(range(max(offence.first, indices[-1] + 1 if indices else 0), offence.last + 1))
+    return indices
 
 
 # --------------------------------------------------------------------------- 5. advert_to_action
@@ -532,16 +612,111 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+RULES_BY_NAME: dict[str, Rule] = {rule.__name__: rule for rule in RULES}
+
+
+def run_rule(name: str, history: SubjectHistory, cfg: RuleConfig, points: Points) -> Sequence[AlertDecision]:
+    return RULES_BY_NAME[name](history, cfg, points) or NOTHING
+
+
 def evaluate(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
     """Every enabled rule over the whole history, each finding with its summary; deterministic for a given history."""
     return [with_summary(decision, points, cfg) for decision in find(history, cfg, points)]
 
 
 def find(history: SubjectHistory, cfg: RuleConfig, points: Points) -> list[AlertDecision]:
-    """:func:`evaluate` without the summaries, for callers that compare findings and summarise only what they send.
+    """:func:`evaluate` without the summaries, for callers that compare findings and summarise only what they send."""
+    return [decision for found in find_by_rule(history, cfg, points).values() for decision in found]
+
+
+NEEDS: dict[str, tuple[frozenset[str], ...]] = {
+    "wanted_subject_sighted": (frozenset({"case-update"}), frozenset({"sighting"})),
+    "flagged_money_meets_border": (frozenset({"finance-flag"}), frozenset({"sighting"})),
+    "network_convergence": (frozenset({"case-update"}), frozenset({"sighting"})),
+    "implausible_movement": (frozenset({"sighting"}),),
+    "advert_to_action": (frozenset({"platform-report"}), frozenset({"sighting", "finance-flag"})),
+    "hub_detected": (),
+}
+"""Per rule, the event types of which a history must hold one each (one of every set) for the rule to find anything."""
+
+NOTHING: tuple[AlertDecision, ...] = ()
+"""A rule's empty findings as kept with a history: shared, so most histories keep no list per rule."""
+
+
+def find_by_rule(history: SubjectHistory, cfg: RuleConfig, points: Points) -> dict[str, Sequence[AlertDecision]]:
+    """:func:`find`'s findings per rule, in rule order, so a later step can reuse the rules a change cannot reach.
 
     A hub's own history joins nothing: everything in it is joined only by the hub (a hotline
-    named by strangers), so only ``hub_detected`` is judged there.
+    named by strangers), so only ``hub_detected`` is judged there. A rule is not run on a history
+    that lacks an event type it needs (:data:`NEEDS`): most histories hold one or two events.
     """
-    rules = (hub_detected,) if is_hub(history, cfg) else RULES
-    return [decision for rule in rules if rule.__name__ in cfg.enabled_rules for decision in rule(history, cfg, points)]
+    runnable = _runnable(history.event_types(), is_hub(history, cfg), cfg.enabled_rules)
+    return {name: (rule(history, cfg, points) or NOTHING) if rule else NOTHING for name, rule in runnable}
+
+
+@cache
+def _runnable(held: frozenset[str], hub: bool, enabled: frozenset[str]) -> tuple[tuple[str, Rule | None], ...]:
+    """The enabled rules for a history holding ``held`` event types, each with None where it cannot find anything."""
+    rules = (hub_detected,) if hub else RULES
+    return tuple(
+        (rule.__name__, rule if all(not held.isdisjoint(types) for types in NEEDS[rule.__name__]) else None)
+        for rule in rules
+        if rule.__name__ in enabled
+    )
+
+
+def unaffected_rules(
+    history: SubjectHistory, changed: Sequence[Seen], links_changed: bool, cfg: RuleConfig, points: Points
+) -> frozenset[str]:
+    """The rules whose findings on ``history`` equal those on a history differing from it only by ``changed``.
+
+    The other history holds ``changed`` where ``history`` does not, or the reverse, and may link other
+    subjects (``links_changed``); neither may be a hub. Each rule reads only part of a history: an
+    entry it cannot read, or one that no finding could join (a sighting far from every flag, of no
+    case member, ...), leaves its findings as they were, so they need not be computed again. What
+    decides that (warrants, case members, flags, reports) is read off ``history``; an entry that
+    would change it counts as read, so both histories agree on it whenever it is used.
+    """
+    subject = history.subject
+    read: set[str] = set()
+    for seen in changed:
+        observation, kind = seen.observation, seen.observation.event_type
+        if kind == "case-update":
+            read.update(("wanted_subject_sighted", "network_convergence"))
+        if kind == "finance-flag" and int(observation.facts.get("risk_score", 0)) >= cfg.finance_risk_threshold:
+            read.add("flagged_money_meets_border")
+        if seen.via is None and kind in OBSERVING_TYPES and subject in observation.subjects and len(observation.subjects) > 1:
+            read.add("flagged_money_meets_border")  # may change who was observed with the subject
+        if seen.via is None and kind == "platform-report" and subject in observation.subjects:
+            read.add("advert_to_action")
+        if seen.via is None and kind == "sighting" and subject in observation.subjects and speed_limit(subject, cfg) is not None:
+            read.add("implausible_movement")
+    sightings = [seen.observation for seen in changed if seen.observation.event_type == "sighting"]
+    actions = [seen.observation for seen in changed if seen.observation.event_type in ("sighting", "finance-flag")]
+    if sightings and not read.issuperset(("wanted_subject_sighted", "network_convergence")):
+        updates = [seen.observation for seen in history.seen("case-update")]
+        wanted = {s for u in updates if u.facts.get("status") == "WARRANT_ISSUED" for s in implicated(u)}
+        members = {s for u in updates for s in implicated(u)}
+        if any(not wanted.isdisjoint(o.subjects) for o in sightings):
+            read.add("wanted_subject_sighted")
+        if any(not members.isdisjoint(o.subjects) for o in sightings):
+            read.add("network_convergence")
+    if sightings and "flagged_money_meets_border" not in read:
+        window = cfg.finance_border_window_ms
+        flags = [
+            f.observation.occurred_at_ms
+            for f in history.seen("finance-flag")
+            if int(f.observation.facts.get("risk_score", 0)) >= cfg.finance_risk_threshold
+        ]
+        if any(bisect_left(flags, o.occurred_at_ms - window) < bisect_right(flags, o.occurred_at_ms + window) for o in sightings):
+            read.add("flagged_money_meets_border")
+    if (actions or links_changed) and "advert_to_action" not in read and kind_of(subject) in CONTACT_KINDS:
+        reports = [o.occurred_at_ms for o in history.direct if o.event_type == "platform-report" and subject in o.subjects]
+        window = cfg.advert_window_ms
+        after_report = (
+            bisect_left(reports, o.occurred_at_ms - window) < bisect_right(reports, o.occurred_at_ms)
+            for o in actions
+        )
+        if reports and (links_changed or any(after_report)):
+            read.add("advert_to_action")
+    return frozenset(RULE_NAMES) - read

@@ -17,6 +17,7 @@ Pure functions: no clock, no state.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from borderbus.phrases import Param, Phrase, duration, ident, moment, money, number, phrase, render_english, text
@@ -25,6 +26,7 @@ from borderbus.phrases import place as at_place
 from borderbus.phrases import utc as utc
 from borderbus_correlator.facts import (
     Points,
+    Position,
     distinct_entities,
     great_circle_km,
     group_of,
@@ -195,8 +197,11 @@ def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: 
     fastest: tuple[float, float, Observation, Observation] | None = None
     located = [(o, position(o, points)) for o in evidence]
     steps = [(a, pa, b, pb) for (a, pa), (b, pb) in itertools.pairwise(located) if pa is not None and pb is not None]
+    distances: dict[tuple[Position, Position], float] = {}  # a vehicle passes the same few places again and again
     for a, pa, b, pb in steps:
-        km = great_circle_km(pa, pb)
+        km = distances.get((pa, pb))
+        if km is None:
+            km = distances[(pa, pb)] = great_circle_km(pa, pb)
         if km <= cfg.convergence_radius_km:
             continue
         elapsed = (b.occurred_at_ms - a.occurred_at_ms) / HOUR_MS
@@ -223,12 +228,7 @@ def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: 
                 limit=number(f"{limit:.0f}"),
             )
         )
-    at_points = [o for o in evidence if o.border_point is not None]
-    widest: list[Observation] = []
-    for start, first in enumerate(at_points):
-        window = [o for o in at_points[start:] if o.occurred_at_ms - first.occurred_at_ms <= DAY_MS]
-        if len({o.border_point for o in window}) > len({o.border_point for o in widest}):
-            widest = window
+    widest = _widest_day([o for o in evidence if o.border_point is not None])
     visited = list(dict.fromkeys(str(o.border_point) for o in widest))
     if len(visited) >= cfg.distinct_points_per_day:
         facts.append(
@@ -247,6 +247,29 @@ def _movement(key: list[str], evidence: list[Observation], points: Points, cfg: 
     if not facts:
         raise ValueError("the evidence shows no implausible movement")
     return facts
+
+
+def _widest_day(at_points: list[Observation]) -> list[Observation]:
+    """The first of the windows (the sightings from one, in event order, to a day after it) at the most distinct points.
+
+    The windows slide forward together, so the points in the current one are counted as it moves.
+    """
+    times = [o.occurred_at_ms for o in at_points]
+    counts: dict[str | None, int] = {}
+    widest: list[Observation] = []
+    most = end = 0
+    for start, first in enumerate(at_points):
+        stop = bisect_right(times, first.occurred_at_ms + DAY_MS, lo=start)
+        for o in at_points[end:stop]:
+            counts[o.border_point] = counts.get(o.border_point, 0) + 1
+        end = max(end, stop)
+        if len(counts) > most:
+            widest, most = at_points[start:stop], len(counts)
+        left = first.border_point
+        counts[left] -= 1
+        if not counts[left]:
+            del counts[left]
+    return widest
 
 
 def _advert(key: list[str], evidence: list[Observation], points: Points, cfg: RuleConfig) -> list[Phrase]:

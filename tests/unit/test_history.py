@@ -253,3 +253,25 @@ def test_the_rules_view_follows_each_insertion_and_leaves_the_copied_history_as_
     assert [s.observation.event_id for s in changed.seen("sighting")] == ["l9", "d1", "l0", "d2", "d9", "d0"]
     assert [(s.via, s.observation.event_id) for s in stored.seen("sighting")] == before
     assert not stored.seen("finance-flag")
+
+
+def test_expiry_at_the_cap_trims_the_rules_view_and_missing_from_names_what_it_took() -> None:
+    """The view loses only the expired prefix (not rebuilt) and must equal a rebuild; ``missing_from`` stops
+    scanning once it has found everything, and must still name exactly what the other history lacks."""
+    cfg = dataclasses.replace(CFG, max_observations=4)
+    stored = SubjectHistory(ME)
+    for index in range(4):
+        stored.add_direct(obs(f"d{index}", index, (ME, PHONE)), cfg)
+        stored.add_linked(PHONE, obs(f"l{index}", index + 0.5, (PHONE,)), cfg)
+    stored.add_direct(dataclasses.replace(obs("f0", 0.2), event_type="finance-flag"), cfg)
+    stored.seen("sighting")
+    history = stored.copy()
+    history.add_direct(obs("d9", 9), cfg)
+    history.add_linked(PHONE, obs("l9", 9.5, (PHONE,)), cfg)
+    assert history.expire(cfg) == 3
+    rebuilt = SubjectHistory.from_json(history.to_json())
+    for event_type in ("sighting", "finance-flag"):
+        assert history.seen(event_type) == rebuilt.seen(event_type)
+    assert [(s.via, s.observation.event_id) for s in stored.missing_from(history)] == [(None, "d0"), (None, "f0"), (PHONE, "l0")]
+    assert [s.observation.event_id for s in history.missing_from(stored)] == ["d9", "l9"]
+    assert stored.missing_from(stored) == []

@@ -16,8 +16,9 @@ from borderbus_correlator.alert_book import AlertBook
 from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.model import Observation
 from borderbus_correlator.observation import observe
-from borderbus_correlator.pipeline import InMemoryPipeline, correlate, fan_out
+from borderbus_correlator.pipeline import InMemoryPipeline, Route, correlate, fan_out
 from borderbus_correlator.rule_config import RuleConfig, load_rule_config
+from borderbus_correlator.rules import find
 from borderbus_simulator.scenario import Scenario, build_scenario
 
 
@@ -182,3 +183,57 @@ def test_an_event_that_expires_old_evidence_is_judged_against_the_expired_histor
     run.process(too_fast)
     assert [v.rule for v in run.versions] == ["implausible_movement"]
     assert run.process([much_later]) == [], "aged out: no new version, no retraction"
+
+
+def test_a_step_reruns_only_the_rules_its_changes_can_reach(offline_bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the cap a vehicle's new sighting also expires its oldest: rules that read neither keep their findings,
+    and so does movement when the sighting adds no offence; when it adds one, movement's findings are derived
+    from those before it (``moves_with_newest``). No rule runs again, and the step finds what a full run finds."""
+    from borderbus_correlator import pipeline as steps
+
+    cfg = RuleConfig(max_observations=20)
+    points = offline_bus.catalogue.border_points
+    car, hour = "VEHICLE_PLATE:IQ:2145678", 3_600_000
+    t0 = int(time.time() * 1000) - 10 * 24 * hour
+
+    def seen(index: int, point: str) -> Observation:
+        at = t0 + index * hour
+        return Observation(f"s{index:03d}", "krg-bca", "sighting", at, at + 60_000, "AMBER", (car,), point, {"method": "ANPR"})
+
+    stored = None
+    for index in range(20):
+        route = Route(car, "direct", None, seen(index, "IQ-IBK" if index != 3 else "GR-EVR"))
+        stored = correlate(stored, route, cfg, points).history
+    assert stored is not None and stored.findings_cache
+    runs: list[str] = []
+    real_run = steps.run_rule
+    monkeypatch.setattr(steps, "run_rule", lambda name, *args: runs.append(name) or real_run(name, *args))
+    for index, point in ((20, "IQ-IBK"), (21, "GR-EVR")):
+        step = correlate(stored, Route(car, "direct", None, seen(index, point)), cfg, points)
+        reference = stored.copy()
+        reference.add_direct(seen(index, point), cfg)
+        reference.expire(cfg)
+        assert step.decisions == steps.findings(reference, seen(index, point), cfg, points)
+        assert step.history.findings_cache == find(reference, cfg, points)
+        stored = step.history
+    assert step.decisions, "the jump to GR-EVR changes movement's finding"
+    assert runs == []
+
+
+def test_a_subjects_first_event_runs_the_rules_once_and_keeps_no_list_for_what_they_did_not_find(
+    offline_bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without its first event a history holds nothing, where no rule finds anything: there is no second run."""
+    from borderbus_correlator import pipeline as steps
+
+    cfg, points = RuleConfig(), offline_bus.catalogue.border_points
+    at = int(time.time() * 1000) - 3_600_000
+    first = Observation("p1", "uk-bf", "sighting", at, at + 60_000, "AMBER", ("PERSON_DOCUMENT:GB:123456789",), "GB-DOV", {})
+    runs: list[int] = []
+    real_find = steps.find_by_rule
+    monkeypatch.setattr(steps, "find_by_rule", lambda history, *args: runs.append(1) or real_find(history, *args))
+    step = correlate(None, Route(first.subjects[0], "direct", None, first), cfg, points)
+    assert step.outcome == "added" and step.decisions == []
+    assert runs == [1]
+    assert step.history.findings_by_rule is not None
+    assert all(found == () for found in step.history.findings_by_rule.values())

@@ -575,3 +575,58 @@ def test_every_pair_of_perspectives_agrees_on_shared_keys() -> None:
     for key, found in by_key.items():
         for a, b in itertools.combinations(found, 2):
             assert (a.rule, a.severity) == (b.rule, b.severity), key
+
+
+def test_a_rule_is_skipped_only_where_it_could_not_find_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``find_by_rule`` runs a rule only on histories holding the event types it needs (``NEEDS``): on every
+    history along the way to every finding, skipping changes nothing; a lone sighting runs no rule that joins events."""
+    from borderbus_correlator import rules
+
+    cfg = dataclasses.replace(CFG, allowed_lateness_ms=7 * DAY_H * HOUR_MS)
+    events = sorted(everything(), key=lambda o: o.occurred_at_ms)
+    for end in range(1, len(events) + 1):
+        for history in route(events[:end], cfg).values():
+            every = (rules.hub_detected,) if rules.is_hub(history, cfg) else RULES
+            found = {name: list(decisions) for name, decisions in rules.find_by_rule(history, cfg, POINTS).items()}
+            assert found == {rule.__name__: rule(history, cfg, POINTS) for rule in every}
+
+    ran: list[str] = []
+
+    def counted(rule: rules.Rule) -> rules.Rule:
+        def run(history: SubjectHistory, cfg: RuleConfig, points: Any) -> list[AlertDecision]:
+            ran.append(rule.__name__)
+            return rule(history, cfg, points)
+
+        run.__name__ = rule.__name__
+        return run
+
+    monkeypatch.setattr(rules, "RULES", tuple(counted(rule) for rule in RULES))
+    monkeypatch.setattr(rules, "hub_detected", counted(rules.hub_detected))
+    rules._runnable.cache_clear()
+    lone = route([sighting("x1", [PERSON], 1, "GB-DOV")])[PERSON]
+    assert set(rules.find_by_rule(lone, cfg, POINTS)) == set(RULE_NAMES)
+    rules._runnable.cache_clear()
+    assert ran == ["implausible_movement", "hub_detected"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_movement_from_its_newest_sighting_equals_a_full_run(seed: int) -> None:
+    """``moves_with_newest`` derives the movement findings from those without the newest sighting (merging
+    episodes the new offences reach); step by step over random journeys, it must equal a full run."""
+    from borderbus_correlator.rules import implausible_movement, moves_with_newest
+
+    rng = random.Random(seed)
+    cfg = dataclasses.replace(CFG, distinct_points_per_day=rng.choice([2, 3]))
+    history, at, changed = SubjectHistory(CAR), 0.0, 0
+    found = implausible_movement(history, cfg, POINTS)
+    for index in range(60):
+        at += rng.choice([0, 0.1, 1, 3, 10, 24, 40]) * rng.random() * 2
+        point = rng.choice(["GB-DOV", "GB-DNG", "IQ-IBK", "GR-EVR", "GR-LES", None])
+        newest = sighting(f"m{index:02d}", [CAR], at, point) if point else event(f"m{index:02d}", "sighting", [CAR], at)
+        history.add_direct(newest, cfg)
+        full = implausible_movement(history, cfg, POINTS)
+        derived = moves_with_newest(history, newest, found, cfg, POINTS)
+        assert derived is None or list(derived) == full, index
+        changed += derived is not None and list(derived) != list(found)
+        found = full
+    assert changed, "the journeys must make new offences"

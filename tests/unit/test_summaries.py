@@ -158,3 +158,25 @@ def test_a_backlog_summary_describes_the_merged_evidence() -> None:
         check_summary(alert)
         assert "by uk-bf at GB-DNG" in alert.summary and "2.0 h after the flag" in alert.summary, alert.summary
         assert "2 sightings" in alert.summary
+
+
+def test_the_widest_day_is_the_first_window_at_the_most_distinct_points() -> None:
+    """The sliding count picks the same window as counting each day's sightings afresh."""
+    import random
+
+    from borderbus_correlator.summaries import _widest_day
+
+    def afresh(at_points: list[Observation]) -> list[Observation]:
+        widest: list[Observation] = []
+        for start, first in enumerate(at_points):
+            window = [o for o in at_points[start:] if o.occurred_at_ms - first.occurred_at_ms <= DAY_MS]
+            if len({o.border_point for o in window}) > len({o.border_point for o in widest}):
+                widest = window
+        return widest
+
+    rng = random.Random(3)
+    for _ in range(300):
+        days = [rng.choice([0, DAY_MS // 2, DAY_MS, 2 * DAY_MS]) for _ in range(rng.randint(0, 12))]
+        times = sorted(day + rng.randint(0, 3) * HOUR_MS for day in days)
+        seen = [sighting(f"s{i:02d}", [CAR], at / HOUR_MS, rng.choice(CODES)) for i, at in enumerate(times)]
+        assert _widest_day(seen) == afresh(seen)
