@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import fastavro
 
@@ -47,23 +47,16 @@ def read_fingerprint(data: bytes) -> bytes:
     return data[2:HEADER_LENGTH]
 
 
-def decode(data: bytes, reader: SchemaVersion, writer_lookup: WriterLookup, *, logical_types: bool = True) -> dict[str, Any]:
-    """Decode ``data`` into ``reader``'s shape, applying Avro schema resolution to the writer's schema.
-
-    ``logical_types=False`` leaves timestamps as epoch milliseconds and uuids as strings, as they are
-    written: a third cheaper on the correlator's hot path, which wants them so.
-    """
+def decode(data: bytes, reader: SchemaVersion, writer_lookup: WriterLookup) -> dict[str, Any]:
+    """Decode ``data`` into ``reader``'s shape, applying Avro schema resolution to the writer's schema."""
     fp = read_fingerprint(data)
     writer = writer_lookup(fp)
     if writer is None:
         raise DecodeError("unknown_fingerprint", f"no schema is registered with fingerprint {fp.hex()}")
-    reader_parsed = reader.parsed
-    if not logical_types:
-        writer, reader_parsed = _plain(fp, writer), _plain(reader.fingerprint, reader_parsed)
     body = io.BytesIO(data)
     body.seek(HEADER_LENGTH)
     try:
-        record = fastavro.schemaless_reader(body, writer, reader_parsed)
+        record = fastavro.schemaless_reader(body, writer, reader.parsed)
     except Exception as error:  # fastavro raises EOFError, ValueError, IndexError... on garbage
         raise DecodeError("corrupt_body", f"{type(error).__name__}: {error}") from error
     if body.tell() != len(data):
@@ -71,21 +64,3 @@ def decode(data: bytes, reader: SchemaVersion, writer_lookup: WriterLookup, *, l
     if not isinstance(record, dict):
         raise DecodeError("corrupt_body", "body is not a record")
     return record
-
-
-_PLAIN: dict[bytes, dict[str, Any]] = {}  # by fingerprint: only schemas a lookup found, so as few as the registry holds
-
-
-def _plain(fingerprint: bytes, parsed: dict[str, Any]) -> dict[str, Any]:
-    """``parsed`` without its logical types, parsed once per fingerprint."""
-    if fingerprint not in _PLAIN:
-        _PLAIN[fingerprint] = cast(dict[str, Any], fastavro.parse_schema(_strip(parsed)))
-    return _PLAIN[fingerprint]
-
-
-def _strip(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _strip(v) for k, v in node.items() if k not in ("logicalType", "__fastavro_parsed", "__named_schemas")}
-    if isinstance(node, list):
-        return [_strip(item) for item in node]
-    return node

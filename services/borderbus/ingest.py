@@ -44,15 +44,12 @@ def decode_ingest(
     writer_lookup: WriterLookup,
     topic: str,
     value: bytes | None,
-    *,
-    logical_types: bool = True,
 ) -> tuple[str, str, dict[str, Any]]:
     """``(agency, event_type, record)`` for a record of an ingest topic, or DecodeError saying why not.
 
     Beyond the Avro decoding, every subject id must be canonical (as the agency service writes it): a
     client with the agency's Kafka credentials can write anything, and a record the correlator cannot key
-    would otherwise stop its fan-out on every restart instead of being dead-lettered (``invalid_event``).
-    ``logical_types``: as :func:`borderbus.codec.decode`."""
+    would otherwise stop its fan-out on every restart instead of being dead-lettered (``invalid_event``)."""
     parsed = catalogue.parse_ingest_topic(topic)
     if parsed is None:
         raise DecodeError("not_ingest_topic", f"{topic} is not an ingest topic")
@@ -63,7 +60,7 @@ def decode_ingest(
         reader = schemas.latest(event_type)
     except KeyError:
         raise DecodeError("unknown_event_type", f"no schema for event type {event_type!r}") from None
-    record = codec.decode(value, reader, writer_lookup, logical_types=logical_types)
+    record = codec.decode(value, reader, writer_lookup)
     if record["agency"] != agency:
         raise DecodeError(
             "provenance_mismatch", f"event says agency {record['agency']!r} but arrived on {agency}'s topic {topic}"

@@ -167,12 +167,15 @@ def test_the_graph_draws_every_subject_and_a_subject_filters_the_list(
     subject = f"{record['subjects'][0]['kind']}:{record['subjects'][0]['id']}"
     page.click(f'#detail-graph .node-subject[data-subject="{subject}"]')
     page.wait_for(f"document.querySelector('#filter-subject').value === {json.dumps(subject)}")
-    page.wait_for(f"document.querySelector('tr[data-alert-id=\"{record['alert_id']}\"]') !== null", timeout=30)
-    listed = page.evaluate("[...document.querySelectorAll('#alert-rows tr')].map(r => r.dataset.alertId)")
-    every = page.evaluate(
-        "[...BorderbusConsole.state.alerts.values()]"
-        f".every(a => a.subjects.some(s => `${{s.kind}}:${{s.id}}` === {json.dumps(subject)}))"
+    # one wait for both: the unfiltered list also holds the row until the filtered snapshot replaces it
+    names_subject = f"a.subjects.some(s => `${{s.kind}}:${{s.id}}` === {json.dumps(subject)})"
+    page.wait_for(
+        f"document.querySelector('#alert-rows tr[data-alert-id=\"{record['alert_id']}\"]') !== null"
+        f" && [...BorderbusConsole.state.alerts.values()].every(a => {names_subject})",
+        timeout=30,
     )
+    listed = page.evaluate("[...document.querySelectorAll('#alert-rows tr')].map(r => r.dataset.alertId)")
+    every = page.evaluate(f"[...BorderbusConsole.state.alerts.values()].every(a => {names_subject})")
     assert record["alert_id"] in listed and every is True
     _no_errors(page)
 
