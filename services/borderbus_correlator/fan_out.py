@@ -27,6 +27,7 @@ from borderbus.catalogue import DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.config import PIPELINE_FETCH_WAIT_MS
 from borderbus.dead_letter import produce_dead_letter
+from borderbus.exactly_once import BATCH_RECORDS
 from borderbus.ingest import decode_ingest
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_correlator.metrics import CONSUMER_LAG, EVENTS_CONSUMED
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 SERVICE = "correlator"
 SESSION_TIMEOUT_MS = 10_000
 LAG_INTERVAL_SECONDS = 5.0
-BATCH_RECORDS = 2000
 
 
 class FanOut:
@@ -51,9 +51,8 @@ class FanOut:
         self.by_subject_topic = by_subject_topic
         self.dead_letter_topic = bus.catalogue.topic(DEAD_LETTER_TOPIC)
         self.registry = SchemaRegistry(bus.settings, known=bus.schemas)
-        self.consumer = Consumer(bus.settings.consumer_config(
-            group_id, **{"session.timeout.ms": SESSION_TIMEOUT_MS, "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS}
-        ))
+        overrides = {"session.timeout.ms": SESSION_TIMEOUT_MS, "fetch.wait.max.ms": PIPELINE_FETCH_WAIT_MS}
+        self.consumer = Consumer(bus.settings.consumer_config(group_id, **overrides))
         self.producer = Producer(bus.settings.producer_config())
         self.stop_event = threading.Event()
         self._failures: list[str] = []
