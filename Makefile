@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_SECONDS ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 3
 
 include ops/kafka/kafka.mk
 
@@ -42,8 +43,8 @@ demo: $(STAMP) system-packages kafka-up ## Run the whole bus and show events flo
 	@$(BIN)/borderbus acls apply
 	@$(BIN)/borderbus demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
-test: $(STAMP) tools kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) tools kafka-jars lint schemas-check ## Lint, check schemas, run the whole suite against a real broker (TEST_WORKERS test processes sharing it, one test file each at a time)
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Only the broker-free tests
 	@$(BIN)/python -m pytest -m "not broker" $(PYTEST_ARGS)

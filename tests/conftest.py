@@ -10,6 +10,7 @@ are admin (a super user), while every service a test starts runs as its own prin
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+import local_kafka
 from borderbus.access import AccessPolicy
 from borderbus.acls import apply_users
 from borderbus.bus import Bus
@@ -25,6 +27,24 @@ from local_kafka import session_bootstrap
 from topic_namespace import apply_namespace, own_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With pytest-xdist (``-n N``), the controller starts (or finds) the broker, once, before the workers exist.
+
+    Each worker's session then finds it running and shares it, with a topic namespace of its own; a broker
+    per worker would be N JVMs on a two-core machine. Only the controller stops it, after every worker ended.
+    """
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        return
+    if config.getoption("markexpr", default="") == "not broker":
+        return
+    bootstrap, cleanup = session_bootstrap()
+    config.add_cleanup(cleanup)
+    if local_kafka.SESSION_BROKER is not None:
+        os.environ["BORDERBUS_TEST_KAFKA_PORT"] = str(local_kafka.SESSION_BROKER.port)
+    else:
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
 
 
 @pytest.fixture(scope="session")

@@ -7,16 +7,19 @@ import json
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from confluent_kafka import Message
+
 from borderbus import codec
 from borderbus.bus import Bus
+from borderbus.partition_reader import PartitionReader, PartitionsNotRead
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_simulator.driver import LibrarySender, send_scenario
 from borderbus_simulator.scenario import Scenario
-from kafka_reading import read_all
 from service_process import ServiceProcess
 
 
@@ -75,13 +78,28 @@ class AlertVersion:
     retraction_reason: str | None = None
 
 
-def read_alert_versions(bus: Bus, *, timeout: float = 10.0) -> list[AlertVersion]:
-    """Every alert version on the alerts topic (committed ones only), decoded."""
+def read_alert_versions(bus: Bus, *, timeout: float = 10.0, partial: bool = False) -> list[AlertVersion]:
+    """Every alert version on the alerts topic (committed ones only), decoded: the topic read to the end of every
+    partition, without joining a group.
+
+    A read that cannot reach every end within ``timeout`` (a slow broker after a restart) raises
+    :class:`PartitionsNotRead`: a count taken from it would be a guess, and a caller waiting for the count to
+    stop changing would take the guess for a change. ``partial``: return what was read by then instead.
+    """
     registry = SchemaRegistry(bus.settings, known=bus.schemas)
     schema = bus.schemas.latest("alert")
+    topic = bus.catalogue.topic("alerts.shared")
+    messages: list[Message] = []
+    with PartitionReader.connect(bus.settings, f"alerts-reader-{uuid.uuid4()}", what="reading the alerts") as reader:
+        try:
+            starts = reader.from_low(reader.topic_partitions([topic], timeout=timeout), retry_for=timeout)
+            messages.extend(reader.read(starts, within=timeout))
+        except PartitionsNotRead:
+            if not partial:
+                raise
     versions = []
-    for message in read_all(bus.settings, bus.catalogue.topic("alerts.shared"), timeout=timeout):
-        record = codec.decode(message.value(), schema, registry.lookup)
+    for message in messages:
+        record = codec.decode(message.value() or b"", schema, registry.lookup)
         versions.append(
             AlertVersion(
                 alert_id=record["alert_id"],
@@ -107,32 +125,54 @@ def latest_versions(versions: list[AlertVersion]) -> dict[str, AlertVersion]:
     return latest
 
 
-def caught_up(workers: list[CorrelatorWorker]) -> bool:
-    """Every worker answers and its correlate stage has no by-subject record waiting."""
+def not_caught_up(workers: list[CorrelatorWorker]) -> list[str]:
+    """Why some worker is not caught up: it does not answer, or its correlate stage has by-subject records waiting."""
+    reasons = []
     for worker in workers:
         try:
-            if "borderbus_correlator_stage_waiting_records 0.0" not in worker.metrics():
-                return False
-        except OSError:
-            return False
-    return True
+            metrics = worker.metrics()
+        except OSError as error:
+            reasons.append(f"{worker.log_path.stem} does not answer ({error})")
+            continue
+        if "borderbus_correlator_stage_waiting_records 0.0" not in metrics:
+            waiting = [line for line in metrics.splitlines() if line.startswith("borderbus_correlator_stage_waiting_records")]
+            reasons.append(f"{worker.log_path.stem}: {waiting or 'no waiting gauge yet'}")
+    return reasons
+
+
+def caught_up(workers: list[CorrelatorWorker]) -> bool:
+    """Every worker answers and its correlate stage has no by-subject record waiting."""
+    return not not_caught_up(workers)
 
 
 def wait_for_quiet_alerts(
     bus: Bus, *, settle: float = 8.0, timeout: float = 180.0, minimum: int = 1, workers: list[CorrelatorWorker] | None = None
 ) -> list[AlertVersion]:
     """Poll the alerts topic until at least ``minimum`` versions exist, no new one came for ``settle`` seconds,
-    and (given ``workers``) every worker has caught up: a worker being restarted is not quiet, only absent."""
+    and (given ``workers``) every worker has caught up: a worker being restarted is not quiet, only absent.
+    A reading that could not reach the topic's end in time says nothing, either way."""
     deadline = time.monotonic() + timeout
     last_count, last_change = -1, time.monotonic()
+    waiting_on = "no complete reading of the alerts topic"
     while time.monotonic() < deadline:
-        versions = read_alert_versions(bus, timeout=3.0)
+        try:
+            versions = read_alert_versions(bus, timeout=10.0)
+        except PartitionsNotRead as error:
+            waiting_on = str(error)
+            time.sleep(1.0)
+            continue
         if len(versions) != last_count:
             last_count, last_change = len(versions), time.monotonic()
-        elif len(versions) >= minimum and time.monotonic() - last_change >= settle and caught_up(workers or []):
-            return versions
+            waiting_on = "the count changed"
+        elif len(versions) < minimum:
+            waiting_on = f"fewer than {minimum} versions"
+        elif time.monotonic() - last_change >= settle:
+            reasons = not_caught_up(workers or [])
+            if not reasons:
+                return versions
+            waiting_on = "; ".join(reasons)
         time.sleep(1.0)
-    raise AssertionError(f"alerts did not settle within {timeout} s (last count {last_count})")
+    raise AssertionError(f"alerts did not settle within {timeout} s (last count {last_count}; waiting on: {waiting_on})")
 
 
 def wait_for_settled_group(workers: list[CorrelatorWorker], total: int, timeout: float = 90.0) -> None:

@@ -8,6 +8,7 @@ test session talks to. Standard library only (the optional Docker branch imports
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -122,6 +123,11 @@ class LocalKafkaBroker:
     def is_running(self) -> bool:
         return self.run("status", timeout=30, check=False).returncode == 0
 
+    def serving_pid(self) -> int:
+        """The process listening on the client port: the broker that answers, whatever pid files or other JVMs
+        of the same instance (a start that was retried, one still shutting down) say."""
+        return listening_pid(self.port)
+
     def __enter__(self) -> LocalKafkaBroker:
         self.start()
         return self
@@ -182,6 +188,26 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def listening_pid(port: int) -> int:
+    """The pid holding the listening TCP socket on ``port`` (from /proc: the socket's inode, then whose fd it is)."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        with contextlib.suppress(OSError):
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return int(entry.name)
+    raise LookupError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def free_base_port(attempts: int = 200) -> int:

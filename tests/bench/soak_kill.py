@@ -64,7 +64,7 @@ def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[fl
         stream.start()
         for at in kills:
             time.sleep(max(0.0, started + at - time.monotonic()))
-            alerts = len(read_alert_versions(run_bus, timeout=1.0))
+            alerts = len(read_alert_versions(run_bus, timeout=1.0, partial=True))
             events.append(
                 f"kill at {time.monotonic() - started:.1f} s ({'streaming' if stream.is_alive() else 'draining'}, "
                 f"{alerts} alert versions out)"

@@ -85,17 +85,12 @@ def test_publish_is_not_acknowledged_while_the_broker_is_down(bus: Bus, own_brok
     assert len(visible) == 2  # the first and the last request; the refused batch is nowhere
 
 
-def broker_jvm_pid(broker: LocalKafkaBroker) -> int:
-    """The broker's JVM itself, found by its instance folder on its command line: freezing any other process
-    (a pid file left by a start that was retried) would let the commit through and prove nothing."""
-    for entry in Path("/proc").iterdir():
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if entry.name.isdigit() and b"kafka.Kafka" in command and str(broker.instance_dir).encode() in command:
-            return int(entry.name)
-    raise AssertionError(f"no broker JVM of {broker.instance_dir} is running")
+def wait_until_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Until the kernel shows the process stopped (state T), so the commit is surely sent to a frozen broker."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, f"pid {pid} did not stop"
+        time.sleep(0.01)
 
 
 class FreezingPublisher(AgencyPublisher):
@@ -108,6 +103,7 @@ class FreezingPublisher(AgencyPublisher):
         pid, self.freeze_pid = self.freeze_pid, None
         if pid is not None:
             os.kill(pid, signal.SIGSTOP)
+            wait_until_stopped(pid)
         super()._commit_transaction(producer)  # type: ignore[arg-type]
 
 
@@ -122,7 +118,7 @@ def test_a_commit_without_answer_is_reported_unknown_and_its_retry_writes_nothin
     sample = SAMPLES[("uk-bf", "sighting")]
     first = [{**sample, "event_id": str(uuid.uuid4())}]
     batch = [{**sample, "event_id": str(uuid.uuid4())} for _ in range(3)]
-    pid = broker_jvm_pid(own_broker)
+    pid = own_broker.serving_pid()  # the JVM that answers: freezing any other would let the commit through
     with serve_in_thread(build_app(publisher, clients)) as url:
         post = lambda body: request("POST", f"{url}/v1/events/sighting", body, token=tokens["anpr"])  # noqa: E731
         _first_publish(post, first)
