@@ -29,6 +29,9 @@ OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # monitoring.coreos.com/v
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 VALUES = {"default": CHART / "values.yaml", "production": CHART / "values-production.yaml"}
 PROFILES = list(VALUES)
+VARIANTS = {"production-split": ("production", ("--set", "correlator.split.enabled=true"))}
+"""A profile with settings on top: its manifests go through the checks every profile's do."""
+ALL_SHAPES = PROFILES + list(VARIANTS)
 
 Manifest = dict[str, Any]
 
@@ -50,7 +53,8 @@ def template(*extra: str, check: bool = True) -> subprocess.CompletedProcess[str
 
 @functools.cache
 def render(profile: str) -> tuple[Manifest, ...]:
-    output = template("-f", str(VALUES[profile])).stdout
+    base, settings = VARIANTS.get(profile, (profile, ()))
+    output = template("-f", str(VALUES[base]), *settings).stdout
     return tuple(doc for doc in yaml.safe_load_all(output) if doc)
 
 
@@ -63,7 +67,8 @@ def values(profile: str) -> dict[str, Any]:
             merged[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
         return merged
 
-    return merge(yaml.safe_load(VALUES["default"].read_text()), yaml.safe_load(VALUES[profile].read_text()))
+    base = VARIANTS.get(profile, (profile, ()))[0]
+    return merge(yaml.safe_load(VALUES["default"].read_text()), yaml.safe_load(VALUES[base].read_text()))
 
 
 def of_kind(manifests: tuple[Manifest, ...], kind: str) -> list[Manifest]:
@@ -113,7 +118,7 @@ def check_operator_resource(manifest: Manifest) -> list[str]:
     return [f"{manifest['kind']}/{name}: {problem}" for problem in problems]
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_SHAPES)
 def test_every_manifest_validates_against_kubernetes_schemas(profile: str) -> None:
     manifests = render(profile)
     problems: list[str] = []
@@ -132,12 +137,12 @@ def test_every_manifest_validates_against_kubernetes_schemas(profile: str) -> No
     assert not problems, "\n".join(problems)
     kinds = Counter(m["kind"] for m in manifests)
     expected = {"ConfigMap", "Deployment", "StatefulSet", "Service", "PodDisruptionBudget", "Job"}
-    if profile == "production":
+    if profile.startswith("production"):
         expected |= {"HorizontalPodAutoscaler", *OPERATOR_KINDS}
     assert expected <= set(kinds), kinds
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_SHAPES)
 def test_every_pod_is_locked_down_and_bounded(profile: str) -> None:
     problems: list[str] = []
     workloads = [m for m in render(profile) if m["kind"] in WORKLOAD_KINDS]
@@ -177,7 +182,7 @@ def test_every_pod_is_locked_down_and_bounded(profile: str) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_SHAPES)
 def test_every_service_workload_has_a_service_and_a_disruption_budget(profile: str) -> None:
     manifests = render(profile)
     services = of_kind(manifests, "Service")
@@ -324,6 +329,33 @@ def test_service_monitor_scrapes_every_service_as_the_rules_expect() -> None:
     assert jobs <= local_jobs, (jobs, local_jobs)
 
 
+def test_a_split_worker_runs_each_stage_once_across_two_probed_and_scraped_containers() -> None:
+    from borderbus_correlator.app import STAGES
+
+    manifests = render("production-split")
+    (correlator,) = [s for s in of_kind(manifests, "StatefulSet") if component(s) == "correlator"]
+    containers = correlator["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 2
+    stages = [stage for c in containers for stage in c["args"][c["args"].index("--stages") + 1].split(",")]
+    assert sorted(stages) == sorted(STAGES)  # every stage, none twice (two alert publishers would fence each other)
+    ports = {c["name"]: c["ports"][0] for c in containers}
+    assert len({port["containerPort"] for port in ports.values()}) == 2
+    for container in containers:
+        args = container["args"]
+        assert args[args.index("--web-port") + 1] == str(ports[container["name"]]["containerPort"])
+        assert args[args.index("--instance-id") + 1] == "$(POD_NAME)"
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"]["port"] == ports[container["name"]]["name"], (container["name"], probe)
+    (monitor,) = of_kind(manifests, "ServiceMonitor")
+    scraped = [
+        s for s in of_kind(manifests, "Service") if selects(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+    ]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    correlator_services = [s for s in scraped if component(s) == "correlator"]
+    targets = {p["targetPort"] for s in correlator_services for p in s["spec"]["ports"] if p["name"] == endpoint["port"]}
+    assert targets == {port["name"] for port in ports.values()}  # Prometheus reaches both processes
+
+
 CREDENTIALS_DIR = "/etc/borderbus/kafka-credentials"
 EXPECTED_PRINCIPALS = {"agency": None, "correlator": ["correlator"], "desk": ["desk-reader", "desk-router", "desk-actions"]}
 
@@ -336,7 +368,7 @@ def principals_of(pod: Manifest) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_SHAPES)
 def test_each_workload_authenticates_as_its_own_principal_from_its_own_secret(profile: str) -> None:
     manifests = render(profile)
     assert not of_kind(manifests, "Secret"), "the chart never carries a password"

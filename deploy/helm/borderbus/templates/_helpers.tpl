@@ -231,13 +231,14 @@ checksum/config: {{ include "borderbus.configData" . | sha256sum }}
 {{- end -}}
 
 {{- define "borderbus.httpProbes" -}}
+{{- $port := .port | default "http" -}}
 livenessProbe:
-  httpGet: {path: /healthz, port: http}
+  httpGet: {path: /healthz, port: {{ $port }}}
   periodSeconds: 10
   timeoutSeconds: 3
   failureThreshold: 3
 readinessProbe:
-  httpGet: {path: {{ .readinessPath }}, port: http}
+  httpGet: {path: {{ .readinessPath }}, port: {{ $port }}}
   periodSeconds: 5
   timeoutSeconds: 3
   failureThreshold: 3
