@@ -290,10 +290,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=".local/bench/correlator.json")
     parser.add_argument("--backlog", type=int, default=50_000, help="events published before the workers start")
-    parser.add_argument("--workers", default="1,2", help="worker counts to drain the backlog with, comma-separated")
+    parser.add_argument("--workers", default="1,2,3", help="worker counts to drain the backlog with, comma-separated")
     parser.add_argument("--rates", default="500,2000,3000", help="offered loads for the latency phase, events/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each latency phase")
-    parser.add_argument("--split", action="store_true", help="also drain with each worker as two processes (--stages)")
+    parser.add_argument(
+        "--split",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also drain, and offer the live rates to, one worker as two processes (--stages)",
+    )
     parser.add_argument("--soak-seconds", type=float, default=0.0, help="then offer --soak-rate this long, sampling RSS")
     parser.add_argument("--soak-rate", type=float, default=1000.0)
     args = parser.parse_args()
@@ -318,14 +323,17 @@ def main() -> None:
 
     drains: list[dict[str, object]] = []
     latency: dict[str, object] = {}
+    latency_split: dict[str, object] = {}
     soak: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as logs:
         runs = [(int(n), False) for n in args.workers.split(",")] + ([(1, True)] if args.split else [])
         for count, split in runs:
             figures, workers = drain(base, backlog_bus, len(backlog.events), count, Path(logs), split=split)
             try:
-                if count == 1 and not split:
-                    latency = latency_phases(workers[0], rates, args.seconds)
+                if count == 1 and split:
+                    latency_split = latency_phases(workers, rates, args.seconds)
+                elif count == 1:
+                    latency = latency_phases(workers, rates, args.seconds)
                     soak = soak_phase(workers[0], args.soak_rate, args.soak_seconds) if args.soak_seconds else {}
             finally:
                 for worker in workers:
@@ -343,6 +351,7 @@ def main() -> None:
         "drains": drains,
         "same_alerts_in_every_drain": len({d["alerts"] for d in drains}) == 1,
         "latency_by_offered_rate": latency,
+        "latency_by_offered_rate_split": latency_split,
         "soak": soak,
     }
     write_report(results, args.out)
@@ -391,28 +400,41 @@ def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: s
     return len(events) / (max(finished) - started)
 
 
-def latency_phases(worker: CorrelatorWorker, rates: list[float], seconds: float) -> dict[str, object]:
-    """Event-to-alert latency at each offered rate, on a worker that has drained its backlog."""
-    bus = worker.bus
+def latency_phases(processes: list[CorrelatorWorker], rates: list[float], seconds: float) -> dict[str, object]:
+    """Event-to-alert latency at each offered rate, on one worker that has drained its backlog: one process,
+    or its processes of the split shape (the fan-out counts the events, the alert publisher the latency)."""
+    bus = processes[0].bus
+
+    def metrics() -> str:
+        return "\n".join(process.metrics() for process in processes)
+
     phases: dict[str, object] = {}
     for seed, rate in enumerate(rates, start=2):
         live = make_scenario(bus, seed=seed, rate=rate, duration=seconds)
-        before, consumed_before = worker.metrics(), consumed(worker)
-        cpu_before = cpu_seconds(worker)
+        before, consumed_before = metrics(), sum(consumed(p) for p in processes)
+        cpu_before, broker_before = sum(cpu_seconds(p) for p in processes), broker_cpu_seconds()
+        generator_before = time.process_time()
         offered = paced_send(bus, live.events, rate, instance_id=f"bench-live-{seed}")
+        generator_ms = 1000 * (time.process_time() - generator_before) / len(live.events)
         sent_at = time.perf_counter()
-        wait_until_drained([worker], consumed_before + len(live.events))
+        wait_until_drained(processes, consumed_before + len(live.events))
         behind = time.perf_counter() - sent_at
-        quantiles = histogram_quantiles(before, worker.metrics(), (0.5, 0.95, 0.99))
+        after = metrics()
+        broker_ms = 1000 * (broker_cpu_seconds() - broker_before) / len(live.events)
+        quantiles = histogram_quantiles(before, after, (0.5, 0.95, 0.99))
         phases[str(int(rate))] = {
             "offered_events_per_second": round(offered),
             "events": len(live.events),
             "event_to_alert_latency_seconds": quantiles,
-            "alert_versions_measured": alert_versions(before, worker.metrics()),
+            "alert_versions_measured": alert_versions(before, after),
             "seconds_to_catch_up_after_sending": round(behind, 1),
-            "worker_cpu_ms_per_event": round(1000 * (cpu_seconds(worker) - cpu_before) / len(live.events), 3),
+            "worker_cpu_ms_per_event": round(1000 * (sum(cpu_seconds(p) for p in processes) - cpu_before) / len(live.events), 3),
+            # the same two cores also run the broker and this load generator (the agencies' publishers)
+            "broker_cpu_ms_per_event": round(broker_ms, 3),
+            "load_generator_cpu_ms_per_event": round(generator_ms, 3),
         }
-        print(f"offered {offered:.0f} events/s: latency {quantiles}, caught up {behind:.1f} s after the last send")
+        shape = f" ({len(processes)} processes)" if len(processes) > 1 else ""
+        print(f"offered {offered:.0f} events/s{shape}: latency {quantiles}, caught up {behind:.1f} s after the last send")
     return phases
 
 
