@@ -520,13 +520,19 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
         officer.join(timeout=60)
         workers = [services[f"worker:{n}"].process for n in range(1, options.workers + 1)]
         say("waiting for the correlator to go quiet")
-        versions = wait_for_quiet_alerts(
-            bus,
-            minimum=len(scenario.ground_truth["expected_alerts"]),
-            settle=15.0,
-            timeout=options.settle_timeout,
-            workers=workers,  # type: ignore[arg-type]  # ServiceProcess has what caught_up() asks
-        )
+        try:
+            versions = wait_for_quiet_alerts(
+                bus,
+                minimum=len(scenario.ground_truth["expected_alerts"]),
+                settle=15.0,
+                timeout=options.settle_timeout,
+                workers=workers,  # type: ignore[arg-type]  # ServiceProcess has what caught_up() asks
+            )
+        except AssertionError:
+            for worker in workers:  # what the workers said last is where an investigation starts
+                said = [line for line in worker.log_path.read_text(errors="replace").splitlines() if not line.startswith("%")]
+                say(f"--- last lines of {worker.log_path.name} ---\n" + "\n".join(said[-25:]))
+            raise
         say(f"{len(versions)} alert versions; waiting for the desk")
         live = wait_for_desk(desk, list(officers), versions)
         say("reading every topic for the checker")
