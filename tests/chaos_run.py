@@ -526,7 +526,7 @@ def run_chaos(options: ChaosOptions, cluster: LocalKafkaCluster | None, bootstra
                 minimum=len(scenario.ground_truth["expected_alerts"]),
                 settle=15.0,
                 timeout=options.settle_timeout,
-                workers=workers,  # type: ignore[arg-type]  # ServiceProcess has what caught_up() asks
+                workers=workers,  # type: ignore[arg-type]  # ServiceProcess has what not_caught_up() asks
             )
         except AssertionError:
             for worker in workers:  # what the workers said last is where an investigation starts

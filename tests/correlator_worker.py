@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from confluent_kafka import Message
+from confluent_kafka import KafkaException, Message
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -140,24 +140,19 @@ def not_caught_up(workers: list[CorrelatorWorker]) -> list[str]:
     return reasons
 
 
-def caught_up(workers: list[CorrelatorWorker]) -> bool:
-    """Every worker answers and its correlate stage has no by-subject record waiting."""
-    return not not_caught_up(workers)
-
-
 def wait_for_quiet_alerts(
     bus: Bus, *, settle: float = 8.0, timeout: float = 180.0, minimum: int = 1, workers: list[CorrelatorWorker] | None = None
 ) -> list[AlertVersion]:
     """Poll the alerts topic until at least ``minimum`` versions exist, no new one came for ``settle`` seconds,
     and (given ``workers``) every worker has caught up: a worker being restarted is not quiet, only absent.
-    A reading that could not reach the topic's end in time says nothing, either way."""
+    A reading that failed or could not reach the topic's end in time says nothing, either way."""
     deadline = time.monotonic() + timeout
     last_count, last_change = -1, time.monotonic()
     waiting_on = "no complete reading of the alerts topic"
     while time.monotonic() < deadline:
         try:
             versions = read_alert_versions(bus, timeout=10.0)
-        except PartitionsNotRead as error:
+        except KafkaException as error:  # not read to the end in time (PartitionsNotRead), or no answer at all
             waiting_on = str(error)
             time.sleep(1.0)
             continue

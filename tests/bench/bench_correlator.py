@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -171,26 +172,43 @@ def rss_mb(pid: int) -> float:
 def soak_phase(worker: CorrelatorWorker, rate: float, seconds: float, round_seconds: float = 60.0) -> dict[str, object]:
     """Offer ``rate`` events/s for ``seconds`` in rounds of fresh scenario events, sampling the worker's RSS after each.
 
-    Each round's events are validated before it starts, so the offered rate has gaps of a few seconds between rounds.
-    Every round brings new subjects, which the worker keeps for the rules' retention (37 days of event time): RSS is
-    sampled with the number of subject histories held, so growth of state tells itself apart from a leak.
+    The next round's events are built while the current one is sent, so the gaps between rounds are only
+    their validation. Every round brings new subjects, which the worker keeps for the rules' retention (37 days
+    of event time): RSS is sampled with the number of subject histories held, so growth of state tells itself
+    apart from a leak. Latency is over the whole soak; ``worker_restarts`` counts a worker that was fenced or
+    stalled past its transaction timeout.
     """
     assert worker.process is not None
     samples_mb: list[tuple[float, float, float]] = []
+    before, consumed_before = worker.metrics(), consumed(worker)
+    rounds = max(1, round(seconds / round_seconds))
     started, sent = time.perf_counter(), 0
-    for round_number in range(max(1, round(seconds / round_seconds))):
-        live = make_scenario(worker.bus, seed=100 + round_number, rate=rate, duration=round_seconds)
-        paced_send(worker.bus, live.events, rate, instance_id=f"bench-soak-{round_number}")
-        sent += len(live.events)
-        histories = sum(v for labels, v in samples(worker.metrics(), "borderbus_correlator_table_entries") if "subject" in labels)
-        samples_mb.append((round(time.perf_counter() - started), round(rss_mb(worker.process.pid), 1), histories))
-        elapsed, rss, _ = samples_mb[-1]
-        print(f"soak: {sent} events in {elapsed} s, worker RSS {rss} MB, {histories:.0f} subject histories")
+    with ThreadPoolExecutor(1) as builder:
+        upcoming = builder.submit(make_scenario, worker.bus, seed=100, rate=rate, duration=round_seconds)
+        for round_number in range(rounds):
+            live = upcoming.result()
+            if round_number + 1 < rounds:
+                upcoming = builder.submit(make_scenario, worker.bus, seed=101 + round_number, rate=rate, duration=round_seconds)
+            paced_send(worker.bus, live.events, rate, instance_id=f"bench-soak-{round_number}")
+            sent += len(live.events)
+            tables = samples(worker.metrics(), "borderbus_correlator_table_entries")
+            histories = sum(value for labels, value in tables if "subject" in labels)
+            samples_mb.append((round(time.perf_counter() - started), round(rss_mb(worker.process.pid), 1), histories))
+            elapsed, rss, _ = samples_mb[-1]
+            print(f"soak: {sent} events in {elapsed} s, worker RSS {rss} MB, {histories:.0f} subject histories")
+    offered = sent / (time.perf_counter() - started)
+    sent_at = time.perf_counter()
+    wait_until_drained([worker], consumed_before + sent)
+    after = worker.metrics()
     return {
-        "offered_events_per_second": round(sent / (time.perf_counter() - started)),
+        "offered_events_per_second": round(offered),
         "events": sent,
         "elapsed_s_rss_mb_subject_histories": samples_mb,
         "peak_rss_mb": round(peak_rss_mb(worker.process.pid), 1),
+        "event_to_alert_latency_seconds": histogram_quantiles(before, after, (0.5, 0.95, 0.99)),
+        "alert_versions_measured": alert_versions(before, after),
+        "seconds_to_catch_up_after_sending": round(time.perf_counter() - sent_at, 1),
+        "worker_restarts": worker.restarts,
     }
 
 
