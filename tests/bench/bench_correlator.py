@@ -87,12 +87,25 @@ def histogram_quantiles(before: str, after: str, quantiles: tuple[float, ...]) -
     return result
 
 
+CONSUMED = "borderbus_correlator_events_consumed_total"
+CPU = "process_cpu_seconds_total"
+
+
+def total(metrics: str, name: str) -> float:
+    return sum(value for _, value in samples(metrics, name))
+
+
+def scrape(processes: list[CorrelatorWorker]) -> str:
+    """One worker's metrics, all its processes' together (the split shape serves each stage's from its own)."""
+    return "\n".join(process.metrics() for process in processes)
+
+
 def consumed(worker: CorrelatorWorker) -> float:
-    return sum(value for _, value in samples(worker.metrics(), "borderbus_correlator_events_consumed_total"))
+    return total(worker.metrics(), CONSUMED)
 
 
 def routes_processed(worker: CorrelatorWorker) -> float:
-    return sum(value for _, value in samples(worker.metrics(), "borderbus_correlator_routes_processed_total"))
+    return total(worker.metrics(), "borderbus_correlator_routes_processed_total")
 
 
 def wait_until_drained(workers: list[CorrelatorWorker], events: float, timeout: float = 900.0, idle: float = 2.0) -> float:
@@ -120,12 +133,25 @@ def wait_until_drained(workers: list[CorrelatorWorker], events: float, timeout: 
 
 def waiting(worker: CorrelatorWorker) -> float:
     """Routes on the by-subject topic this worker's correlate stage has not read yet."""
-    return sum(value for _, value in samples(worker.metrics(), "borderbus_correlator_stage_waiting_records"))
+    return total(worker.metrics(), "borderbus_correlator_stage_waiting_records")
 
 
 def cpu_seconds(worker: CorrelatorWorker) -> float:
     """The worker's CPU time so far: robust to other load on the machine, unlike events/s."""
-    return sum(value for _, value in samples(worker.metrics(), "process_cpu_seconds_total"))
+    return total(worker.metrics(), CPU)
+
+
+def delivered(processes: list[CorrelatorWorker], before: str, sent: int) -> tuple[dict[str, object], str]:
+    """Once ``sent`` events more than at the scrape ``before`` are out: wait until the worker consumed and
+    correlated them. Returns the latency figures of the alert versions since ``before``, and the scrape at the end."""
+    sent_at = time.perf_counter()
+    wait_until_drained(processes, total(before, CONSUMED) + sent)
+    after = scrape(processes)
+    return {
+        "event_to_alert_latency_seconds": histogram_quantiles(before, after, (0.5, 0.95, 0.99)),
+        "alert_versions_measured": alert_versions(before, after),
+        "seconds_to_catch_up_after_sending": round(time.perf_counter() - sent_at, 1),
+    }, after
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -180,7 +206,7 @@ def soak_phase(worker: CorrelatorWorker, rate: float, seconds: float, round_seco
     """
     assert worker.process is not None
     samples_mb: list[tuple[float, float, float]] = []
-    before, consumed_before = worker.metrics(), consumed(worker)
+    before = worker.metrics()
     rounds = max(1, round(seconds / round_seconds))
     started, sent = time.perf_counter(), 0
     with ThreadPoolExecutor(1) as builder:
@@ -197,17 +223,13 @@ def soak_phase(worker: CorrelatorWorker, rate: float, seconds: float, round_seco
             elapsed, rss, _ = samples_mb[-1]
             print(f"soak: {sent} events in {elapsed} s, worker RSS {rss} MB, {histories:.0f} subject histories")
     offered = sent / (time.perf_counter() - started)
-    sent_at = time.perf_counter()
-    wait_until_drained([worker], consumed_before + sent)
-    after = worker.metrics()
+    latency, _after = delivered([worker], before, sent)
     return {
         "offered_events_per_second": round(offered),
         "events": sent,
         "elapsed_s_rss_mb_subject_histories": samples_mb,
         "peak_rss_mb": round(peak_rss_mb(worker.process.pid), 1),
-        "event_to_alert_latency_seconds": histogram_quantiles(before, after, (0.5, 0.95, 0.99)),
-        "alert_versions_measured": alert_versions(before, after),
-        "seconds_to_catch_up_after_sending": round(time.perf_counter() - sent_at, 1),
+        **latency,
         "worker_restarts": worker.restarts,
     }
 
@@ -421,38 +443,27 @@ def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: s
 def latency_phases(processes: list[CorrelatorWorker], rates: list[float], seconds: float) -> dict[str, object]:
     """Event-to-alert latency at each offered rate, on one worker that has drained its backlog: one process,
     or its processes of the split shape (the fan-out counts the events, the alert publisher the latency)."""
-    bus = processes[0].bus
-
-    def metrics() -> str:
-        return "\n".join(process.metrics() for process in processes)
-
     phases: dict[str, object] = {}
     for seed, rate in enumerate(rates, start=2):
-        live = make_scenario(bus, seed=seed, rate=rate, duration=seconds)
-        before, consumed_before = metrics(), sum(consumed(p) for p in processes)
-        cpu_before, broker_before = sum(cpu_seconds(p) for p in processes), broker_cpu_seconds()
-        generator_before = time.process_time()
-        offered = paced_send(bus, live.events, rate, instance_id=f"bench-live-{seed}")
+        live = make_scenario(processes[0].bus, seed=seed, rate=rate, duration=seconds)
+        before, broker_before, generator_before = scrape(processes), broker_cpu_seconds(), time.process_time()
+        offered = paced_send(processes[0].bus, live.events, rate, instance_id=f"bench-live-{seed}")
         generator_ms = 1000 * (time.process_time() - generator_before) / len(live.events)
-        sent_at = time.perf_counter()
-        wait_until_drained(processes, consumed_before + len(live.events))
-        behind = time.perf_counter() - sent_at
-        after = metrics()
+        latency, after = delivered(processes, before, len(live.events))
         broker_ms = 1000 * (broker_cpu_seconds() - broker_before) / len(live.events)
-        quantiles = histogram_quantiles(before, after, (0.5, 0.95, 0.99))
         phases[str(int(rate))] = {
             "offered_events_per_second": round(offered),
             "events": len(live.events),
-            "event_to_alert_latency_seconds": quantiles,
-            "alert_versions_measured": alert_versions(before, after),
-            "seconds_to_catch_up_after_sending": round(behind, 1),
-            "worker_cpu_ms_per_event": round(1000 * (sum(cpu_seconds(p) for p in processes) - cpu_before) / len(live.events), 3),
+            **latency,
+            "worker_cpu_ms_per_event": round(1000 * (total(after, CPU) - total(before, CPU)) / len(live.events), 3),
             # the same two cores also run the broker and this load generator (the agencies' publishers)
             "broker_cpu_ms_per_event": round(broker_ms, 3),
             "load_generator_cpu_ms_per_event": round(generator_ms, 3),
         }
         shape = f" ({len(processes)} processes)" if len(processes) > 1 else ""
-        print(f"offered {offered:.0f} events/s{shape}: latency {quantiles}, caught up {behind:.1f} s after the last send")
+        quantiles = latency["event_to_alert_latency_seconds"]
+        caught_up = latency["seconds_to_catch_up_after_sending"]
+        print(f"offered {offered:.0f} events/s{shape}: latency {quantiles}, caught up {caught_up} s after the last send")
     return phases
 
 
