@@ -85,6 +85,10 @@ def correlate(
     forget what came through it (``unlink``), so every history ends as if the hub had never
     forwarded, whatever the arrival order.
     """
+    if stored is None and route.mode == "direct":
+        first = _first_event(route, cfg, points)
+        if first is not None:
+            return first
     subject, observation = route.target, route.observation
     history = stored.copy() if stored is not None else SubjectHistory(subject)  # ``stored`` stays as it was
     known = stored.findings_by_rule if stored is not None else {}  # what the rules found in ``stored`` (none in nothing)
@@ -147,6 +151,21 @@ def correlate(
     else:
         found = findings(history, observation, cfg, points, before, hub_named)
     return StepResult(outcome, history, routes, found, became_hub)
+
+
+def _first_event(route: Route, cfg: RuleConfig, points: Mapping[str, BorderPoint]) -> StepResult | None:
+    """:func:`correlate` for the first event of a subject that names it, the most common step (most subjects are
+    seen once): nothing to forward, backfill, expire or compare with. None when the event is a revision or a
+    retraction, or makes the subject a hub at once, which the general step handles."""
+    observation = route.observation
+    at = observation.occurred_at_ms
+    if observation.revises is not None or observation.is_retraction or at < 0:
+        return None
+    links = {other: at for other in observation.subjects if other != route.target}
+    if len(links) > cfg.max_links:
+        return None
+    history = SubjectHistory(route.target, [observation], [], links, at)
+    return StepResult("added", history, [], findings(history, observation, cfg, points, found_before={}))
 
 
 MOVES = "implausible_movement"

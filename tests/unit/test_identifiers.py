@@ -62,6 +62,7 @@ ACCEPTED: list[tuple[SubjectKind, str, str | None, str]] = [
     (K.BANK_ACCOUNT, "DE89 3704 0044 0532 0130 00", None, "DE89370400440532013000"),
     (K.BANK_ACCOUNT, "iq98 nbiq 8501 2345 6789 012", None, "IQ98NBIQ850123456789012"),
     (K.BANK_ACCOUNT, "BE71 0961 2345 6769", None, "BE71096123456769"),
+    (K.BANK_ACCOUNT, "GB02WEST12345698760082", None, "GB02WEST12345698760082"),  # the lowest check digits there are
     # CRYPTO_WALLET
     (K.CRYPTO_WALLET, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", None, "BTC:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
     (K.CRYPTO_WALLET, "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", None, "BTC:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
@@ -135,6 +136,9 @@ REJECTED: list[tuple[str | SubjectKind, str, str | None, str, str]] = [
     # BANK_ACCOUNT
     (K.BANK_ACCOUNT, "GB83 WEST 1234 5698 7654 32", None, "id", "checksum failed"),
     (K.BANK_ACCOUNT, "BE44096123456770", None, "id", "checksum failed: the national check digits"),
+    # check digits that pass mod 97 but are not the ones computed (98 and 02 written as 01 and 99): one spelling per account
+    (K.BANK_ACCOUNT, "IQ01NBIQ850123456789012", None, "id", "checksum failed: the check digits"),
+    (K.BANK_ACCOUNT, "GB99WEST12345698760082", None, "id", "checksum failed: the check digits"),
     (K.BANK_ACCOUNT, "GB82 WEST 1234 5698 7654 3", None, "id", "format failed"),
     (K.BANK_ACCOUNT, "GB82 WEST 1234 5698 7654 321", None, "id", "format failed"),
     (K.BANK_ACCOUNT, "XX82WEST12345698765432", None, "id", "format failed: XX is not a country"),

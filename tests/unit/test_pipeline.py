@@ -237,3 +237,37 @@ def test_a_subjects_first_event_runs_the_rules_once_and_keeps_no_list_for_what_t
     assert runs == [1]
     assert step.history.findings_by_rule is not None
     assert all(found == () for found in step.history.findings_by_rule.values())
+
+
+def test_a_subjects_first_event_steps_exactly_like_the_general_step(
+    offline_bus: Bus, world: tuple[Scenario, list[Observation]]
+) -> None:
+    """Most subjects are seen once, so their first event has a step of its own (``_first_event``); for every
+    first route of the scenario it must give what the general step gives on an empty history, and it must
+    leave revisions, retractions and events that make a hub at once to the general step."""
+    from borderbus_correlator.pipeline import _first_event
+
+    _, observations = world
+    cfg, points = load_rule_config(offline_bus.settings.config_dir / "rules.yaml"), offline_bus.catalogue.border_points
+    taken = 0
+    for observation in observations:
+        for route in fan_out(observation):
+            if route.mode != "direct":
+                continue
+            general = correlate(SubjectHistory(route.target), route, cfg, points)
+            first = _first_event(route, cfg, points)
+            if observation.revises is not None:
+                assert first is None
+                continue
+            assert first is not None
+            taken += 1
+            assert (first.outcome, first.routes, first.decisions, first.became_hub) == (
+                general.outcome, general.routes, general.decisions, general.became_hub
+            )
+            assert first.history == general.history and first.history.to_json() == general.history.to_json()
+            assert first.history.findings_cache == general.history.findings_cache
+    assert taken > len(observations) // 2
+    at = int(time.time() * 1000)
+    crowd = tuple(f"PHONE:+4477009000{n:02d}" for n in range(cfg.max_links + 2))
+    hub_maker = Observation("h1", "tiktok-safety", "platform-report", at, at, "GREEN", crowd, None, {})
+    assert _first_event(Route(crowd[0], "direct", None, hub_maker), cfg, points) is None
