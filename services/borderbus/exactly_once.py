@@ -32,15 +32,26 @@ T = TypeVar("T")
 TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction can hold read_committed readers back
 SESSION_TIMEOUT_MS = 10_000  # how long a killed worker keeps its partitions from the others
 BATCH_RECORDS = 2000  # fetched at once
-FREEZE_SECONDS = 30.0
-"""How often the state that survived is moved out of the cyclic garbage collector's sight (``gc.freeze``).
-
-Python's full collection walks every tracked object while holding the GIL: 5 s at 850,000 subject
-histories on this machine, and past the 10 s transaction timeout the worker was fenced and restarted
-in a soak. Stage state is long-lived and holds no reference cycles, so reference counting still frees
-what a batch replaces; the collector keeps watching only what is young.
-"""
 BATCH_SECONDS = 0.05  # processing per transaction: a record's output is visible downstream only once its batch commits
+
+
+def freeze_what_survives_full_collections() -> None:
+    """From now on, what survives a full collection of the cyclic garbage collector is frozen (``gc.freeze``).
+
+    A full collection walks every tracked object while holding the GIL: 5 s at 850,000 subject histories on
+    this machine, and past the 10 s transaction timeout the worker was fenced and restarted in a soak. What
+    survives one is reachable, so long-lived (stage state) or in use; frozen, it is never walked again, and
+    each full collection walks only what is younger than the last. Stage state holds no reference cycles,
+    so reference counting still frees what a batch replaces. Measured in a 50,000-event drain: collections
+    took 2.05 of the worker's 15.4 CPU seconds with a freeze every 30 s, 0.74 of 13.9 with this.
+    """
+    if _freeze_after_full not in gc.callbacks:
+        gc.callbacks.append(_freeze_after_full)
+
+
+def _freeze_after_full(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
 
 
 class ExactlyOnceStage(Generic[T]):
@@ -86,7 +97,6 @@ class ExactlyOnceStage(Generic[T]):
         self._assigned = 0
         self._waiting = 0
         self._pending: list[Message] = []  # fetched, not yet processed: the last batch ran out of time
-        self._frozen_at = time.monotonic()
 
     # -- for subclasses -------------------------------------------------------------------------
 
@@ -128,6 +138,8 @@ class ExactlyOnceStage(Generic[T]):
     # -- what every stage shares -------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.state_topic is not None:
+            freeze_what_survives_full_collections()
         self.producer.init_transactions(30)
         self.consumer.subscribe([self.source_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
@@ -140,9 +152,6 @@ class ExactlyOnceStage(Generic[T]):
                     self._process_batch(messages)
                 self._waiting = self._count_waiting()
                 self.tick()
-                if self.state_topic is not None and time.monotonic() - self._frozen_at >= FREEZE_SECONDS:
-                    gc.freeze()
-                    self._frozen_at = time.monotonic()
         finally:
             self.consumer.close()
 
@@ -285,7 +294,7 @@ class ExactlyOnceStage(Generic[T]):
         """These partitions of the changelog up to their ends (committed records only), read by one consumer.
 
         The collector is kept off while the state is built (each full collection on the way would walk all of
-        it again), and what was loaded is frozen (see ``FREEZE_SECONDS``)."""
+        it again), and what was loaded is frozen (see :func:`freeze_what_survives_full_collections`)."""
         state: dict[int, dict[str, T]] = {partition: {} for partition in partitions}
         if self.state_topic is None or self.decode_state is None or not partitions:
             return state

@@ -243,3 +243,28 @@ def test_loaded_state_is_frozen_out_of_the_cyclic_collector(monkeypatch: pytest.
         assert len(counting.state[0]) == 100
     finally:
         gc.unfreeze()
+
+
+def test_what_survives_a_full_collection_is_frozen_and_cyclic_garbage_is_still_collected() -> None:
+    """State that survived one full collection is not walked by the next (see ``freeze_what_survives_full_collections``)."""
+    from borderbus import exactly_once
+
+    gc.unfreeze()
+    try:
+        exactly_once.freeze_what_survives_full_collections()
+        exactly_once.freeze_what_survives_full_collections()
+        assert gc.callbacks.count(exactly_once._freeze_after_full) == 1, "installed once"
+        kept = [{"history": n} for n in range(1000)]
+        gc.collect(1)
+        assert gc.get_freeze_count() == 0, "a young collection freezes nothing"
+        gc.collect()
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept), "what survived the full collection is frozen"
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1, "garbage made after the freeze is still found"
+        assert gc.get_freeze_count() == frozen, "and none of it was frozen"
+    finally:
+        gc.callbacks.remove(exactly_once._freeze_after_full)
+        gc.unfreeze()
