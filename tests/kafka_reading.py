@@ -8,6 +8,7 @@ import uuid
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from borderbus.config import Settings
+from borderbus.partition_reader import PartitionReader
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -18,6 +19,18 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
     finally:
         consumer.close()
+
+
+def read_to_end(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[Message]:
+    """Every committed record of ``topic``: each partition read to its end without joining a group.
+
+    For counting what a test wrote, where :func:`read_all` would stop after 2 quiet seconds: a broker just
+    thawed or restarted can take longer than that to answer a new group's first fetch, and an empty read
+    looked like nothing written. Raises PartitionsNotRead when not every end was reached within ``timeout``.
+    """
+    with PartitionReader.connect(settings, f"reader-{uuid.uuid4()}", what=f"reading {topic}") as reader:
+        starts = reader.from_low(reader.topic_partitions([topic], timeout=timeout), retry_for=timeout)
+        return list(reader.read(starts, within=timeout))
 
 
 def read_all(settings: Settings, topic: str | list[str], *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:

@@ -352,6 +352,8 @@ def implausible_movement(history: SubjectHistory, cfg: RuleConfig, points: Point
         for o in history.direct
         if o.event_type == "sighting" and subject in o.subjects and (where := position(o, points)) is not None
     ]
+    if len(located) < 2 and cfg.distinct_points_per_day > 1:
+        return []  # no two places, no day at enough points: a vehicle's first sighting, the common case
     sightings = [o for o, _ in located]
     offences = _too_fast(located, limit, cfg.convergence_radius_km) + _too_many_points(sightings, cfg.distinct_points_per_day)
     return [

@@ -167,16 +167,19 @@ def test_the_graph_draws_every_subject_and_a_subject_filters_the_list(
     subject = f"{record['subjects'][0]['kind']}:{record['subjects'][0]['id']}"
     page.click(f'#detail-graph .node-subject[data-subject="{subject}"]')
     page.wait_for(f"document.querySelector('#filter-subject').value === {json.dumps(subject)}")
-    # one wait for both: the unfiltered list also holds the row until the filtered snapshot replaces it
+    # one look at both, taken when the filtered snapshot is in: the unfiltered list holds the row until that
+    # snapshot replaces it, and while it is replaced the alerts are empty (every one names the subject) and the
+    # rows not drawn yet; two looks in a row could each see another moment
     names_subject = f"a.subjects.some(s => `${{s.kind}}:${{s.id}}` === {json.dumps(subject)})"
-    page.wait_for(
-        f"document.querySelector('#alert-rows tr[data-alert-id=\"{record['alert_id']}\"]') !== null"
-        f" && [...BorderbusConsole.state.alerts.values()].every(a => {names_subject})",
+    alert_id = json.dumps(record["alert_id"])
+    listed = page.wait_for(
+        "(() => { const alerts = BorderbusConsole.state.alerts;"
+        " const rows = [...document.querySelectorAll('#alert-rows tr')].map(r => r.dataset.alertId);"
+        f" return alerts.has({alert_id}) && [...alerts.values()].every(a => {names_subject}) && rows.includes({alert_id})"
+        " ? rows : null; })()",
         timeout=30,
     )
-    listed = page.evaluate("[...document.querySelectorAll('#alert-rows tr')].map(r => r.dataset.alertId)")
-    every = page.evaluate(f"[...BorderbusConsole.state.alerts.values()].every(a => {names_subject})")
-    assert record["alert_id"] in listed and every is True
+    assert record["alert_id"] in listed
     _no_errors(page)
 
 
@@ -320,9 +323,12 @@ def test_an_arabic_officer_reads_evidence_places_notices_and_retractions_in_arab
     wheres = page.evaluate("[...document.querySelectorAll('#detail-evidence .where[data-border-point]')].map(w => w.textContent)")
     assert points and any(names[code] in text and code in text for code in points for text in wheres), wheres
     _ltr(page, "#detail-evidence .where bdi.place")
-    labels = page.evaluate("[...document.querySelectorAll('#detail-map .border-point.used .point-label')]"
-        ".map(l => l.textContent)")
-    assert {names[code] for code in points} <= set(labels), labels
+    expected = sorted({names[code] for code in points})
+    labels = page.wait_for(  # the map draws after its base map is fetched, so after the evidence list
+        "(() => { const labels = [...document.querySelectorAll('#detail-map .border-point.used .point-label')]"
+        f".map(l => l.textContent); return {json.dumps(expected)}.every(n => labels.includes(n)) ? labels : null; }})()"
+    )
+    assert set(expected) <= set(labels), labels
     headings = page.evaluate("[...document.querySelectorAll('#detail-evidence .day-heading')].map(h => h.textContent)")
     assert all(ARABIC.search(heading) for heading in headings)
     page.evaluate("document.querySelector('#evidence-title').scrollIntoView()")

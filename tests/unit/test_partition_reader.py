@@ -162,6 +162,19 @@ def test_from_low_asks_again_on_a_retriable_error_only_when_allowed(monkeypatch:
         reader(consumer).from_low([TopicPartition("t", 0)])
 
 
+@pytest.mark.parametrize("code", [KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._UNKNOWN_PARTITION])
+def test_from_low_waits_for_a_partition_leader_even_when_librdkafka_does_not_call_it_retriable(
+    monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """As a thawed broker answers until it leads its partitions again."""
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    moving = KafkaError(code, "Failed to get watermark offsets")
+    assert not moving.retriable()
+    consumer = StandInConsumer(marks={("t", 0): (0, 2)})
+    consumer.watermark_failures = [moving, moving]
+    assert [tp.offset for tp in reader(consumer).from_low([TopicPartition("t", 0)])] == [0]
+
+
 def test_from_time_starts_where_the_time_is_and_skips_partitions_without_records_since() -> None:
     consumer = StandInConsumer(times={("t", 0): 7, ("t", 2): 9}, marks={("t", 0): (0, 8), ("t", 2): (0, 9)})
     partitions = [TopicPartition("t", p) for p in range(3)]
