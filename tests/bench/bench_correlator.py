@@ -42,7 +42,7 @@ from borderbus_agency.publisher import AgencyPublisher
 from borderbus_simulator.driver import LibrarySender, make_scenario, send_scenario
 from borderbus_simulator.scenario import PlannedEvent
 from correlator_worker import CorrelatorWorker, read_alert_versions
-from topic_namespace import apply_namespace
+from topic_namespace import apply_namespace, drop_namespace
 
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>[0-9.e+-]+|\+Inf)$")
 
@@ -342,11 +342,18 @@ def main() -> None:
     parser.add_argument("--soak-seconds", type=float, default=0.0, help="then offer --soak-rate this long, sampling RSS")
     parser.add_argument("--soak-rate", type=float, default=1000.0)
     args = parser.parse_args()
-    rates = [float(r) for r in args.rates.split(",") if r]
-
     base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
     backlog_bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
     apply_namespace(backlog_bus)
+    try:
+        measure(args, base, backlog_bus)
+    finally:
+        drop_namespace(backlog_bus)
+
+
+def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus) -> None:
+    """Publish the backlog to ``backlog_bus``'s topics, then every phase; figures printed and written to ``args.out``."""
+    rates = [float(r) for r in args.rates.split(",") if r]
     sender = LibrarySender(backlog_bus, instance_id="bench")
     backlog = make_scenario(backlog_bus, seed=1, rate=args.backlog, duration=1.0)
     published_at = time.perf_counter()
@@ -357,10 +364,8 @@ def main() -> None:
     publish_rate = len(backlog.events) / (time.perf_counter() - published_at)
     sender.close()
     print(f"published {len(backlog.events)} events at {publish_rate:.0f} events/s (agency publishers, transactional)")
-
     floor = floor_events_per_second(backlog_bus, len(backlog.events))
     print(f"floor: consume+decode {floor:.0f} events/s")
-
     drains: list[dict[str, object]] = []
     latency: dict[str, object] = {}
     latency_split: dict[str, object] = {}
@@ -378,8 +383,8 @@ def main() -> None:
             finally:
                 for worker in workers:
                     worker.stop()
+                drop_namespace(workers[0].bus)
             drains.append(figures)
-
     one = next((d for d in drains if d["workers"] == 1 and d["processes_per_worker"] == 1), drains[0])
     results = {
         "backlog_events": len(backlog.events),

@@ -26,7 +26,7 @@ from benchkit import write_report
 from borderbus.bus import Bus
 from borderbus.config import Settings
 from desk_process import AlertWriter, DeskProcess, alert_record
-from topic_namespace import own_topics
+from topic_namespace import drop_namespace, own_topics
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,6 +76,7 @@ def main() -> None:
                 ready = response.read().decode()
         finally:
             desk.stop()
+            drop_namespace(bus)
     write_report(
         {
             "alert_versions": args.alerts,

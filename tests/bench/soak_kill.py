@@ -43,14 +43,7 @@ from correlator_worker import (
     wait_for_settled_group,
 )
 from local_kafka import session_bootstrap
-from topic_namespace import own_topics
-
-
-def drop_topics(bus: Bus) -> None:
-    admin = AdminClient(bus.settings.kafka_client_config())
-    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(bus.settings.topic_prefix)]
-    for future in admin.delete_topics(ours, operation_timeout=30).values():
-        future.result()
+from topic_namespace import drop_namespace, own_topics
 
 
 def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[float]) -> tuple[list[Any], list[str]]:
@@ -79,7 +72,7 @@ def run_round(bus: Bus, label: str, scenario: Any, log_dir: Path, kills: list[fl
         events.append(f"{worker.restarts} restart(s) by the supervisor")
     finally:
         worker.stop()
-    drop_topics(run_bus)
+    drop_namespace(run_bus)
     return versions, events
 
 
