@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from borderbus.config import PIPELINE_FETCH_WAIT_MS, Settings
 from borderbus.dead_letter import produce_dead_letter
 from borderbus.partition_reader import PartitionReader
+from borderbus.supervision import bounded
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ TRANSACTION_TIMEOUT_MS = 10_000  # how long a killed worker's open transaction c
 SESSION_TIMEOUT_MS = 10_000  # how long a killed worker keeps its partitions from the others
 BATCH_RECORDS = 2000  # fetched at once
 BATCH_SECONDS = 0.05  # processing per transaction: a record's output is visible downstream only once its batch commits
+OVERDUE_SECONDS = 90.0  # a transactional call given 30 s that has not returned by then never will (``bounded``)
 
 
 def freeze_what_survives_full_collections() -> None:
@@ -239,13 +241,16 @@ class ExactlyOnceStage(Generic[T]):
                     encoded = None if value is None else self.encode_state(value)
                     self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition)
             if offsets is not None:
-                self.producer.send_offsets_to_transaction(offsets(), self.consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(30)
+                with bounded(f"{self.source_topic}: send_offsets_to_transaction", OVERDUE_SECONDS):
+                    self.producer.send_offsets_to_transaction(offsets(), self.consumer.consumer_group_metadata(), 30)
+            with bounded(f"{self.source_topic}: commit_transaction", OVERDUE_SECONDS):
+                self.producer.commit_transaction(30)
         except KafkaException as error:
             if error.args and isinstance(error.args[0], KafkaError) and error.args[0].fatal():
                 raise  # fenced by a newer instance: the thread dies and the supervisor restarts the process
             log.warning("%s: batch aborted, it will be processed again: %s", self.source_topic, error)
-            self.producer.abort_transaction(30)
+            with bounded(f"{self.source_topic}: abort_transaction", OVERDUE_SECONDS):
+                self.producer.abort_transaction(30)
             self._changes = {}
             return None
         for partition, changes in self._changes.items():
