@@ -7,19 +7,18 @@ import json
 import threading
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import KafkaException
 
 from borderbus import codec
 from borderbus.bus import Bus
-from borderbus.partition_reader import PartitionReader, PartitionsNotRead
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_simulator.driver import LibrarySender, send_scenario
 from borderbus_simulator.scenario import Scenario
+from kafka_reading import read_to_end
 from service_process import ServiceProcess
 
 
@@ -88,17 +87,8 @@ def read_alert_versions(bus: Bus, *, timeout: float = 10.0, partial: bool = Fals
     """
     registry = SchemaRegistry(bus.settings, known=bus.schemas)
     schema = bus.schemas.latest("alert")
-    topic = bus.catalogue.topic("alerts.shared")
-    messages: list[Message] = []
-    with PartitionReader.connect(bus.settings, f"alerts-reader-{uuid.uuid4()}", what="reading the alerts") as reader:
-        try:
-            starts = reader.from_low(reader.topic_partitions([topic], timeout=timeout), retry_for=timeout)
-            messages.extend(reader.read(starts, within=timeout))
-        except PartitionsNotRead:
-            if not partial:
-                raise
     versions = []
-    for message in messages:
+    for message in read_to_end(bus.settings, bus.catalogue.topic("alerts.shared"), timeout=timeout, partial=partial):
         record = codec.decode(message.value() or b"", schema, registry.lookup)
         versions.append(
             AlertVersion(

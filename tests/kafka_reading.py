@@ -8,7 +8,7 @@ import uuid
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from borderbus.config import Settings
-from borderbus.partition_reader import PartitionReader
+from borderbus.partition_reader import PartitionReader, PartitionsNotRead
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -21,16 +21,23 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_to_end(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[Message]:
+def read_to_end(settings: Settings, topic: str, *, timeout: float = 60.0, partial: bool = False) -> list[Message]:
     """Every committed record of ``topic``: each partition read to its end without joining a group.
 
     For counting what a test wrote, where :func:`read_all` would stop after 2 quiet seconds: a broker just
     thawed or restarted can take longer than that to answer a new group's first fetch, and an empty read
-    looked like nothing written. Raises PartitionsNotRead when not every end was reached within ``timeout``.
+    looked like nothing written. Raises PartitionsNotRead when not every end was reached within ``timeout``;
+    ``partial``: returns what was read by then instead.
     """
+    messages: list[Message] = []
     with PartitionReader.connect(settings, f"reader-{uuid.uuid4()}", what=f"reading {topic}") as reader:
-        starts = reader.from_low(reader.topic_partitions([topic], timeout=timeout), retry_for=timeout)
-        return list(reader.read(starts, within=timeout))
+        try:
+            starts = reader.from_low(reader.topic_partitions([topic], timeout=timeout), retry_for=timeout)
+            messages.extend(reader.read(starts, within=timeout))
+        except PartitionsNotRead:
+            if not partial:
+                raise
+    return messages
 
 
 def read_all(settings: Settings, topic: str | list[str], *, expect: int | None = None, timeout: float = 15.0) -> list[Message]:
