@@ -15,8 +15,8 @@ closes, however old (a warrant issued 200 days before a sighting still counts).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -85,6 +85,8 @@ class SubjectHistory:
     _direct_ids: set[str] = field(init=False, repr=False, compare=False)
     _linked_via: dict[str, str] = field(init=False, repr=False, compare=False)
     _by_type: dict[str, list[Seen]] | None = field(default=None, init=False, repr=False, compare=False)
+    _view_owned: str | None = field(default=None, init=False, repr=False, compare=False)
+    """An event type whose list in ``_by_type`` no other history shares, so it may change in place."""
     findings_by_rule: dict[str, Sequence[AlertDecision]] | None = field(default=None, init=False, repr=False, compare=False)
     """What each rule found in exactly this history, set by the step that made it (never copied, never stored)."""
 
@@ -134,13 +136,20 @@ class SubjectHistory:
     def _seen_add(self, entry: Seen) -> None:
         """Keep the rules' merged view current after one insertion, copying only the list it changes.
 
-        The view may be shared with the history this one was copied from, so nothing in it is edited in place.
+        The view may be shared with the history this one was copied from, so a list is edited in place
+        only once this history made it its own.
         """
         if self._by_type is None:
             return
-        entries = list(self._by_type.get(entry.observation.event_type, ()))
+        event_type = entry.observation.event_type
+        entries = self._by_type.get(event_type)
+        if entries is not None and event_type == self._view_owned:
+            insort(entries, entry, key=_linked_order)
+            return
+        entries = list(entries or ())
         insort(entries, entry, key=_linked_order)
-        self._by_type = {**self._by_type, entry.observation.event_type: entries}
+        self._by_type = {**self._by_type, event_type: entries}
+        self._view_owned = event_type
 
     def holds(self, event_id: str) -> bool:
         return event_id in self._direct_ids or event_id in self._linked_via or event_id in self.retractions
@@ -324,17 +333,6 @@ class SubjectHistory:
             earlier._by_type = earlier._view_without(self._by_type, {event_id})
         return earlier
 
-    def missing_from(self, other: SubjectHistory) -> list[Seen]:
-        """The observations this history holds that ``other`` does not hold the same way (direct, or through the same link).
-
-        Which ones is a set difference; the lists are scanned only until all are found, which after
-        expiry (it drops the oldest) is a short prefix.
-        """
-        direct_ids = self._direct_ids - other._direct_ids
-        linked_ids = {event_id for event_id, _ in self._linked_via.items() - other._linked_via.items()}
-        gone = [Seen(None, o) for o in _first(self.direct, direct_ids, _event_id)]
-        return gone + [Seen(via, o) for via, o in _first(self.linked, linked_ids, _linked_event_id)]
-
     def copy(self) -> SubjectHistory:
         """An independent history with the same content: every container is new, observations are immutable.
 
@@ -347,21 +345,23 @@ class SubjectHistory:
         clone.other_vias = {k: list(v) for k, v in self.other_vias.items()}
         clone._direct_ids, clone._linked_via, clone._by_type = set(self._direct_ids), dict(self._linked_via), self._by_type
         clone.findings_by_rule = None
+        clone._view_owned = self._view_owned = None  # the view's lists are now shared by both
         return clone
 
-    def expire(self, cfg: RuleConfig) -> int:
+    def expire(self, cfg: RuleConfig) -> list[Seen]:
         """Forget what no rule can reach any more, then keep the newest ``max_observations`` of each list.
 
         Case updates stay until their case has been closed for longer than the retention. Returns
-        the number of observations dropped (forgotten links, retractions and revocations are not counted).
+        the observations dropped, direct then linked, each in event order (forgotten links,
+        retractions and revocations are not among them).
         """
         horizon = self.max_seen_ms - cfg.retention_ms
         if self._nothing_expires(horizon, cfg):
-            return 0
+            return []
         if not any(self.seen(event_type) for event_type in LONG_LIVED_TYPES):
             return self._expire_moments(horizon, cfg)
         closed = _closed_cases(self.direct, (o for _, o in self.linked))
-        before = len(self.direct) + len(self.linked)
+        direct_before, linked_before = self.direct, self.linked
 
         def keep(observation: Observation) -> bool:
             if observation.event_type in LONG_LIVED_TYPES:
@@ -380,32 +380,68 @@ class SubjectHistory:
         self.revoked = {k: r for k, r in self.revoked.items() if keep(r.by)}
         held = {o.event_id for _, o in self.linked}
         self.other_vias = {k: v for k, v in self.other_vias.items() if k in held}
-        dropped = before - len(self.direct) - len(self.linked)
         view = self._by_type
         self._reindex()
         self._by_type = self._view_without(view, set())
-        return dropped
+        linked_via = self._linked_via
+        return [Seen(None, o) for o in direct_before if o.event_id not in self._direct_ids] + [
+            Seen(via, o) for via, o in linked_before if linked_via.get(o.event_id) != via
+        ]
 
-    def _expire_moments(self, horizon: int, cfg: RuleConfig) -> int:
+    def _expire_moments(self, horizon: int, cfg: RuleConfig) -> list[Seen]:
         """:meth:`expire` when no case update is held: each list, in event order, loses a prefix, and the
-        indexes and the rules' view lose just that prefix instead of being rebuilt."""
-        cut = max(bisect_left(self.direct, horizon, key=_time), len(self.direct) - cfg.max_observations)
-        cut_linked = max(bisect_left(self.linked, horizon, key=_linked_time), len(self.linked) - cfg.max_observations)
-        dropped = self.direct[:cut] + [o for _, o in self.linked[:cut_linked]]
-        gone = {o.event_id for o in dropped}
-        self.direct, self.linked = self.direct[cut:], self.linked[cut_linked:]
+        indexes and the rules' view lose just that prefix instead of being rebuilt.
+
+        The lists belong to this history alone (:meth:`copy` makes new ones), so the prefix is deleted in place.
+        """
+        cut = len(self.direct) - cfg.max_observations
+        if self.direct and self.direct[0].occurred_at_ms < horizon:
+            cut = max(bisect_left(self.direct, horizon, key=_time), cut)
+        cut_linked = len(self.linked) - cfg.max_observations
+        if self.linked and self.linked[0][1].occurred_at_ms < horizon:
+            cut_linked = max(bisect_left(self.linked, horizon, key=_linked_time), cut_linked)
+        cut, cut_linked = max(cut, 0), max(cut_linked, 0)
+        dropped = [Seen(None, o) for o in self.direct[:cut]] + [Seen(via, o) for via, o in self.linked[:cut_linked]]
+        del self.direct[:cut], self.linked[:cut_linked]
+        gone = {seen.observation.event_id for seen in dropped}
         self._direct_ids.difference_update(gone)
         for event_id in gone:
             self._linked_via.pop(event_id, None)
-        self.links = {other: ms for other, ms in self.links.items() if ms >= horizon}
-        self.retractions = {k: o for k, o in self.retractions.items() if o.occurred_at_ms >= horizon}
-        self.revoked = {
-            k: r for k, r in self.revoked.items() if r.by.event_type in LONG_LIVED_TYPES or r.by.occurred_at_ms >= horizon
-        }
-        self.other_vias = {k: v for k, v in self.other_vias.items() if k in self._linked_via}
+        if self.links and min(self.links.values()) < horizon:
+            self.links = {other: ms for other, ms in self.links.items() if ms >= horizon}
+        if self.retractions:
+            self.retractions = {k: o for k, o in self.retractions.items() if o.occurred_at_ms >= horizon}
+        if self.revoked:
+            self.revoked = {
+                k: r for k, r in self.revoked.items() if r.by.event_type in LONG_LIVED_TYPES or r.by.occurred_at_ms >= horizon
+            }
+        if self.other_vias:
+            self.other_vias = {k: v for k, v in self.other_vias.items() if k in self._linked_via}
         if dropped and self._by_type is not None:
-            self._by_type = _view_without_oldest(self._by_type, dropped, gone)
-        return cut + cut_linked
+            self._by_type = self._view_without_oldest(self._by_type, dropped, gone)
+        return dropped
+
+    def _view_without_oldest(self, view: dict[str, list[Seen]], dropped: list[Seen], gone: set[str]) -> dict[str, list[Seen]]:
+        """The rules' view without ``dropped`` (whose ids are ``gone``), the oldest observations of a list: only
+        the lists of their types change, and only where they start; the other lists are shared.
+
+        A list this history made for itself since it was copied is cut in place; the others are copied once.
+        """
+        changed = dict(view)
+        for event_type in {seen.observation.event_type for seen in dropped}:
+            entries = view.get(event_type, [])
+            wanted = sum(1 for seen in dropped if seen.observation.event_type == event_type)
+            found = end = 0
+            while found < wanted and end < len(entries):
+                found += entries[end].observation.event_id in gone
+                end += 1
+            if found == end and event_type == self._view_owned:
+                del entries[:end]
+            elif found == end:
+                changed[event_type] = entries[end:]
+            else:
+                changed[event_type] = [e for e in entries[:end] if e.observation.event_id not in gone] + entries[end:]
+        return changed
 
     def _view_without(self, view: dict[str, list[Seen]] | None, gone: set[str]) -> dict[str, list[Seen]] | None:
         """The rules' merged view with only what this history still holds, after observations were only taken out.
@@ -501,38 +537,6 @@ def _closed_cases(*observations: Iterable[Observation]) -> dict[str, int]:
                 case_id = str(o.facts.get("case_id"))
                 closed[case_id] = max(closed.get(case_id, o.occurred_at_ms), o.occurred_at_ms)
     return closed
-
-
-def _view_without_oldest(view: dict[str, list[Seen]], dropped: list[Observation], gone: set[str]) -> dict[str, list[Seen]]:
-    """The rules' view without ``dropped`` (whose ids are ``gone``), the oldest observations of a list: only
-    the lists of their types change, and only up to the newest of them; the other lists are shared."""
-    newest = max(event_order(o) for o in dropped)
-    changed = dict(view)
-    for event_type in {o.event_type for o in dropped}:
-        entries = view.get(event_type, [])
-        end = bisect_right(entries, newest, key=_linked_order)
-        changed[event_type] = [e for e in entries[:end] if e.observation.event_id not in gone] + entries[end:]
-    return changed
-
-
-def _first(items: Sequence[_T], ids: set[str], id_of: Callable[[_T], str]) -> list[_T]:
-    """The items whose id is in ``ids``, in order; the scan stops once all are found."""
-    found: list[_T] = []
-    if ids:
-        for item in items:
-            if id_of(item) in ids:
-                found.append(item)
-                if len(found) == len(ids):
-                    break
-    return found
-
-
-def _event_id(observation: Observation) -> str:
-    return observation.event_id
-
-
-def _linked_event_id(entry: tuple[str, Observation]) -> str:
-    return entry[1].event_id
 
 
 def _newest(items: list[_T], cfg: RuleConfig) -> list[_T]:

@@ -131,7 +131,7 @@ def correlate(
         if revoked is not None and revoked.held is not None and revoked.held.via is None:
             unnamed = sorted(set(revoked.held.observation.subjects) - set(observation.subjects) - {subject})
             routes += [Route(n, "revoke", subject, observation) for n in unnamed]
-    dropped = history.expire(cfg) if outcome == "added" else 0
+    dropped = history.expire(cfg) if outcome == "added" else []
     became_hub = route.mode == "direct" and hub and not was_hub
     hub_named = subject if became_hub else route.via if route.mode == "unlink" else None
     # When the step only added a new plain observation (and expiry took some away), the history
@@ -176,7 +176,7 @@ def _found_around(
     entry: Seen,
     stored: SubjectHistory,
     known: dict[str, Sequence[AlertDecision]],
-    dropped: int,
+    dropped: list[Seen],
     cfg: RuleConfig,
     points: Mapping[str, BorderPoint],
 ) -> dict[str, Sequence[AlertDecision]]:
@@ -186,18 +186,27 @@ def _found_around(
     away (``dropped`` observations, and links) removed. Rules that none of these changes can reach
     keep the findings they had, so at the cap only the rules that read the expired observations run twice.
     """
-    gone = stored.missing_from(history) if dropped else []
+    gone = [seen for seen in dropped if seen.observation is not entry.observation]  # what ``stored`` held
     links_changed = stored.links.keys() != history.links.keys()
-    before = known
-    if gone or links_changed:
-        keep = unaffected_rules(history, gone, links_changed, cfg, points)
-        if MOVES in known and MOVES not in keep and moves_unchanged(history, gone, known[MOVES]):
-            keep |= {MOVES}
-        if not keep.issuperset(known):
-            earlier = history.without(entry.observation.event_id)
-            before = {name: found if name in keep else run_rule(name, earlier, cfg, points) for name, found in known.items()}
     held = history.holds(entry.observation.event_id)
-    keep = unaffected_rules(history, [entry], False, cfg, points) if held else frozenset(known)
+    added = [entry] if held else []
+    before = known
+    # One question for both sides: a rule that neither expiry nor the entry can reach keeps its findings on
+    # each (asking separately would spare a rule reached by only one of them, a rare case, at twice the cost).
+    keep = frozenset(known)
+    if gone or links_changed or held:
+        keep = unaffected_rules(history, gone + added, links_changed, cfg, points)
+    if gone or links_changed:
+        kept_before = keep
+        if MOVES in known and MOVES not in keep and moves_unchanged(history, gone, known[MOVES]):
+            kept_before = keep | {MOVES}
+        if not kept_before.issuperset(known):
+            earlier = history.without(entry.observation.event_id)
+            before = {
+                name: found if name in kept_before else run_rule(name, earlier, cfg, points) for name, found in known.items()
+            }
+    if not held:
+        keep = frozenset(known)
     after = before
     if held and MOVES in before and MOVES not in keep:
         moves = moves_with_newest(history, entry.observation, before[MOVES], cfg, points)

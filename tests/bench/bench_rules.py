@@ -164,7 +164,7 @@ def rates(events: int, seconds: tuple[float, float]) -> dict[str, float]:
     return {"cpu": round(events / seconds[0]), "wall": round(events / seconds[1])}
 
 
-def one_more_event_us(cfg: RuleConfig, points: Mapping[str, BorderPoint], subject: str, held: int, tries: int = 200) -> float:
+def one_more_event_us(cfg: RuleConfig, points: Mapping[str, BorderPoint], subject: str, held: int, tries: int = 1000) -> float:
     """CPU microseconds of the correlate step for a new sighting of ``subject``, whose history holds ``held``."""
 
     def sighting(index: int) -> Observation:

@@ -168,11 +168,11 @@ def test_expiry_forgets_what_no_rule_can_reach_and_links_with_it() -> None:
     history.add_linked(PHONE, obs("old-linked", 0.5, (PHONE,)), CFG)
     history.add_direct(obs("edge", 1, (ME, PHONE)), CFG)
     history.add_direct(obs("new", 1 + retention_h), CFG)
-    assert history.expire(CFG) == 2
+    assert [(s.via, s.observation.event_id) for s in history.expire(CFG)] == [(None, "old"), (PHONE, "old-linked")]
     assert ids(history) == (["edge", "new"], [])
     assert history.links == {PHONE: T0 + HOUR_MS}
     assert history.add_direct(obs("old", 0, (ME, CAR)), CFG) == "late", "a forgotten event cannot sneak back"
-    assert history.expire(CFG) == 0
+    assert history.expire(CFG) == []
 
 
 def test_expiry_caps_each_list_keeping_the_newest() -> None:
@@ -181,7 +181,7 @@ def test_expiry_caps_each_list_keeping_the_newest() -> None:
     for index in range(6):
         history.add_direct(obs(f"d{index}", index / 10), cfg)
         history.add_linked(PHONE, obs(f"l{index}", index / 10, (PHONE,)), cfg)
-    assert history.expire(cfg) == 6
+    assert len(history.expire(cfg)) == 6
     assert ids(history) == (["d3", "d4", "d5"], [(PHONE, "l3"), (PHONE, "l4"), (PHONE, "l5")])
     assert history.add_direct(obs("d5", 0.5), cfg) == "duplicate", "the index follows what is kept"
     assert history.add_direct(obs("d0", 0.0), cfg) == "added", "capped out, not late: the caller re-caps"
@@ -255,9 +255,9 @@ def test_the_rules_view_follows_each_insertion_and_leaves_the_copied_history_as_
     assert not stored.seen("finance-flag")
 
 
-def test_expiry_at_the_cap_trims_the_rules_view_and_missing_from_names_what_it_took() -> None:
-    """The view loses only the expired prefix (not rebuilt) and must equal a rebuild; ``missing_from`` stops
-    scanning once it has found everything, and must still name exactly what the other history lacks."""
+def test_expiry_at_the_cap_trims_the_rules_view_and_names_what_it_took() -> None:
+    """The view loses only the expired prefix (not rebuilt, and cut in place where this history owns the list)
+    and must equal a rebuild; the history it was copied from keeps its view; expiry names exactly what it took."""
     cfg = dataclasses.replace(CFG, max_observations=4)
     stored = SubjectHistory(ME)
     for index in range(4):
@@ -268,10 +268,14 @@ def test_expiry_at_the_cap_trims_the_rules_view_and_missing_from_names_what_it_t
     history = stored.copy()
     history.add_direct(obs("d9", 9), cfg)
     history.add_linked(PHONE, obs("l9", 9.5, (PHONE,)), cfg)
-    assert history.expire(cfg) == 3
+    stored_view = {t: [(s.via, s.observation.event_id) for s in stored.seen(t)] for t in ("sighting", "finance-flag")}
+    assert [(s.via, s.observation.event_id) for s in history.expire(cfg)] == [(None, "d0"), (None, "f0"), (PHONE, "l0")]
     rebuilt = SubjectHistory.from_json(history.to_json())
     for event_type in ("sighting", "finance-flag"):
         assert history.seen(event_type) == rebuilt.seen(event_type)
-    assert [(s.via, s.observation.event_id) for s in stored.missing_from(history)] == [(None, "d0"), (None, "f0"), (PHONE, "l0")]
-    assert [s.observation.event_id for s in history.missing_from(stored)] == ["d9", "l9"]
-    assert stored.missing_from(stored) == []
+        assert [(s.via, s.observation.event_id) for s in stored.seen(event_type)] == stored_view[event_type]
+    later = history.copy()  # a copy shares the view again: neither may now cut it in place
+    later.add_direct(obs("d10", 10), cfg)
+    assert [s.observation.event_id for s in later.expire(cfg)] == ["d1"]
+    assert [s.observation.event_id for s in history.seen("sighting")] == ["d1", "l1", "d2", "l2", "d3", "l3", "d9", "l9"]
+    assert later.seen("sighting") == SubjectHistory.from_json(later.to_json()).seen("sighting")
