@@ -8,6 +8,7 @@ environment differs.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,6 +66,10 @@ class Settings:
     topic_prefix: str = ""
     principal: str | None = None
     credentials_dir: Path | None = REPO_ROOT / ".local" / "credentials"
+    state_dir: Path = Path(tempfile.gettempdir()) / "borderbus-state"
+    """Where stages keep their state's local copy (rebuilt from the changelogs at start: any scratch disk)."""
+    state_cache_mb: float = 64.0
+    """Per stage, the encoded size of the state values also kept decoded in memory (the most recently used)."""
 
     def __repr__(self) -> str:
         shown = {
@@ -113,6 +118,8 @@ class Settings:
             topic_prefix=env.get("BORDERBUS_TOPIC_PREFIX", defaults.topic_prefix),
             principal=env.get("BORDERBUS_PRINCIPAL") or None,
             credentials_dir=Path(credentials_dir) if credentials_dir else defaults.credentials_dir,
+            state_dir=Path(env.get("BORDERBUS_STATE_DIR") or defaults.state_dir),
+            state_cache_mb=float(env.get("BORDERBUS_STATE_CACHE_MB") or defaults.state_cache_mb),
         )
 
     @property

@@ -3,8 +3,8 @@
 The one consume-transform-produce mechanism of the bus. A batch's output records, the state it
 changed (its newest value per key, written to a compacted changelog topic with one partition per
 input partition) and its consumed offsets commit together or not at all. Changes reach memory
-only once the commit succeeded, so after an abort memory still holds the committed state and the
-consumer is rewound to the committed offsets. Assigned partitions are reloaded from the changelog,
+only once the commit succeeded, so after an abort the store (:mod:`borderbus.state_store`) still holds
+the committed state and the consumer is rewound to the committed offsets. Assigned partitions are reloaded from the changelog,
 so a worker killed at any moment restarts to exactly its committed output: nothing lost, nothing
 published twice. A worker that lost its partitions without noticing (a zombie) cannot commit: the
 group generation travels with the offsets (KIP-447) and the broker refuses the stale one.
@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from borderbus.config import PIPELINE_FETCH_WAIT_MS, Settings
 from borderbus.dead_letter import produce_dead_letter
 from borderbus.partition_reader import PartitionReader
+from borderbus.state_store import Change, Stamp, StateStore, stamp_from_headers, stamp_headers
 from borderbus.supervision import bounded
 
 log = logging.getLogger(__name__)
@@ -76,12 +77,16 @@ class ExactlyOnceStage(Generic[T]):
         service: str,
         encode_state: Callable[[T], bytes] | None = None,
         decode_state: Callable[[bytes], T] | None = None,
+        stamp_state: Callable[[T], Stamp] | None = None,
     ) -> None:
-        """``state_topic`` None: a stage without state (it only transforms), nothing to write or reload."""
+        """``state_topic`` None: a stage without state (it only transforms), nothing to write or reload.
+
+        ``stamp_state`` tells housekeeping how old a value is (:meth:`stale_state`); without it values last.
+        """
         self.settings = settings
         self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
         self.service = service
-        self.encode_state, self.decode_state = encode_state, decode_state
+        self.encode_state, self.decode_state, self.stamp_state = encode_state, decode_state, stamp_state
         overrides = {
             "session.timeout.ms": SESSION_TIMEOUT_MS,
             "enable.partition.eof": True,
@@ -91,7 +96,11 @@ class ExactlyOnceStage(Generic[T]):
         self.producer = Producer(
             {**settings.producer_config(transactional_id=transactional_id), "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
         )
-        self.state: dict[int, dict[str, T]] = {}
+        self.store: StateStore[T] | None = None
+        if state_topic is not None and decode_state is not None:
+            cache_bytes = int(settings.state_cache_mb * 1024 * 1024)
+            self.store = StateStore(settings.state_dir, transactional_id, decode_state, cache_bytes)
+        self._held: set[int] = set()
         self.stop_event = threading.Event()
         self._changes: dict[int, dict[str, T | None]] = {}
         self._next_offsets: dict[int, int] = {}  # per assigned partition: the next offset to read (past control records)
@@ -113,7 +122,9 @@ class ExactlyOnceStage(Generic[T]):
 
     def get(self, partition: int, key: str) -> T | None:
         changes = self._changes.get(partition, {})
-        return changes[key] if key in changes else self.state.get(partition, {}).get(key)
+        if key in changes:
+            return changes[key]
+        return self.store.get(partition, key) if self.store is not None else None
 
     def put(self, partition: int, key: str, value: T) -> None:
         self._changes.setdefault(partition, {})[key] = value
@@ -156,6 +167,8 @@ class ExactlyOnceStage(Generic[T]):
                 self.tick()
         finally:
             self.consumer.close()
+            if self.store is not None:
+                self.store.close()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -232,14 +245,19 @@ class ExactlyOnceStage(Generic[T]):
         self, work: Callable[[], Iterable[object] | None], *, offsets: Callable[[], list[TopicPartition]] | None
     ) -> list[object] | None:
         self._changes = {}
+        committed: dict[int, list[Change]] = {}
         self.producer.begin_transaction()
         try:
             results = list(work() or [])
             for partition, changes in self._changes.items():
+                written = committed[partition] = []
                 for key, value in changes.items():
                     assert self.state_topic is not None and self.encode_state is not None, "a stage without state changed state"
                     encoded = None if value is None else self.encode_state(value)
-                    self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition)
+                    stamp = self.stamp_state(value) if value is not None and self.stamp_state is not None else None
+                    headers = stamp_headers(stamp) if stamp is not None else None
+                    self.producer.produce(self.state_topic, key=key.encode(), value=encoded, partition=partition, headers=headers)
+                    written.append(Change(key, value, encoded, stamp))
             if offsets is not None:
                 with bounded(f"{self.source_topic}: send_offsets_to_transaction", OVERDUE_SECONDS):
                     self.producer.send_offsets_to_transaction(offsets(), self.consumer.consumer_group_metadata(), 30)
@@ -253,15 +271,9 @@ class ExactlyOnceStage(Generic[T]):
                 self.producer.abort_transaction(30)
             self._changes = {}
             return None
-        for partition, changes in self._changes.items():
-            state = self.state.get(partition)
-            if state is None:
-                continue  # revoked meanwhile (the commit would have failed), nothing to keep
-            for key, value in changes.items():
-                if value is None:
-                    state.pop(key, None)
-                else:
-                    state[key] = value
+        if self.store is not None:
+            for partition, written in committed.items():
+                self.store.write(partition, written)  # a partition revoked meanwhile is ignored (its commit would have failed)
         self._changes = {}
         return results
 
@@ -282,46 +294,38 @@ class ExactlyOnceStage(Generic[T]):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._generation += 1
-        loaded = self._load_state([tp.partition for tp in partitions])
+        self._load_state([tp.partition for tp in partitions])
         for tp in partitions:
-            self.state[tp.partition] = loaded[tp.partition]
+            self._held.add(tp.partition)
             self._next_offsets[tp.partition] = 0  # unknown until the first record or the end is read
-        self._assigned = len(self.state)
+        self._assigned = len(self._held)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._generation += 1
         for tp in partitions:
-            self.state.pop(tp.partition, None)
+            self._held.discard(tp.partition)
+            if self.store is not None:
+                self.store.revoke(tp.partition)
             self._next_offsets.pop(tp.partition, None)
-        self._assigned = len(self.state)
+        self._assigned = len(self._held)
 
-    def _load_state(self, partitions: list[int]) -> dict[int, dict[str, T]]:
+    def _load_state(self, partitions: list[int]) -> None:
         """These partitions of the changelog up to their ends (committed records only), read by one consumer.
 
-        The collector is kept off while the state is built (each full collection on the way would walk all of
-        it again), and what was loaded is frozen (see :func:`freeze_what_survives_full_collections`)."""
-        state: dict[int, dict[str, T]] = {partition: {} for partition in partitions}
-        if self.state_topic is None or self.decode_state is None or not partitions:
-            return state
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._read_changelog(self.state_topic, self.decode_state, partitions, state)
-        finally:
-            gc.freeze()
-            if collecting:
-                gc.enable()
-        return state
+        Values are stored encoded, as the changelog holds them; a record written without a stamp (before
+        stamps existed) is decoded once to stamp it."""
+        if self.store is None or self.state_topic is None or not partitions:
+            return
+        for partition in partitions:
+            self.store.assign(partition)
+        with PartitionReader.connect(self.settings, f"{self.state_topic}-loader", what="loading the stage state") as reader:
+            changelog = [TopicPartition(self.state_topic, partition) for partition in partitions]
+            records = reader.read(reader.from_low(changelog, retry_for=0, call_timeout=30))
+            self.store.load(self._stamped(message) for message in records)
 
-    def _read_changelog(
-        self, topic: str, decode: Callable[[bytes], T], partitions: list[int], state: dict[int, dict[str, T]]
-    ) -> None:
-        with PartitionReader.connect(self.settings, f"{topic}-loader", what="loading the stage state") as reader:
-            changelog = [TopicPartition(topic, partition) for partition in partitions]
-            for message in reader.read(reader.from_low(changelog, retry_for=0, call_timeout=30)):
-                partition_state = state[message.partition() or 0]
-                key, value = (message.key() or b"").decode(), message.value()
-                if value is None:
-                    partition_state.pop(key, None)
-                else:
-                    partition_state[key] = decode(value)
+    def _stamped(self, message: Message) -> tuple[int, str, bytes | None, Stamp | None]:
+        key, value = (message.key() or b"").decode(), message.value()
+        stamp = stamp_from_headers(message.headers())
+        if stamp is None and value is not None and self.stamp_state is not None and self.decode_state is not None:
+            stamp = self.stamp_state(self.decode_state(value))
+        return message.partition() or 0, key, value, stamp

@@ -78,7 +78,7 @@ class AlertPublisher(ExactlyOnceStage[AlertState]):
         return state
 
     def published(self, results: list[object]) -> None:
-        TABLE_ENTRIES.labels("alert-state").set(sum(len(states) for states in self.state.values()))
+        TABLE_ENTRIES.labels("alert-state").set(self.store.count() if self.store is not None else 0)
         for state in results:
             assert isinstance(state, AlertState)
             ALERTS_EMITTED.labels(state.rule, state.severity).inc()

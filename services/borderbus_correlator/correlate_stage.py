@@ -27,6 +27,7 @@ from borderbus.catalogue import DEAD_LETTER_TOPIC
 from borderbus.codec import DecodeError
 from borderbus.exactly_once import ExactlyOnceStage
 from borderbus.schema_registry import SchemaRegistry
+from borderbus.state_store import Stamp
 from borderbus_correlator.alert_book import alert_id
 from borderbus_correlator.history import SubjectHistory
 from borderbus_correlator.metrics import (
@@ -68,6 +69,10 @@ def _decode_history(value: bytes) -> SubjectHistory:
     return SubjectHistory.from_json(orjson.loads(value))
 
 
+def _stamp_history(history: SubjectHistory) -> Stamp:
+    return Stamp(history.max_seen_ms, history.holds_lasting_facts())
+
+
 class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
     """One member of the correlate consumer group (the by-subject partitions); run :meth:`run` in a thread."""
 
@@ -83,6 +88,7 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
             service=SERVICE,
             encode_state=_encode_history,
             decode_state=_decode_history,
+            stamp_state=_stamp_history,
         )
         self.decisions_topic = catalogue.topic(DECISIONS_TOPIC)
         self.rule_config = load_rule_config(bus.settings.config_dir / "rules.yaml")
@@ -148,16 +154,15 @@ class CorrelateStage(ExactlyOnceStage[SubjectHistory]):
         if time.monotonic() - self._housekept >= HOUSEKEEPING_SECONDS:
             self._housekept = time.monotonic()
             self.transact(self._forget_stale_subjects)
-            TABLE_ENTRIES.labels("subject-history").set(sum(len(state) for state in self.state.values()))
+            TABLE_ENTRIES.labels("subject-history").set(self.store.count() if self.store is not None else 0)
 
     def _forget_stale_subjects(self) -> None:
         """Forget subjects whose newest event is older than any window can reach.
 
         A history holding a case update (a warrant, a case membership) is kept: those facts last until their case ends.
         """
-        watermark = max((h.max_seen_ms for state in self.state.values() for h in state.values()), default=0)
-        horizon = watermark - self.rule_config.retention_ms
-        for partition, state in self.state.items():
-            for subject, history in state.items():
-                if history.max_seen_ms < horizon and not history.holds_lasting_facts():
-                    self.delete(partition, subject)
+        if self.store is None:
+            return
+        horizon = self.store.newest_time_ms() - self.rule_config.retention_ms
+        for partition, subject in self.store.older_than(horizon):
+            self.delete(partition, subject)

@@ -1,0 +1,88 @@
+"""The stages' state store: disk holds every value, memory only the most recently used within a budget."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from borderbus.state_store import Change, Stamp, StateStore, stamp_from_headers, stamp_headers
+
+
+def store(tmp_path: Path, cache_bytes: int = 1000) -> StateStore[str]:
+    return StateStore(tmp_path, "group-subjects-w1", bytes.decode, cache_bytes)
+
+
+def change(key: str, value: str | None, time_ms: int = 0, lasting: bool = False) -> Change:
+    return Change(key, value, value.encode() if value is not None else None, Stamp(time_ms, lasting))
+
+
+def test_memory_holds_the_most_recently_used_values_within_the_budget_and_disk_holds_all(tmp_path: Path) -> None:
+    states = store(tmp_path, cache_bytes=10)
+    states.assign(0)
+    states.write(0, [change(f"k{n}", f"v{n:03d}") for n in range(5)])  # 4 bytes each: two fit
+    assert states.cached() == (2, 8)
+    assert [states.get(0, f"k{n}") for n in range(5)] == [f"v{n:03d}" for n in range(5)]
+    assert states.cached() == (2, 8), "reading back from disk keeps within the budget too"
+    assert states.get(0, "k3") == "v003" and states.get(0, "k9") is None
+    states.write(0, [change("k3", None), change("k4", "new")])
+    assert states.snapshot() == {0: {"k0": "v000", "k1": "v001", "k2": "v002", "k4": "new"}}
+    assert states.count() == 4
+
+
+def test_a_revoked_partition_is_forgotten_in_memory_and_on_disk_and_its_late_writes_ignored(tmp_path: Path) -> None:
+    states = store(tmp_path)
+    states.assign(0)
+    states.assign(1)
+    states.write(0, [change("a", "zero")])
+    states.write(1, [change("a", "one")])
+    states.revoke(0)
+    assert states.get(0, "a") is None and states.get(1, "a") == "one"
+    states.write(0, [change("b", "late")])
+    assert states.snapshot() == {1: {"a": "one"}} and states.count(0) == 0
+
+
+def test_loading_replays_the_changelog_in_order_without_decoding(tmp_path: Path) -> None:
+    decoded: list[bytes] = []
+
+    def decode(value: bytes) -> str:
+        decoded.append(value)
+        return value.decode()
+
+    states = StateStore(tmp_path, "loader", decode, 1000)
+    states.assign(2)
+    records = [(2, "a", b"1", None), (2, "b", b"2", None), (2, "a", None, None), (3, "x", b"not held", None)]
+    records.append((2, "b", b"3", None))
+    states.load(iter(records))
+    assert decoded == []
+    assert states.snapshot() == {2: {"b": "3"}}
+
+
+def test_housekeeping_finds_stale_values_by_their_stamps_and_keeps_lasting_ones(tmp_path: Path) -> None:
+    states = store(tmp_path)
+    states.assign(0)
+    states.assign(1)
+    states.write(0, [change("old", "o", time_ms=100), change("case", "c", time_ms=50, lasting=True)])
+    states.write(1, [change("new", "n", time_ms=900)])
+    states.load([(1, "loaded", b"l", Stamp(10, False)), (1, "unstamped", b"u", None)])
+    assert states.newest_time_ms() == 900
+    assert sorted(states.older_than(500)) == [(0, "old"), (1, "loaded")], "unstamped values last"
+
+
+def test_stamps_travel_in_record_headers() -> None:
+    stamp = Stamp(1_700_000_000_123, True)
+    assert stamp_from_headers(stamp_headers(stamp)) == stamp
+    assert stamp_from_headers(dict(stamp_headers(Stamp(5, False)))) == Stamp(5, False)  # type: ignore[arg-type]
+    assert stamp_from_headers(None) is None and stamp_from_headers([("other", b"1")]) is None
+
+
+def test_the_file_is_removed_on_close_and_a_dead_process_file_by_the_next_store(tmp_path: Path) -> None:
+    states = store(tmp_path)
+    assert states.path.exists() and str(os.getpid()) in states.path.name
+    states.close()
+    assert not states.path.exists()
+    dead = tmp_path / "group-subjects-w1.999999999.0.sqlite"
+    dead.write_bytes(b"")
+    kept = tmp_path / f"other.{os.getpid()}.7.sqlite"
+    kept.write_bytes(b"")
+    store(tmp_path).close()
+    assert not dead.exists() and kept.exists()
