@@ -55,11 +55,11 @@ class StateStore(Generic[T]):
         self.path = directory / f"{safe}.{os.getpid()}.{next(_serial)}.sqlite"
         self.decode, self.cache_bytes = decode, cache_bytes
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY", "cache_size=-8192"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY", "cache_size=-2048"):
             self._db.execute(f"PRAGMA {pragma}")
         self._db.execute(
             "CREATE TABLE state (part INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-            " time_ms INTEGER NOT NULL, lasting INTEGER NOT NULL, PRIMARY KEY (part, key)) WITHOUT ROWID"
+            " time_ms INTEGER NOT NULL, lasting INTEGER NOT NULL, PRIMARY KEY (part, key))"  # rows of 0.5-50 KB: not WITHOUT ROWID
         )
         self._held: set[int] = set()
         self._cache: OrderedDict[tuple[int, str], tuple[T, int]] = OrderedDict()
