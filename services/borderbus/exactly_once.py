@@ -245,7 +245,7 @@ class ExactlyOnceStage(Generic[T]):
         self, work: Callable[[], Iterable[object] | None], *, offsets: Callable[[], list[TopicPartition]] | None
     ) -> list[object] | None:
         self._changes = {}
-        committed: dict[int, list[Change]] = {}
+        committed: dict[int, list[Change[T]]] = {}
         self.producer.begin_transaction()
         try:
             results = list(work() or [])

@@ -1,12 +1,14 @@
-"""A stage's committed state: every value on local disk (SQLite), the most recently used ones also decoded in memory.
+"""A stage's committed state: the most recently used values decoded in memory, the others on local disk (SQLite).
 
 The changelog topic is the state's durable copy and the store is rebuilt from it at every assignment,
 so the file needs no journal and no fsync, and belongs to one process (removed when the stage
-closes; a killed process's file is removed by the next store opened in the same folder). What
-it saves is memory: a worker's state grows with every subject seen within the retention (weeks),
-while the memory it needs grows only with the values in use, up to ``cache_bytes`` of their
-encoded size. Measured before it (all state decoded in memory): 2.55 KB per subject history, a
-worker at 1,000 events/s of mostly new subjects growing without bound.
+closes; a killed process's file is removed by the next store opened in the same folder). A
+changed value stays in memory and is written to disk when it leaves memory, so a subject seen
+again soon costs no write. What the store saves is memory: a worker's state grows with every
+subject seen within the retention (weeks), while the memory it needs grows only with the values
+in use, up to ``cache_bytes`` of their encoded size. Measured before it (all state decoded in
+memory): 2.55 KB per subject history, a worker at 1,000 events/s of mostly new subjects growing
+without bound.
 
 Each value carries a stamp, ``(time_ms, lasting)``, so that housekeeping can find what time made
 stale without decoding every value: the stamp travels in the changelog record's headers.
@@ -19,7 +21,7 @@ import itertools
 import os
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Generic, NamedTuple, TypeVar
 
@@ -30,17 +32,19 @@ _serial = itertools.count()
 
 
 class Stamp(NamedTuple):
-    """What housekeeping reads of a value: its newest time, and whether it lasts however old that is."""
+    """What housekeeping reads of a value: its newest time, and whether it lasts however old that is.
+
+    A key's time never decreases (a subject history's is its event-time watermark)."""
 
     time_ms: int
     lasting: bool
 
 
-class Change(NamedTuple):
+class Change(NamedTuple, Generic[T]):
     """One key's committed change: the value (None when deleted), its encoding and stamp."""
 
     key: str
-    value: object | None
+    value: T | None
     encoded: bytes | None
     stamp: Stamp | None
 
@@ -59,11 +63,14 @@ class StateStore(Generic[T]):
             self._db.execute(f"PRAGMA {pragma}")
         self._db.execute(
             "CREATE TABLE state (part INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-            " time_ms INTEGER NOT NULL, lasting INTEGER NOT NULL, PRIMARY KEY (part, key))"  # rows of 0.5-50 KB: not WITHOUT ROWID
+            " time_ms INTEGER NOT NULL, lasting INTEGER NOT NULL, PRIMARY KEY (part, key))"  # 0.5-50 KB rows: not WITHOUT ROWID
         )
         self._held: set[int] = set()
-        self._cache: OrderedDict[tuple[int, str], tuple[T, int]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], _Cached[T]] = OrderedDict()
         self._cached_bytes = 0
+        self._evicted: dict[tuple[int, str], tuple[_Row, bool | None]] = {}  # left memory since the last flush, unwritten
+        self._deletes: list[tuple[int, str]] = []
+        self._absent: set[tuple[int, str]] = set()  # read and not found since the last write: a new value is not on disk
 
     def __repr__(self) -> str:
         return f"StateStore({self.path.name}, partitions={sorted(self._held)}, cached={len(self._cache)})"
@@ -96,57 +103,76 @@ class StateStore(Generic[T]):
         self._db.execute("DELETE FROM state WHERE part = ?", (partition,))
         for cached in [k for k in self._cache if k[0] == partition]:
             self._forget_cached(cached)
+        self._evicted = {k: v for k, v in self._evicted.items() if k[0] != partition}
 
     # -- values -----------------------------------------------------------------------------------
 
     def get(self, partition: int, key: str) -> T | None:
-        cached = self._cache.get((partition, key))
+        where = (partition, key)
+        cached = self._cache.get(where)
         if cached is not None:
-            self._cache.move_to_end((partition, key))
-            return cached[0]
+            self._cache.move_to_end(where)
+            return cached.value
         if partition not in self._held:
             return None
-        row = self._db.execute("SELECT value FROM state WHERE part = ? AND key = ?", (partition, key)).fetchone()
-        if row is None:
+        evicted = self._evicted.pop(where, None)
+        if evicted is not None:  # evicted since the last flush: back to memory, still to be written
+            row, on_disk = evicted
+            value = self.decode(row[2])
+            self._remember(where, _Cached(value, len(row[2]), row, on_disk))
+            return value
+        found = self._db.execute("SELECT value FROM state WHERE part = ? AND key = ?", where).fetchone()
+        if found is None:
+            self._absent.add(where)
             return None
-        value = self.decode(row[0])
-        self._remember((partition, key), value, len(row[0]))
+        value = self.decode(found[0])
+        self._remember(where, _Cached(value, len(found[0]), None, True))
         return value
 
-    def write(self, partition: int, changes: Iterable[Change]) -> None:
-        """Apply a committed batch's changes to ``partition`` (ignored when it is no longer held)."""
-        if partition not in self._held:
-            return
-        upserts, deletes = [], []
-        for key, value, encoded, stamp in changes:
-            if value is None or encoded is None:
-                self._forget_cached((partition, key))
-                deletes.append((partition, key))
-                continue
-            self._remember((partition, key), value, len(encoded))  # type: ignore[arg-type]
-            upserts.append(_row(partition, key, encoded, stamp))
-        self._apply(upserts, deletes)
+    def write(self, partition: int, changes: Iterable[Change[T]]) -> None:
+        """Apply a committed batch's changes to ``partition`` (ignored when it is no longer held).
 
-    def count(self, partition: int | None = None) -> int:
-        if partition is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM state").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM state WHERE part = ?", (partition,)).fetchone()[0])
+        A changed value is kept in memory, and written to disk only when it leaves memory: a subject's
+        history changes with each of its events, and the changelog already holds every version."""
+        if partition in self._held:
+            for key, value, encoded, stamp in changes:
+                where = (partition, key)
+                on_disk = self._on_disk(where)
+                if value is None or encoded is None:
+                    if on_disk is not False:
+                        self._deletes.append(where)
+                    continue
+                self._remember(where, _Cached(value, len(encoded), _row(partition, key, encoded, stamp), on_disk))
+        self._absent.clear()
+        self._flush()
+
+    def count(self) -> int:
+        self._flush()
+        unwritten = sum(1 for entry in self._cache.values() if entry.row is not None and entry.on_disk is False)
+        return int(self._db.execute("SELECT COUNT(*) FROM state").fetchone()[0]) + unwritten
 
     def newest_time_ms(self) -> int:
-        return int(self._db.execute("SELECT COALESCE(MAX(time_ms), 0) FROM state").fetchone()[0])
+        self._flush()
+        on_disk = int(self._db.execute("SELECT COALESCE(MAX(time_ms), 0) FROM state").fetchone()[0])
+        return max((entry.row[3] for entry in self._cache.values() if entry.row is not None), default=on_disk)
 
-    def older_than(self, horizon_ms: int) -> Iterator[tuple[int, str]]:
+    def older_than(self, horizon_ms: int) -> list[tuple[int, str]]:
         """(partition, key) of every value not lasting whose stamp's time is before ``horizon_ms``."""
+        self._flush()
+        unwritten = {where: entry.row for where, entry in self._cache.items() if entry.row is not None}
         query = "SELECT part, key FROM state WHERE lasting = 0 AND time_ms < ?"
-        yield from ((int(part), str(key)) for part, key in self._db.execute(query, (horizon_ms,)).fetchall())
-
-    def items(self, partition: int) -> Iterator[tuple[str, T]]:
-        """Every value of ``partition``, decoded (for tests and tools: a full scan)."""
-        rows = self._db.execute("SELECT key, value FROM state WHERE part = ? ORDER BY key", (partition,)).fetchall()
-        yield from ((str(key), self.decode(value)) for key, value in rows)
+        stale = [(int(part), str(key)) for part, key in self._db.execute(query, (horizon_ms,)).fetchall()]
+        stale = [where for where in stale if where not in unwritten]  # their newer value is in memory
+        return stale + [where for where, row in unwritten.items() if not row[4] and row[3] < horizon_ms]
 
     def snapshot(self) -> dict[int, dict[str, T]]:
-        return {partition: dict(self.items(partition)) for partition in sorted(self._held)}
+        """Every value, decoded (for tests and tools: writes what memory holds, then reads the whole store)."""
+        self._write_all()
+        rows = self._db.execute("SELECT part, key, value FROM state ORDER BY part, key").fetchall()
+        found: dict[int, dict[str, T]] = {partition: {} for partition in sorted(self._held)}
+        for part, key, value in rows:
+            found[int(part)][str(key)] = self.decode(value)
+        return found
 
     def cached(self) -> tuple[int, int]:
         """(values decoded in memory, their encoded bytes)."""
@@ -160,11 +186,37 @@ class StateStore(Generic[T]):
 
     # -- inside -----------------------------------------------------------------------------------
 
+    def _on_disk(self, where: tuple[int, str]) -> bool | None:
+        """Whether the disk holds a value for ``where`` (its memory copies are dropped: a change replaces them)."""
+        cached = self._cache.get(where)
+        if cached is not None:
+            self._forget_cached(where)
+            return cached.on_disk
+        evicted = self._evicted.pop(where, None)
+        if evicted is not None:
+            return evicted[1]
+        if where in self._absent:
+            return False
+        return self._db.execute("SELECT 1 FROM state WHERE part = ? AND key = ?", where).fetchone() is not None
+
     def _write_encoded(self, newest: dict[tuple[int, str], tuple[bytes | None, Stamp | None]]) -> None:
         upserts = [_row(part, key, encoded, stamp) for (part, key), (encoded, stamp) in newest.items() if encoded is not None]
         self._apply(upserts, [where for where, (encoded, _) in newest.items() if encoded is None])
 
-    def _apply(self, upserts: list[tuple[int, str, bytes, int, int]], deletes: list[tuple[int, str]]) -> None:
+    def _flush(self) -> None:
+        """Write what left memory unwritten, and the deletions."""
+        if self._evicted or self._deletes:
+            self._apply([row for row, _ in self._evicted.values()], self._deletes)
+            self._evicted, self._deletes = {}, []
+
+    def _write_all(self) -> None:
+        self._flush()
+        dirty = [(where, entry) for where, entry in self._cache.items() if entry.row is not None]
+        self._apply([entry.row for _, entry in dirty if entry.row is not None], [])
+        for where, entry in dirty:
+            self._cache[where] = entry._replace(row=None, on_disk=True)
+
+    def _apply(self, upserts: list[_Row], deletes: list[tuple[int, str]]) -> None:
         self._db.execute("BEGIN")
         if deletes:
             self._db.executemany("DELETE FROM state WHERE part = ? AND key = ?", deletes)
@@ -172,21 +224,37 @@ class StateStore(Generic[T]):
             self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", upserts)
         self._db.execute("COMMIT")
 
-    def _remember(self, key: tuple[int, str], value: T, weight: int) -> None:
-        self._forget_cached(key)
-        self._cache[key] = (value, weight)
-        self._cached_bytes += weight
+    def _remember(self, where: tuple[int, str], entry: _Cached[T]) -> None:
+        self._forget_cached(where)
+        self._cache[where] = entry
+        self._cached_bytes += entry.weight
         while self._cached_bytes > self.cache_bytes and self._cache:
-            _key, (_value, dropped) = self._cache.popitem(last=False)
-            self._cached_bytes -= dropped
+            dropped_at, dropped = self._cache.popitem(last=False)
+            self._cached_bytes -= dropped.weight
+            if dropped.row is not None:
+                self._evicted[dropped_at] = (dropped.row, dropped.on_disk)
 
-    def _forget_cached(self, key: tuple[int, str]) -> None:
-        cached = self._cache.pop(key, None)
+    def _forget_cached(self, where: tuple[int, str]) -> None:
+        cached = self._cache.pop(where, None)
         if cached is not None:
-            self._cached_bytes -= cached[1]
+            self._cached_bytes -= cached.weight
 
 
-def _row(partition: int, key: str, encoded: bytes, stamp: Stamp | None) -> tuple[int, str, bytes, int, int]:
+_Row = tuple[int, str, bytes, int, int]
+"""(partition, key, encoded value, stamp time, lasting): a row of the table."""
+
+
+class _Cached(NamedTuple, Generic[T]):
+    """A value in memory: ``row`` is what to write when it leaves memory (None when the disk has it already);
+    ``on_disk`` whether the disk holds some value for its key (None: not known, so a deletion is written)."""
+
+    value: T
+    weight: int
+    row: _Row | None
+    on_disk: bool | None
+
+
+def _row(partition: int, key: str, encoded: bytes, stamp: Stamp | None) -> _Row:
     stamp = stamp or Stamp(0, True)
     return partition, key, encoded, stamp.time_ms, int(stamp.lasting)
 

@@ -38,7 +38,7 @@ def test_a_revoked_partition_is_forgotten_in_memory_and_on_disk_and_its_late_wri
     states.revoke(0)
     assert states.get(0, "a") is None and states.get(1, "a") == "one"
     states.write(0, [change("b", "late")])
-    assert states.snapshot() == {1: {"a": "one"}} and states.count(0) == 0
+    assert states.snapshot() == {1: {"a": "one"}} and states.count() == 1
 
 
 def test_loading_replays_the_changelog_in_order_without_decoding(tmp_path: Path) -> None:
@@ -55,6 +55,34 @@ def test_loading_replays_the_changelog_in_order_without_decoding(tmp_path: Path)
     states.load(iter(records))
     assert decoded == []
     assert states.snapshot() == {2: {"b": "3"}}
+
+
+def test_changed_values_reach_disk_only_when_they_leave_memory_and_every_answer_counts_both(tmp_path: Path) -> None:
+    states = store(tmp_path, cache_bytes=5)  # two values of 2 bytes
+    states.assign(0)
+    on_disk = lambda: states._db.execute("SELECT key, value FROM state ORDER BY key").fetchall()  # noqa: E731
+    assert states.get(0, "a") is None
+    states.write(0, [change("a", "a1", time_ms=10), change("b", "b1", time_ms=20)])
+    assert on_disk() == [] and states.count() == 2
+    states.write(0, [change("a", "a2", time_ms=30), change("c", "c1", time_ms=5)])  # b leaves memory
+    assert on_disk() == [("b", b"b1")] and states.count() == 3
+    assert states.get(0, "b") == "b1", "read back: a leaves memory and c stays"
+    assert states.count() == 3 and ("a", b"a2") in on_disk()
+    states.write(0, [change("b", "b2", time_ms=25), change("a", None)])
+    assert states.count() == 2 and states.get(0, "a") is None
+    assert states.newest_time_ms() == 25
+    assert states.older_than(22) == [(0, "c")], "b's stamp on disk (20) is older than the one in memory"
+    assert sorted(states.older_than(26)) == [(0, "b"), (0, "c")]
+    assert states.snapshot() == {0: {"b": "b2", "c": "c1"}}
+
+
+def test_a_value_evicted_and_changed_before_the_flush_is_not_lost_or_doubled(tmp_path: Path) -> None:
+    states = store(tmp_path, cache_bytes=2)
+    states.assign(0)
+    states.write(0, [change(key, key * 2) for key in "abc"])  # each evicts the one before: all written
+    assert states.count() == 3 and states.get(0, "a") == "aa" and states.get(0, "b") == "bb"
+    states.write(0, [change("a", "A"), change("z", None)])
+    assert states.snapshot() == {0: {"a": "A", "b": "bb", "c": "cc"}} and states.count() == 3
 
 
 def test_housekeeping_finds_stale_values_by_their_stamps_and_keeps_lasting_ones(tmp_path: Path) -> None:
