@@ -84,6 +84,7 @@ class StateStore(Generic[T]):
         """Hold ``partition``, empty until :meth:`load` fills it."""
         self.revoke(partition)
         self._held.add(partition)
+        self._absent.clear()  # the load may bring any key
 
     def load(self, records: Iterable[tuple[int, str, bytes | None, Stamp | None]]) -> None:
         """Replay changelog records (partition, key, encoded value or None to delete, stamp), in their order.
@@ -104,6 +105,7 @@ class StateStore(Generic[T]):
         for cached in [k for k in self._cache if k[0] == partition]:
             self._forget_cached(cached)
         self._evicted = {k: v for k, v in self._evicted.items() if k[0] != partition}
+        self._absent.clear()
 
     # -- values -----------------------------------------------------------------------------------
 

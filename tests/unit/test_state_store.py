@@ -85,6 +85,17 @@ def test_a_value_evicted_and_changed_before_the_flush_is_not_lost_or_doubled(tmp
     assert states.snapshot() == {0: {"a": "A", "b": "bb", "c": "cc"}} and states.count() == 3
 
 
+def test_a_key_read_as_absent_then_loaded_by_a_reassignment_is_deleted_from_disk(tmp_path: Path) -> None:
+    """A rebalance between a batch's read and its commit may load the key the batch found absent."""
+    states = store(tmp_path, cache_bytes=0)
+    states.assign(0)
+    assert states.get(0, "a") is None
+    states.assign(0)
+    states.load([(0, "a", b"loaded", None)])
+    states.write(0, [change("a", None)])
+    assert states.get(0, "a") is None and states.count() == 0
+
+
 def test_housekeeping_finds_stale_values_by_their_stamps_and_keeps_lasting_ones(tmp_path: Path) -> None:
     states = store(tmp_path)
     states.assign(0)
