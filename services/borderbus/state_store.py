@@ -68,7 +68,7 @@ class StateStore(Generic[T]):
         self._held: set[int] = set()
         self._cache: OrderedDict[tuple[int, str], _Cached[T]] = OrderedDict()
         self._cached_bytes = 0
-        self._evicted: dict[tuple[int, str], tuple[_Row, bool | None]] = {}  # left memory since the last flush, unwritten
+        self._evicted: dict[tuple[int, str], tuple[_Row, bool]] = {}  # left memory since the last flush, unwritten
         self._deletes: list[tuple[int, str]] = []
         self._absent: set[tuple[int, str]] = set()  # read and not found since the last write: a new value is not on disk
 
@@ -141,7 +141,7 @@ class StateStore(Generic[T]):
                 where = (partition, key)
                 on_disk = self._on_disk(where)
                 if value is None or encoded is None:
-                    if on_disk is not False:
+                    if on_disk:
                         self._deletes.append(where)
                     continue
                 self._remember(where, _Cached(value, len(encoded), _row(partition, key, encoded, stamp), on_disk))
@@ -188,7 +188,7 @@ class StateStore(Generic[T]):
 
     # -- inside -----------------------------------------------------------------------------------
 
-    def _on_disk(self, where: tuple[int, str]) -> bool | None:
+    def _on_disk(self, where: tuple[int, str]) -> bool:
         """Whether the disk holds a value for ``where`` (its memory copies are dropped: a change replaces them)."""
         cached = self._cache.get(where)
         if cached is not None:
@@ -248,12 +248,12 @@ _Row = tuple[int, str, bytes, int, int]
 
 class _Cached(NamedTuple, Generic[T]):
     """A value in memory: ``row`` is what to write when it leaves memory (None when the disk has it already);
-    ``on_disk`` whether the disk holds some value for its key (None: not known, so a deletion is written)."""
+    ``on_disk`` whether the disk holds some value for its key (a deletion is then written)."""
 
     value: T
     weight: int
     row: _Row | None
-    on_disk: bool | None
+    on_disk: bool
 
 
 def _row(partition: int, key: str, encoded: bytes, stamp: Stamp | None) -> _Row:
