@@ -144,7 +144,9 @@ class StateStore(Generic[T]):
                     if on_disk:
                         self._deletes.append(where)
                     continue
-                self._remember(where, _Cached(value, len(encoded), _row(partition, key, encoded, stamp), on_disk))
+                # kept until it leaves memory, so copied: orjson's output holds a 4 KB allocation however short it is
+                row = _row(partition, key, bytes(memoryview(encoded)), stamp)
+                self._remember(where, _Cached(value, len(encoded), row, on_disk))
         self._absent.clear()
         self._flush()
 
