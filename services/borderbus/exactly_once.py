@@ -97,9 +97,9 @@ class ExactlyOnceStage(Generic[T]):
             {**settings.producer_config(transactional_id=transactional_id), "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
         )
         self.store: StateStore[T] | None = None
-        if state_topic is not None and decode_state is not None:
+        if state_topic is not None and encode_state is not None and decode_state is not None:
             cache_bytes = int(settings.state_cache_mb * 1024 * 1024)
-            self.store = StateStore(settings.state_dir, transactional_id, decode_state, cache_bytes)
+            self.store = StateStore(settings.state_dir, transactional_id, encode_state, decode_state, cache_bytes)
         self._held: set[int] = set()
         self.stop_event = threading.Event()
         self._changes: dict[int, dict[str, T | None]] = {}

@@ -40,6 +40,10 @@ class Stamp(NamedTuple):
     lasting: bool
 
 
+LASTING = Stamp(0, True)
+"""The stamp of a value housekeeping never forgets (a stage that gives no stamps)."""
+
+
 class Change(NamedTuple, Generic[T]):
     """One key's committed change: the value (None when deleted), its encoding and stamp."""
 
@@ -52,12 +56,14 @@ class Change(NamedTuple, Generic[T]):
 class StateStore(Generic[T]):
     """Per-partition key/value state of one stage; used by the stage's thread only."""
 
-    def __init__(self, directory: Path, name: str, decode: Callable[[bytes], T], cache_bytes: int) -> None:
+    def __init__(
+        self, directory: Path, name: str, encode: Callable[[T], bytes], decode: Callable[[bytes], T], cache_bytes: int
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         _remove_files_of_dead_processes(directory)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         self.path = directory / f"{safe}.{os.getpid()}.{next(_serial)}.sqlite"
-        self.decode, self.cache_bytes = decode, cache_bytes
+        self.encode, self.decode, self.cache_bytes = encode, decode, cache_bytes
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY", "cache_size=-2048"):
             self._db.execute(f"PRAGMA {pragma}")
@@ -68,7 +74,7 @@ class StateStore(Generic[T]):
         self._held: set[int] = set()
         self._cache: OrderedDict[tuple[int, str], _Cached[T]] = OrderedDict()
         self._cached_bytes = 0
-        self._evicted: dict[tuple[int, str], tuple[_Row, bool]] = {}  # left memory since the last flush, unwritten
+        self._evicted: dict[tuple[int, str], _Cached[T]] = {}  # left memory unwritten since the last flush
         self._deletes: list[tuple[int, str]] = []
         self._absent: set[tuple[int, str]] = set()  # read and not found since the last write: a new value is not on disk
 
@@ -119,10 +125,8 @@ class StateStore(Generic[T]):
             return None
         evicted = self._evicted.pop(where, None)
         if evicted is not None:  # evicted since the last flush: back to memory, still to be written
-            row, on_disk = evicted
-            value = self.decode(row[2])
-            self._remember(where, _Cached(value, len(row[2]), row, on_disk))
-            return value
+            self._remember(where, evicted)
+            return evicted.value
         found = self._db.execute("SELECT value FROM state WHERE part = ? AND key = ?", where).fetchone()
         if found is None:
             self._absent.add(where)
@@ -134,8 +138,8 @@ class StateStore(Generic[T]):
     def write(self, partition: int, changes: Iterable[Change[T]]) -> None:
         """Apply a committed batch's changes to ``partition`` (ignored when it is no longer held).
 
-        A changed value is kept in memory, and written to disk only when it leaves memory: a subject's
-        history changes with each of its events, and the changelog already holds every version."""
+        A changed value is kept in memory, and encoded and written to disk only when it leaves memory: a
+        subject's history changes with each of its events, and the changelog already holds every version."""
         if partition in self._held:
             for key, value, encoded, stamp in changes:
                 where = (partition, key)
@@ -144,30 +148,28 @@ class StateStore(Generic[T]):
                     if on_disk:
                         self._deletes.append(where)
                     continue
-                # kept until it leaves memory, so copied: orjson's output holds a 4 KB allocation however short it is
-                row = _row(partition, key, bytes(memoryview(encoded)), stamp)
-                self._remember(where, _Cached(value, len(encoded), row, on_disk))
+                self._remember(where, _Cached(value, len(encoded), stamp or LASTING, on_disk))
         self._absent.clear()
         self._flush()
 
     def count(self) -> int:
         self._flush()
-        unwritten = sum(1 for entry in self._cache.values() if entry.row is not None and entry.on_disk is False)
+        unwritten = sum(1 for entry in self._cache.values() if entry.unwritten is not None and not entry.on_disk)
         return int(self._db.execute("SELECT COUNT(*) FROM state").fetchone()[0]) + unwritten
 
     def newest_time_ms(self) -> int:
         self._flush()
         on_disk = int(self._db.execute("SELECT COALESCE(MAX(time_ms), 0) FROM state").fetchone()[0])
-        return max((entry.row[3] for entry in self._cache.values() if entry.row is not None), default=on_disk)
+        return max((entry.unwritten.time_ms for entry in self._cache.values() if entry.unwritten is not None), default=on_disk)
 
     def older_than(self, horizon_ms: int) -> list[tuple[int, str]]:
         """(partition, key) of every value not lasting whose stamp's time is before ``horizon_ms``."""
         self._flush()
-        unwritten = {where: entry.row for where, entry in self._cache.items() if entry.row is not None}
+        unwritten = {where: entry.unwritten for where, entry in self._cache.items() if entry.unwritten is not None}
         query = "SELECT part, key FROM state WHERE lasting = 0 AND time_ms < ?"
         stale = [(int(part), str(key)) for part, key in self._db.execute(query, (horizon_ms,)).fetchall()]
         stale = [where for where in stale if where not in unwritten]  # their newer value is in memory
-        return stale + [where for where, row in unwritten.items() if not row[4] and row[3] < horizon_ms]
+        return stale + [where for where, stamp in unwritten.items() if not stamp.lasting and stamp.time_ms < horizon_ms]
 
     def snapshot(self) -> dict[int, dict[str, T]]:
         """Every value, decoded (for tests and tools: writes what memory holds, then reads the whole store)."""
@@ -198,7 +200,7 @@ class StateStore(Generic[T]):
             return cached.on_disk
         evicted = self._evicted.pop(where, None)
         if evicted is not None:
-            return evicted[1]
+            return evicted.on_disk
         if where in self._absent:
             return False
         return self._db.execute("SELECT 1 FROM state WHERE part = ? AND key = ?", where).fetchone() is not None
@@ -210,15 +212,18 @@ class StateStore(Generic[T]):
     def _flush(self) -> None:
         """Write what left memory unwritten, and the deletions."""
         if self._evicted or self._deletes:
-            self._apply([row for row, _ in self._evicted.values()], self._deletes)
+            self._apply([self._row(where, entry) for where, entry in self._evicted.items()], self._deletes)
             self._evicted, self._deletes = {}, []
 
     def _write_all(self) -> None:
         self._flush()
-        dirty = [(where, entry) for where, entry in self._cache.items() if entry.row is not None]
-        self._apply([entry.row for _, entry in dirty if entry.row is not None], [])
+        dirty = [(where, entry) for where, entry in self._cache.items() if entry.unwritten is not None]
+        self._apply([self._row(where, entry) for where, entry in dirty], [])
         for where, entry in dirty:
-            self._cache[where] = entry._replace(row=None, on_disk=True)
+            self._cache[where] = entry._replace(unwritten=None, on_disk=True)
+
+    def _row(self, where: tuple[int, str], entry: _Cached[T]) -> _Row:
+        return _row(where[0], where[1], self.encode(entry.value), entry.unwritten)
 
     def _apply(self, upserts: list[_Row], deletes: list[tuple[int, str]]) -> None:
         self._db.execute("BEGIN")
@@ -235,8 +240,8 @@ class StateStore(Generic[T]):
         while self._cached_bytes > self.cache_bytes and self._cache:
             dropped_at, dropped = self._cache.popitem(last=False)
             self._cached_bytes -= dropped.weight
-            if dropped.row is not None:
-                self._evicted[dropped_at] = (dropped.row, dropped.on_disk)
+            if dropped.unwritten is not None:
+                self._evicted[dropped_at] = dropped
 
     def _forget_cached(self, where: tuple[int, str]) -> None:
         cached = self._cache.pop(where, None)
@@ -249,23 +254,23 @@ _Row = tuple[int, str, bytes, int, int]
 
 
 class _Cached(NamedTuple, Generic[T]):
-    """A value in memory: ``row`` is what to write when it leaves memory (None when the disk has it already);
-    ``on_disk`` whether the disk holds some value for its key (a deletion is then written)."""
+    """A value in memory: ``unwritten`` is its stamp while the disk does not have it (it is written when it leaves
+    memory), None once it does; ``on_disk`` whether the disk holds some value for its key (a deletion is then written)."""
 
     value: T
     weight: int
-    row: _Row | None
+    unwritten: Stamp | None
     on_disk: bool
 
 
 def _row(partition: int, key: str, encoded: bytes, stamp: Stamp | None) -> _Row:
-    stamp = stamp or Stamp(0, True)
+    stamp = stamp or LASTING
     return partition, key, encoded, stamp.time_ms, int(stamp.lasting)
 
 
 def stamp_headers(stamp: Stamp) -> list[tuple[str, str | bytes | None]]:
     """The stamp as changelog record headers."""
-    return [("stamp-time-ms", str(stamp.time_ms).encode()), ("stamp-lasting", b"1" if stamp.lasting else b"0")]
+    return [("stamp", b"%d:%d" % (stamp.time_ms, stamp.lasting))]
 
 
 Headers = Mapping[str, str | bytes | None] | Iterable[tuple[str, str | bytes | None]]
@@ -273,10 +278,10 @@ Headers = Mapping[str, str | bytes | None] | Iterable[tuple[str, str | bytes | N
 
 def stamp_from_headers(headers: Headers | None) -> Stamp | None:
     """The stamp :func:`stamp_headers` wrote, or None (a record written before stamps, or by another writer)."""
-    found = dict(headers.items() if isinstance(headers, Mapping) else headers or ())
-    time_ms, lasting = found.get("stamp-time-ms"), found.get("stamp-lasting")
-    if not isinstance(time_ms, bytes):
+    found = dict(headers.items() if isinstance(headers, Mapping) else headers or ()).get("stamp")
+    if not isinstance(found, bytes) or found.count(b":") != 1:
         return None
+    time_ms, lasting = found.split(b":")
     return Stamp(int(time_ms), lasting == b"1")
 
 

@@ -479,8 +479,13 @@ class SubjectHistory:
     def holds_lasting_facts(self) -> bool:
         """True while a case update is kept: the history must then outlive its subject's silence.
 
-        Asked of every history written (its stamp): the rules' view answers without a scan."""
-        return any(self.seen(event_type) for event_type in LONG_LIVED_TYPES)
+        Asked of every history written (its stamp): the rules' view answers without a scan where it is built.
+        """
+        if self._by_type is not None:
+            return any(self._by_type.get(event_type) for event_type in LONG_LIVED_TYPES)
+        return any(o.event_type in LONG_LIVED_TYPES for o in self.direct) or any(
+            o.event_type in LONG_LIVED_TYPES for _, o in self.linked
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
