@@ -76,6 +76,7 @@ class StateStore(Generic[T]):
         self._cached_bytes = 0
         self._evicted: dict[tuple[int, str], _Cached[T]] = {}  # left memory unwritten since the last flush
         self._deletes: list[tuple[int, str]] = []
+        self._disk_used = False  # nothing was ever written to the file: a value not in memory is nowhere
         self._absent: set[tuple[int, str]] = set()  # read and not found since the last write: a new value is not on disk
 
     def __repr__(self) -> str:
@@ -127,7 +128,8 @@ class StateStore(Generic[T]):
         if evicted is not None:  # evicted since the last flush: back to memory, still to be written
             self._remember(where, evicted)
             return evicted.value
-        found = self._db.execute("SELECT value FROM state WHERE part = ? AND key = ?", where).fetchone()
+        query = "SELECT value FROM state WHERE part = ? AND key = ?"
+        found = self._db.execute(query, where).fetchone() if self._disk_used else None
         if found is None:
             self._absent.add(where)
             return None
@@ -201,7 +203,7 @@ class StateStore(Generic[T]):
         evicted = self._evicted.pop(where, None)
         if evicted is not None:
             return evicted.on_disk
-        if where in self._absent:
+        if where in self._absent or not self._disk_used:
             return False
         return self._db.execute("SELECT 1 FROM state WHERE part = ? AND key = ?", where).fetchone() is not None
 
@@ -231,6 +233,7 @@ class StateStore(Generic[T]):
             self._db.executemany("DELETE FROM state WHERE part = ? AND key = ?", deletes)
         if upserts:
             self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", upserts)
+            self._disk_used = True
         self._db.execute("COMMIT")
 
     def _remember(self, where: tuple[int, str], entry: _Cached[T]) -> None:
