@@ -84,9 +84,6 @@ class StateStore(Generic[T]):
 
     # -- partitions -------------------------------------------------------------------------------
 
-    def partitions(self) -> set[int]:
-        return set(self._held)
-
     def assign(self, partition: int) -> None:
         """Hold ``partition``, empty until :meth:`load` fills it."""
         self.revoke(partition)
