@@ -81,7 +81,7 @@ class ExactlyOnceStage(Generic[T]):
     ) -> None:
         """``state_topic`` None: a stage without state (it only transforms), nothing to write or reload.
 
-        ``stamp_state`` tells housekeeping how old a value is (:meth:`stale_state`); without it values last.
+        ``stamp_state`` tells housekeeping how old a value is (:meth:`StateStore.older_than`); without it values last.
         """
         self.settings = settings
         self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
