@@ -350,7 +350,13 @@ def wait_for_desk(
         latest[version.alert_id] = max(latest.get(version.alert_id, 0), version.version)
     deadline, steady, previous = time.monotonic() + timeout, 0, None
     while True:
-        live = desk_views(desk, officers)
+        try:
+            live = desk_views(desk, officers)
+        except DeskUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)  # it refuses to answer until its audit trail records again: not settled yet
+            continue
         current = {alert_id: (view["version"], view["status"]) for alert_id, view in live.items()}
         caught_up = all(latest.get(alert_id) == version for alert_id, (version, _) in current.items())
         steady = steady + 1 if caught_up and current == previous else 0
@@ -360,10 +366,16 @@ def wait_for_desk(
         time.sleep(2.0)
 
 
+class DeskUnavailable(RuntimeError):
+    """The desk answered 503: it is recovering from the faults (its audit trail cannot record yet)."""
+
+
 def desk_views(desk: DeskProcess, officers: list[str]) -> dict[str, dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     for officer in officers:
         status, body = desk.request(officer, "GET", "/api/v1/alerts?limit=1000")
+        if status == 503:
+            raise DeskUnavailable(f"desk answered 503 to {officer}: {body}")
         if status != 200:
             raise RuntimeError(f"desk answered {status} to {officer}: {body}")
         views.update({view["alert_id"]: view for view in body["alerts"]})
