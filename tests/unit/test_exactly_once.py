@@ -257,6 +257,10 @@ def test_what_survives_a_full_collection_is_frozen_and_cyclic_garbage_is_still_c
     """State that survived one full collection is not walked by the next (see ``freeze_what_survives_full_collections``)."""
     from borderbus import exactly_once
 
+    # Automatic collections off: allocating ``kept`` could otherwise set off a full collection (and a freeze)
+    # before the young one below; a CI run failed that way, with earlier tests' objects on the heap.
+    was_enabled = gc.isenabled()
+    gc.disable()
     gc.unfreeze()
     try:
         exactly_once.freeze_what_survives_full_collections()
@@ -276,3 +280,5 @@ def test_what_survives_a_full_collection_is_frozen_and_cyclic_garbage_is_still_c
     finally:
         gc.callbacks.remove(exactly_once._freeze_after_full)
         gc.unfreeze()
+        if was_enabled:
+            gc.enable()
