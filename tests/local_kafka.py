@@ -210,10 +210,21 @@ def listening_pid(port: int) -> int:
     raise LookupError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def listening_ports(span: int, step: int = 20) -> range:
+    """Where a test picks ports to listen on: below the kernel's ephemeral range, whose ports any outgoing
+    connection may take, as one did the TLS port of a test broker while it restarted (fresh-clone run,
+    "Address already in use"). ``span``: how far above the base port a family reaches."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10000, max(10000 + step, low - span), step)
+
+
 def free_base_port(attempts: int = 200) -> int:
     """A client port whose whole family (controller, inter-broker, TLS, mTLS, metrics) is free."""
     for _ in range(attempts):
-        port = random.randrange(20000, 60000, 20)
+        port = random.choice(listening_ports(METRICS_PORT_OFFSET + 1))
         if all(port_free(p) for p in LocalKafkaBroker(DEFAULT_INSTANCE_DIR, port).ports):
             return port
     raise RuntimeError("no free port family for a test broker on 127.0.0.1")
@@ -323,7 +334,7 @@ class LocalKafkaCluster:
 def free_cluster_port(attempts: int = 200) -> int:
     """A cluster port whose three nodes' port families are all free."""
     for _ in range(attempts):
-        port = random.randrange(20000, 59000, 20)
+        port = random.choice(listening_ports(CLUSTER_PORT_STEP * (len(CLUSTER_NODES) - 1) + METRICS_PORT_OFFSET + 1))
         if all(port_free(p) for p in LocalKafkaCluster(DEFAULT_CLUSTER_DIR, port).ports):
             return port
     raise RuntimeError("no free port families for a test cluster on 127.0.0.1")

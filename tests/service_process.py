@@ -6,8 +6,8 @@ Real processes, not threads, so a test can SIGKILL one, and each has its own met
 from __future__ import annotations
 
 import os
+import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Self
 
 from borderbus.bus import Bus
+from local_kafka import listening_ports, port_free
 
 IDENTITY_VARIABLES = ("BORDERBUS_PRINCIPAL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(attempts: int = 200) -> int:
+    """A free port below the ephemeral range: a service restarted on it must find it still free."""
+    for _ in range(attempts):
+        port = random.choice(listening_ports(1, step=1))
+        if port_free(port):
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 class ServiceProcess:
