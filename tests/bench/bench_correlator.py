@@ -16,6 +16,7 @@ Figures are printed and written to a JSON file (``make bench``).
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import os
 import re
@@ -26,6 +27,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -402,8 +404,13 @@ def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus) -> None:
     write_report(results, args.out)
 
 
-def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: str) -> float:
-    """Publish ``events`` at ``rate`` events/s through the agencies' publishers; returns the rate achieved.
+class Sent(NamedTuple):
+    events_per_second: float
+    cpu_seconds: float  # of this process while sending (validation before the clock is not counted)
+
+
+def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: str) -> Sent:
+    """Publish ``events`` at ``rate`` events/s through the agencies' publishers.
 
     Validation happens before the clock starts. Each agency publishes from its own thread, as its
     service would: everything that has come due, one transaction per event type, then it waits for
@@ -425,24 +432,26 @@ def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: s
     finished: list[float] = []
 
     def send(code: str) -> None:
-        queue = due[code]
-        while queue:
-            time.sleep(max(0.0, queue[0][0] - time.time()))
-            now = time.time()
-            ready = [event for at, event in queue if at <= now]
-            del queue[: len(ready)]
+        queue, sent = due[code], 0
+        while sent < len(queue):
+            time.sleep(max(0.0, queue[sent][0] - time.time()))
+            ready_end = bisect.bisect_right(queue, time.time(), lo=sent, key=lambda item: item[0])
+            ready = [event for _at, event in queue[sent:ready_end]]
+            sent = ready_end
             for event_type in dict.fromkeys(event.event_type for event in ready):
                 publishers[code].publish_prepared([event for event in ready if event.event_type == event_type])
         finished.append(time.time())
 
     threads = [threading.Thread(target=send, args=(code,)) for code in publishers]
+    cpu_before = time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    cpu_seconds = time.process_time() - cpu_before
     for publisher in publishers.values():
         publisher.close()
-    return len(events) / (max(finished) - started)
+    return Sent(len(events) / (max(finished) - started), cpu_seconds)
 
 
 def latency_phases(processes: list[CorrelatorWorker], rates: list[float], seconds: float) -> dict[str, object]:
@@ -451,9 +460,9 @@ def latency_phases(processes: list[CorrelatorWorker], rates: list[float], second
     phases: dict[str, object] = {}
     for seed, rate in enumerate(rates, start=2):
         live = make_scenario(processes[0].bus, seed=seed, rate=rate, duration=seconds)
-        before, broker_before, generator_before = scrape(processes), broker_cpu_seconds(), time.process_time()
-        offered = paced_send(processes[0].bus, live.events, rate, instance_id=f"bench-live-{seed}")
-        generator_ms = 1000 * (time.process_time() - generator_before) / len(live.events)
+        before, broker_before = scrape(processes), broker_cpu_seconds()
+        offered, generator_cpu = paced_send(processes[0].bus, live.events, rate, instance_id=f"bench-live-{seed}")
+        generator_ms = 1000 * generator_cpu / len(live.events)
         latency, after = delivered(processes, before, len(live.events))
         broker_ms = 1000 * (broker_cpu_seconds() - broker_before) / len(live.events)
         phases[str(int(rate))] = {
