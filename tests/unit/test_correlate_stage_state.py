@@ -30,6 +30,9 @@ class StandInProducer:
     def produce(self, topic: str, key: Any = None, value: Any = None, partition: Any = None, headers: Any = None) -> None:
         self.produced.append((topic, key, value, headers))
 
+    def flush(self, timeout: float) -> int:
+        return 0
+
     def commit_transaction(self, timeout: float) -> None:
         pass
 

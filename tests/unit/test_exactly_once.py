@@ -24,17 +24,25 @@ class StandInProducer:
         self.fail_commit: KafkaError | None = None
         self.produced: list[tuple[str, Any, Any, int | None]] = []
         self.aborted = 0
+        self.calls: list[str] = []  # what the transaction asked, in order (each produce as its topic)
 
     def begin_transaction(self) -> None:
         self.pending: list[tuple[str, Any, Any, int | None]] = []
+        self.calls = ["begin"]
 
     def produce(self, topic: str, key: Any = None, value: Any = None, partition: int | None = None, **_: Any) -> None:
         self.pending.append((topic, key, value, partition))
+        self.calls.append(topic)
+
+    def flush(self, timeout: float) -> int:
+        self.calls.append("flush")
+        return 0
 
     def send_offsets_to_transaction(self, *args: Any) -> None:
-        pass
+        self.calls.append("offsets")
 
     def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
         if self.fail_commit is not None:
             raise KafkaException(self.fail_commit)
         self.produced += self.pending
@@ -227,7 +235,7 @@ def timed_stage(monkeypatch: pytest.MonkeyPatch) -> tuple[CountingMessages, Stan
     timed.__dict__.update(counting.__dict__)
     timed.consumer = StandInGroup()  # type: ignore[assignment]
     sent: list[Any] = []
-    producer.send_offsets_to_transaction = lambda offsets, *_: sent.append(offsets)  # type: ignore[method-assign]
+    producer.send_offsets_to_transaction = lambda offsets, *_: sent.append(offsets) or producer.calls.append("offsets")  # type: ignore[method-assign, func-returns-value]
     return timed, producer, sent
 
 
@@ -243,6 +251,14 @@ def test_a_batch_out_of_time_commits_the_offsets_it_processed_and_leaves_the_res
     assert timed.waiting() == 0 and timed._count_waiting() == 0
     timed._pending = fetched[1:]
     assert timed._count_waiting() == 2, "records fetched but not processed are waiting"
+
+
+def test_a_batch_records_are_acknowledged_before_its_offsets_join_the_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offsets sent while the records' partitions were still being added were refused (CONCURRENT_TRANSACTIONS) and
+    retried 100 ms later: a transaction took 89 ms instead of 3 (see ``ExactlyOnceStage._transaction``)."""
+    timed, producer, _sent = timed_stage(monkeypatch)
+    timed._process_batch([StandInMessage(0, 10, "a")])  # type: ignore[arg-type]
+    assert producer.calls == ["begin", "out", "in-state", "flush", "offsets", "commit"]
 
 
 def test_an_aborted_batch_does_not_leave_its_unprocessed_records_behind(monkeypatch: pytest.MonkeyPatch) -> None:
