@@ -19,6 +19,11 @@ PIPELINE_FETCH_WAIT_MS = 20
 """fetch.wait.max.ms of the consumers on an event's way to an alert (librdkafka's default is 500): measured,
 event-to-alert latency at 100 events/s went from p50 0.22 s to 0.11 s; idle, it costs each of them 50 fetches/s."""
 
+TRANSACTION_RETRY_BACKOFF_MS = 10
+"""First retry of a transactional producer's requests (librdkafka's default is 100 ms, growing to 1 s either way).
+AddOffsetsToTxn sent while the coordinator still completes the previous commit is refused as CONCURRENT_TRANSACTIONS
+and retried after this: on the local broker an offsets-only transaction took 83 ms (p50) with 100 ms, 12 ms with 10."""
+
 KafkaConfig = dict[str, str | int | float | bool]
 """librdkafka properties, as confluent-kafka clients take them."""
 
@@ -203,6 +208,7 @@ class Settings:
         }
         if transactional_id:
             config["transactional.id"] = transactional_id
+            config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
         return config
 
     def consumer_config(self, group_id: str, **overrides: str | int | float | bool) -> KafkaConfig:

@@ -67,6 +67,7 @@ class TransactionalWriter:
                             record.topic, key=record.key, value=record.value, headers=record.headers, partition=record.partition
                         )
                 if offsets:
+                    self.producer.flush(30)  # as ExactlyOnceStage: records acknowledged before offsets join
                     self.producer.send_offsets_to_transaction(offsets, group_metadata, 30)
                 self.producer.commit_transaction(30)
             except KafkaException as error:

@@ -8,6 +8,7 @@ abort can be forced at the commit.
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
 import pytest
@@ -298,3 +299,23 @@ def test_what_survives_a_full_collection_is_frozen_and_cyclic_garbage_is_still_c
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+def test_the_desk_writer_too_has_its_records_acknowledged_before_its_offsets_join() -> None:
+    from borderbus.transactions import Outgoing, TransactionalWriter
+
+    writer = TransactionalWriter.__new__(TransactionalWriter)
+    writer.transactional_id, writer.fenced, writer._lock = "t", False, threading.Lock()
+    producer = StandInProducer()
+    writer.producer = producer  # type: ignore[assignment]
+    writer.write([Outgoing("out", b"k", b"v")], offsets=[TopicPartition("in", 0, 1)], group_metadata="g")
+    assert producer.calls == ["begin", "out", "flush", "offsets", "commit"]
+    writer.write([Outgoing("out", b"k", b"v")])
+    assert producer.calls == ["begin", "out", "commit"], "without offsets, the commit's own flush is enough"
+
+
+def test_transactional_producers_retry_after_10_ms() -> None:
+    """librdkafka's 100 ms default was the wait of every AddOffsetsToTxn refused as CONCURRENT_TRANSACTIONS."""
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"})
+    assert settings.producer_config(transactional_id="t")["retry.backoff.ms"] == 10
+    assert "retry.backoff.ms" not in settings.producer_config(), "other producers keep librdkafka's default"
