@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -190,6 +191,20 @@ def broker_cpu_seconds() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+CROWDED_BROKER_PARTITIONS = 2_000
+"""More partitions than a bench needs (about 150 per namespace) means leftovers: on one with 10,049 the broker's heap
+was 95% full, it did 4 full collections in a drain, and the drain ran at 2,527 events/s against 3,000-3,900."""
+
+
+def broker_partitions(bus: Bus) -> int:
+    """Partitions the broker holds, before the bench adds its own: figures from a crowded broker are not comparable."""
+    admin = AdminClient(bus.settings.kafka_client_config())
+    partitions = sum(len(topic.partitions) for topic in admin.list_topics(timeout=30).topics.values())
+    if partitions > CROWDED_BROKER_PARTITIONS:
+        print(f"warning: the broker holds {partitions} partitions, likely leftovers (ops/kafka/kafka.sh reset clears them)")
+    return partitions
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -346,6 +361,7 @@ def main() -> None:
     args = parser.parse_args()
     base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
     backlog_bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
+    args.broker_partitions = broker_partitions(backlog_bus)
     apply_namespace(backlog_bus)
     try:
         measure(args, base, backlog_bus)
@@ -389,6 +405,7 @@ def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus) -> None:
             drains.append(figures)
     one = next((d for d in drains if d["workers"] == 1 and d["processes_per_worker"] == 1), drains[0])
     results = {
+        "broker_partitions_before": args.broker_partitions,
         "backlog_events": len(backlog.events),
         "publish_events_per_second": round(publish_rate),
         "floor_consume_decode_events_per_second": round(floor),
