@@ -21,6 +21,14 @@ TRANSACTION_TIMEOUT_MS = 10_000
 """How long a killed writer's open transaction can hold ``read_committed`` readers back."""
 
 
+def add_offsets(producer: Producer, offsets: list[TopicPartition], group_metadata: object, timeout: float = 30) -> None:
+    """Consumed offsets join the open transaction once its records are acknowledged: sent while the records'
+    partitions were still being added, AddOffsetsToTxn was refused (CONCURRENT_TRANSACTIONS) and retried, and a
+    one-partition transaction took 89 ms (p50) instead of 3."""
+    producer.flush(timeout)
+    producer.send_offsets_to_transaction(offsets, group_metadata, timeout)
+
+
 class Fenced(Exception):
     """Another process initialised the same transactional id: this writer must stop writing."""
 
@@ -67,8 +75,7 @@ class TransactionalWriter:
                             record.topic, key=record.key, value=record.value, headers=record.headers, partition=record.partition
                         )
                 if offsets:
-                    self.producer.flush(30)  # as ExactlyOnceStage: records acknowledged before offsets join
-                    self.producer.send_offsets_to_transaction(offsets, group_metadata, 30)
+                    add_offsets(self.producer, offsets, group_metadata)
                 self.producer.commit_transaction(30)
             except KafkaException as error:
                 kafka_error = error.args[0] if error.args else None

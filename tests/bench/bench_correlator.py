@@ -361,15 +361,15 @@ def main() -> None:
     args = parser.parse_args()
     base = Settings.from_env().with_default_principal("admin")  # sets up; the services run as their own principals
     backlog_bus = Bus.from_settings(dataclasses.replace(base, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}."))
-    args.broker_partitions = broker_partitions(backlog_bus)
+    partitions_before = broker_partitions(backlog_bus)
     apply_namespace(backlog_bus)
     try:
-        measure(args, base, backlog_bus)
+        measure(args, base, backlog_bus, partitions_before)
     finally:
         drop_namespace(backlog_bus)
 
 
-def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus) -> None:
+def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus, partitions_before: int) -> None:
     """Publish the backlog to ``backlog_bus``'s topics, then every phase; figures printed and written to ``args.out``."""
     rates = [float(r) for r in args.rates.split(",") if r]
     sender = LibrarySender(backlog_bus, instance_id="bench")
@@ -405,7 +405,7 @@ def measure(args: argparse.Namespace, base: Settings, backlog_bus: Bus) -> None:
             drains.append(figures)
     one = next((d for d in drains if d["workers"] == 1 and d["processes_per_worker"] == 1), drains[0])
     results = {
-        "broker_partitions_before": args.broker_partitions,
+        "broker_partitions_before": partitions_before,
         "backlog_events": len(backlog.events),
         "publish_events_per_second": round(publish_rate),
         "floor_consume_decode_events_per_second": round(floor),
