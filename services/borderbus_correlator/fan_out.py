@@ -91,7 +91,7 @@ class FanOut:
             topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             try:
                 agency, event_type, record = decode_ingest(
-                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value()
+                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value(), plain=True
                 )
             except DecodeError as error:
                 self._dead_letter(message, error)

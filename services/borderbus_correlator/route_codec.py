@@ -44,25 +44,33 @@ def decode_route(target: str, value: bytes, avro_schema: SchemaVersion, writer_l
         route = Route.from_json(target, orjson.loads(value))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise DecodeError("corrupt_body", f"not a route: {type(error).__name__}: {str(error)[:200]}") from None
-    _check_types(route)
+    if not _well_typed(route):
+        raise DecodeError("corrupt_body", "not a route: a field has the wrong type")
     return route
 
 
 _MODES = frozenset({"direct", "linked", "revoke", "unlink"})
 
 
-def _check_types(route: Route) -> None:
-    """What the Avro schema checked: a well-formed JSON value of another shape is no route either."""
+def _well_typed(route: Route) -> bool:
+    """What the Avro schema checked: a well-formed JSON value of another shape is no route either.
+
+    Exact types (what both decoders make), in plain loops: every route is checked, and generators over
+    ``isinstance`` took a third of its decoding."""
     o = route.observation
-    strings = (route.mode, o.event_id, o.agency, o.event_type, o.tlp, *o.subjects, *o.revision_reaches)
-    optional = (route.via, o.border_point, o.revises, o.revision)
-    if (
-        not all(isinstance(text, str) for text in strings)
-        or route.mode not in _MODES
-        or not all(text is None or isinstance(text, str) for text in optional)
-        or not all(isinstance(key, str) and _is_fact(value) for key, value in o.facts.items())
-    ):
-        raise DecodeError("corrupt_body", "not a route: a field has the wrong type")
+    if type(route.mode) is not str or route.mode not in _MODES:
+        return False
+    for text in (o.event_id, o.agency, o.event_type, o.tlp, *o.subjects, *o.revision_reaches):
+        if type(text) is not str:
+            return False
+    for optional in (route.via, o.border_point, o.revises, o.revision):
+        if optional is not None and type(optional) is not str:
+            return False
+    facts = o.facts.items()
+    return all(type(key) is str and (value is None or type(value) in _SCALARS or _is_fact(value)) for key, value in facts)
+
+
+_SCALARS = frozenset({bool, int, float, str})
 
 
 def _is_fact(value: object) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from borderbus.identifiers import Canonical, IdentifierError, SubjectKind, canonicalise, normalise, subject_key
 
@@ -380,3 +382,40 @@ def test_a_remembered_key_still_refuses_a_spelling_that_is_not_canonical() -> No
     long_id = "CN:" + "A" * 300
     with pytest.raises(IdentifierError):
         subject_key("PERSON_DOCUMENT", long_id)
+
+
+def test_keying_a_phone_number_does_not_check_its_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The range check only tells a verified number from an unverifiable one, which have the same canonical form;
+    keying skips it (a third of a phone number's cost, and phones are the costliest subjects to key)."""
+    import phonenumbers
+
+    from borderbus import identifiers
+
+    def no_range_check(_number: object) -> bool:
+        raise AssertionError("keying checked the number range")
+
+    monkeypatch.setattr(phonenumbers, "is_valid_number", no_range_check)
+    assert identifiers._checked_key(K.PHONE, "+9647701234567") == "PHONE:+9647701234567"
+    with pytest.raises(AssertionError, match="range"):  # what is not keyed (normalised) still has its range checked
+        normalise(K.PHONE, "+9647701234567")
+
+
+_PHONE_SPELLINGS = st.one_of(
+    st.from_regex(r"\A\+[0-9]{1,17}\Z"),
+    st.from_regex(r"\A(\+|00|0)?[0-9 ()-]{1,20}\Z"),
+    st.sampled_from(["+9647701234567", "+96407701234567", "+44 20 7946 0958", "+442079460958", "+4402079460958", "+1 0", ""]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PHONE_SPELLINGS)
+def test_a_phone_key_is_refused_exactly_when_the_id_is_not_what_normalise_makes_of_it(phone: str) -> None:
+    try:
+        canonical = normalise(K.PHONE, phone)
+    except IdentifierError:
+        canonical = None
+    if canonical == phone:
+        assert subject_key(K.PHONE, phone) == f"PHONE:{phone}"
+    else:
+        with pytest.raises(IdentifierError):
+            subject_key(K.PHONE, phone)
