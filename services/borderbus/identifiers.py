@@ -274,10 +274,16 @@ def _remembered_key(kind: SubjectKind, canonical_id: str) -> str:
     return _checked_key(kind, canonical_id)
 
 
+_KINDS = {kind.value: kind for kind in SubjectKind}
+
+
 def _parse_kind(kind: str | SubjectKind) -> SubjectKind:
     """Accept the enum or its symbol in any case, since both travel over the wire."""
     if isinstance(kind, SubjectKind):
         return kind
+    exact = _KINDS.get(kind) if isinstance(kind, str) else None
+    if exact is not None:
+        return exact
     try:
         return SubjectKind(str(kind).strip().upper())
     except ValueError:
@@ -330,6 +336,12 @@ def _fold(text: str) -> str:
     """Fold presentation differences that do not change a printed identifier:
     compatibility forms (full-width digits), any script's decimal digits
     (Arabic-Indic, Eastern Arabic-Indic) to ASCII, case, and Latin look-alikes."""
+    if text.isascii():  # ASCII is its own NFKC form, its digits are decimal already, and no look-alike is ASCII
+        return text.upper()
+    return _fold_unicode(text)
+
+
+def _fold_unicode(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
     return unicodedata.normalize("NFKC", text.upper()).translate(_LOOKALIKES)

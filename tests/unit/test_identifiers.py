@@ -419,3 +419,12 @@ def test_a_phone_key_is_refused_exactly_when_the_id_is_not_what_normalise_makes_
     else:
         with pytest.raises(IdentifierError):
             subject_key(K.PHONE, phone)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_folds_by_case_alone(text: str) -> None:
+    """Most ids are ASCII, folded without the Unicode passes; that must be what the passes would have made."""
+    from borderbus import identifiers
+
+    assert identifiers._fold(text) == identifiers._fold_unicode(text) == text.upper()
