@@ -44,12 +44,8 @@ def decode_ingest(
     writer_lookup: WriterLookup,
     topic: str,
     value: bytes | None,
-    *,
-    plain: bool = False,
 ) -> tuple[str, str, dict[str, Any]]:
     """``(agency, event_type, record)`` for a record of an ingest topic, or DecodeError saying why not.
-
-    ``plain``: uuids as strings and timestamps as epoch milliseconds (:func:`borderbus.codec.decode`).
 
     Beyond the Avro decoding, every subject id must be canonical (as the agency service writes it): a
     client with the agency's Kafka credentials can write anything, and a record the correlator cannot key
@@ -64,7 +60,7 @@ def decode_ingest(
         reader = schemas.latest(event_type)
     except KeyError:
         raise DecodeError("unknown_event_type", f"no schema for event type {event_type!r}") from None
-    record = codec.decode(value, reader, writer_lookup, plain=plain)
+    record = codec.decode(value, reader, writer_lookup)
     if record["agency"] != agency:
         raise DecodeError(
             "provenance_mismatch", f"event says agency {record['agency']!r} but arrived on {agency}'s topic {topic}"

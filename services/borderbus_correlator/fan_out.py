@@ -97,7 +97,7 @@ class FanOut:
             topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             try:
                 agency, event_type, record = decode_ingest(
-                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value(), plain=True
+                    self.catalogue, self.bus.schemas, self.registry.lookup, topic, message.value()
                 )
             except DecodeError as error:
                 self._dead_letter(message, error)
