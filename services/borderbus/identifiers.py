@@ -386,10 +386,8 @@ def _phone(text: str, country: str | None) -> str:
     number, region, e164 = _possible_phone(text, country)
     if phonenumbers.is_valid_number(number):
         return e164
-    if region is None:
-        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     # the right length for its country: E.164 is its one spelling, only the range is not known to be assigned
-    raise _Unverifiable(e164, _invalid_phone(region, "no such number range is known to be in use").reason)
+    raise _Unverifiable(e164, _invalid_phone(_region_of(region, number), "no such number range is known to be in use").reason)
 
 
 def _phone_key_form(text: str, country: str | None) -> str:
@@ -417,9 +415,12 @@ def _possible_phone(text: str, country: str | None) -> tuple[phonenumbers.PhoneN
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible == phonenumbers.ValidationResult.IS_POSSIBLE:
         return number, region, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if region is None:
-        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
-    raise _invalid_phone(region, _POSSIBILITY_PROBLEMS.get(possible, "it has the wrong length"))
+    raise _invalid_phone(_region_of(region, number), _POSSIBILITY_PROBLEMS.get(possible, "it has the wrong length"))
+
+
+def _region_of(given: str | None, number: phonenumbers.PhoneNumber) -> str:
+    """The region a number was checked against: the one given, else its country code's."""
+    return given if given is not None else phonenumbers.region_code_for_country_code(number.country_code or 0)
 
 
 def _invalid_phone(region: str | None, problem: str) -> IdentifierError:

@@ -66,8 +66,7 @@ def _well_typed(route: Route) -> bool:
     for optional in (route.via, o.border_point, o.revises, o.revision):
         if optional is not None and type(optional) is not str:
             return False
-    facts = o.facts.items()
-    return all(type(key) is str and (value is None or type(value) in _SCALARS or _is_fact(value)) for key, value in facts)
+    return all(type(key) is str and _is_fact(value) for key, value in o.facts.items())
 
 
 _SCALARS = frozenset({bool, int, float, str})
@@ -75,7 +74,7 @@ _SCALARS = frozenset({bool, int, float, str})
 
 def _is_fact(value: object) -> bool:
     """The values a fact may hold (the union of ``correlator-route``'s facts map)."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in _SCALARS:
         return True
     if isinstance(value, list):
         return all(isinstance(item, str) for item in value)
