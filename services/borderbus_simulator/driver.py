@@ -143,7 +143,8 @@ def write_tokens(path: Path, tokens: dict[str, str]) -> None:
     path.write_text("".join(f"{code:<15} {token}\n" for code, token in tokens.items()))
 
 
-def make_scenario(bus: Bus, *, seed: int, rate: float, duration: float) -> Scenario:
+def make_scenario(bus: Bus, *, seed: int, rate: float, duration: float, networks: int = 2) -> Scenario:
+    """``networks``: smuggling networks planted, about ten alerts and forty events each (the rest is background)."""
     config_dir = bus.settings.config_dir
     return build_scenario(
         seed=seed,
@@ -151,6 +152,7 @@ def make_scenario(bus: Bus, *, seed: int, rate: float, duration: float) -> Scena
         end_ms=int(time.time() * 1000),
         agencies_path=config_dir / "agencies.yaml",
         border_points_path=config_dir / "border_points.yaml",
+        networks=networks,
     )
 
 

@@ -471,12 +471,18 @@ def paced_send(bus: Bus, events: list[PlannedEvent], rate: float, instance_id: s
     return Sent(len(events) / (max(finished) - started), cpu_seconds)
 
 
+EVENTS_PER_NETWORK = 1_000
+"""Live phases plant one smuggling network (about ten alerts) per this many events, at least the default two: with the
+default scenario's two per phase, a phase had 19-32 alert versions and its p99 was its largest latency."""
+
+
 def latency_phases(processes: list[CorrelatorWorker], rates: list[float], seconds: float) -> dict[str, object]:
     """Event-to-alert latency at each offered rate, on one worker that has drained its backlog: one process,
     or its processes of the split shape (the fan-out counts the events, the alert publisher the latency)."""
     phases: dict[str, object] = {}
     for seed, rate in enumerate(rates, start=2):
-        live = make_scenario(processes[0].bus, seed=seed, rate=rate, duration=seconds)
+        networks = max(2, int(rate * seconds) // EVENTS_PER_NETWORK)
+        live = make_scenario(processes[0].bus, seed=seed, rate=rate, duration=seconds, networks=networks)
         before, broker_before = scrape(processes), broker_cpu_seconds()
         offered, generator_cpu = paced_send(processes[0].bus, live.events, rate, instance_id=f"bench-live-{seed}")
         generator_ms = 1000 * generator_cpu / len(live.events)
@@ -485,6 +491,7 @@ def latency_phases(processes: list[CorrelatorWorker], rates: list[float], second
         phases[str(int(rate))] = {
             "offered_events_per_second": round(offered),
             "events": len(live.events),
+            "planted_networks": networks,
             **latency,
             "worker_cpu_ms_per_event": round(1000 * (total(after, CPU) - total(before, CPU)) / len(live.events), 3),
             # the same two cores also run the broker and this load generator (the agencies' publishers)

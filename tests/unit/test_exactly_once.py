@@ -319,3 +319,52 @@ def test_transactional_producers_retry_after_10_ms() -> None:
     settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"})
     assert settings.producer_config(transactional_id="t")["retry.backoff.ms"] == 10
     assert "retry.backoff.ms" not in settings.producer_config(), "other producers keep librdkafka's default"
+
+
+class CountedGroup(StandInGroup):
+    """A source consumer whose group metadata names how often it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def consumer_group_metadata(self) -> object:
+        self.asked += 1
+        return f"metadata-{self.asked}"
+
+
+def test_the_group_metadata_is_asked_for_once_per_rebalance_and_again_after_an_abort(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``consumer_group_metadata()`` holds the GIL while librdkafka's main thread answers: not once per transaction."""
+    timed, producer, _sent = timed_stage(monkeypatch)
+    group = timed.consumer = CountedGroup()  # type: ignore[assignment]
+    used: list[object] = []
+    producer.send_offsets_to_transaction = lambda _offsets, metadata, *_: used.append(metadata)  # type: ignore[method-assign, assignment, misc]
+    timed._process_batch([StandInMessage(0, 10, "a")])  # type: ignore[arg-type]
+    timed._process_batch([StandInMessage(0, 11, "b")])  # type: ignore[arg-type]
+    assert used == ["metadata-1", "metadata-1"] and group.asked == 1
+    timed._on_revoke(group, [])  # type: ignore[arg-type]
+    timed._process_batch([StandInMessage(0, 12, "c")])  # type: ignore[arg-type]
+    assert used[-1] == "metadata-2", "a new generation's offsets carry its own metadata (KIP-447)"
+    producer.fail_commit = KafkaError(KafkaError._TIMED_OUT, "commit timed out")
+    timed._process_batch([StandInMessage(0, 13, "d")])  # type: ignore[arg-type]
+    producer.fail_commit = None
+    timed._process_batch([StandInMessage(0, 13, "d")])  # type: ignore[arg-type]
+    assert used[-1] == "metadata-3", "metadata a refused commit may have found stale is not used again"
+
+
+def test_each_transaction_is_counted_by_outcome_and_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"source_topic": "in", **labels}) or 0.0
+
+    counting, producer = stage()
+    before = {outcome: value("borderbus_stage_transactions_total", outcome=outcome) for outcome in ("committed", "aborted")}
+    timed_before = value("borderbus_stage_transaction_seconds_count")
+    run_batch(counting, [(0, "a")])
+    run_batch(counting, [(0, "a")])
+    producer.fail_commit = KafkaError(KafkaError._TIMED_OUT, "commit timed out")
+    run_batch(counting, [(0, "a")])
+    assert value("borderbus_stage_transactions_total", outcome="committed") - before["committed"] == 2
+    assert value("borderbus_stage_transactions_total", outcome="aborted") - before["aborted"] == 1
+    assert value("borderbus_stage_transaction_seconds_count") - timed_before == 2, "committed transactions are timed"

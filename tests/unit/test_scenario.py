@@ -573,3 +573,14 @@ def test_advert_to_action(scenario: Scenario) -> None:
         phone = truth_keys(miss["subjects"])
         assert phone <= set(advert.subjects)
         assert [s.id for s in seen if phone & set(s.subjects)] == [advert.id]
+
+
+def test_a_live_scenario_plants_the_networks_asked_for(offline_bus: Bus) -> None:
+    """The benchmark's live phases plant one network per thousand events, so their p99 rests on a hundred alerts."""
+    from borderbus_simulator.driver import make_scenario
+
+    default = make_scenario(offline_bus, seed=4, rate=100, duration=10)
+    more = make_scenario(offline_bus, seed=4, rate=100, duration=10, networks=6)
+    assert len(default.ground_truth["networks"]) == 2 and len(more.ground_truth["networks"]) == 6
+    assert len(more.ground_truth["expected_alerts"]) >= 3 * len(default.ground_truth["expected_alerts"]) - 3
+    assert len(more.events) == len(default.events) == 1000, "planted events take the place of background ones"
