@@ -348,7 +348,9 @@ def main() -> None:
     parser.add_argument("--out", default=".local/bench/correlator.json")
     parser.add_argument("--backlog", type=int, default=50_000, help="events published before the workers start")
     parser.add_argument("--workers", default="1,2,3", help="worker counts to drain the backlog with, comma-separated")
-    parser.add_argument("--rates", default="500,2000,3000", help="offered loads for the latency phase, events/s, comma-separated")
+    parser.add_argument(
+        "--rates", default="100,200,500,1000,2000,3000", help="offered loads for the latency phase, events/s, comma-separated"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each latency phase")
     parser.add_argument(
         "--split",

@@ -29,7 +29,10 @@ OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}  # monitoring.coreos.com/v
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 VALUES = {"default": CHART / "values.yaml", "production": CHART / "values-production.yaml"}
 PROFILES = list(VALUES)
-VARIANTS = {"production-split": ("production", ("--set", "correlator.split.enabled=true"))}
+VARIANTS = {
+    "production-one-process": ("production", ("--set", "correlator.split.enabled=false")),
+    "default-split": ("default", ("--set", "correlator.split.enabled=true")),
+}
 """A profile with settings on top: its manifests go through the checks every profile's do."""
 ALL_SHAPES = PROFILES + list(VARIANTS)
 
@@ -276,9 +279,11 @@ def test_correlator_and_desk_have_stable_names(profile: str) -> None:
     assert set(sets) == {"correlator", "desk"}
     assert sets["desk"]["spec"]["replicas"] == 1
     correlator = sets["correlator"]
-    (container,) = correlator["spec"]["template"]["spec"]["containers"]
-    assert container["args"][container["args"].index("--instance-id") + 1] == "$(POD_NAME)"
-    assert container["args"][container["args"].index("--web-host") + 1] == "0.0.0.0"  # probes and Prometheus reach it
+    containers = correlator["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == (["fan-out", "correlator"] if profile == "production" else ["correlator"])
+    for container in containers:
+        assert container["args"][container["args"].index("--instance-id") + 1] == "$(POD_NAME)"
+        assert container["args"][container["args"].index("--web-host") + 1] == "0.0.0.0"  # probes and Prometheus reach it
     autoscalers = of_kind(manifests, "HorizontalPodAutoscaler")
     if profile == "production":
         (hpa,) = autoscalers
@@ -316,7 +321,7 @@ def test_service_monitor_scrapes_every_service_as_the_rules_expect() -> None:
     scraped = [
         s for s in of_kind(manifests, "Service") if selects(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
     ]
-    assert Counter(component(s) for s in scraped) == Counter({"agency": 3, "correlator": 1, "desk": 1})
+    assert Counter(component(s) for s in scraped) == Counter({"agency": 3, "correlator": 2, "desk": 1})  # two processes
     (endpoint,) = monitor["spec"]["endpoints"]
     assert all(endpoint["port"] in [p["name"] for p in s["spec"]["ports"]] for s in scraped)
     # The rules select job=~"borderbus.*"; the local Prometheus names its jobs borderbus-<component>.
@@ -329,10 +334,11 @@ def test_service_monitor_scrapes_every_service_as_the_rules_expect() -> None:
     assert jobs <= local_jobs, (jobs, local_jobs)
 
 
-def test_a_split_worker_runs_each_stage_once_across_two_probed_and_scraped_containers() -> None:
+@pytest.mark.parametrize("profile", ["production", "default-split"])
+def test_a_split_worker_runs_each_stage_once_across_two_probed_and_scraped_containers(profile: str) -> None:
     from borderbus_correlator.app import STAGES
 
-    manifests = render("production-split")
+    manifests = render(profile)
     (correlator,) = [s for s in of_kind(manifests, "StatefulSet") if component(s) == "correlator"]
     containers = correlator["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 2
@@ -346,7 +352,14 @@ def test_a_split_worker_runs_each_stage_once_across_two_probed_and_scraped_conta
         assert args[args.index("--instance-id") + 1] == "$(POD_NAME)"
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["httpGet"]["port"] == ports[container["name"]]["name"], (container["name"], probe)
-    (monitor,) = of_kind(manifests, "ServiceMonitor")
+    values = yaml.safe_load(VALUES[VARIANTS.get(profile, (profile, ()))[0]].read_text())["correlator"]
+    resources = {c["name"]: c["resources"] for c in containers}
+    assert resources["correlator"] == values["resources"]
+    assert resources["fan-out"] == (values["split"].get("fanOutResources") or values["resources"])
+    monitors = of_kind(manifests, "ServiceMonitor")
+    if not monitors:  # the default profile has no Prometheus Operator
+        return
+    (monitor,) = monitors
     scraped = [
         s for s in of_kind(manifests, "Service") if selects(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
     ]
