@@ -100,7 +100,10 @@ class ExactlyOnceStage(Generic[T]):
         """
         self.settings = settings
         self.source_topic, self.state_topic, self.dead_letter_topic = source_topic, state_topic, dead_letter_topic
-        self._topic_label = source_topic.removeprefix(settings.topic_prefix)  # a test namespace's prefix is no new series
+        topic_label = source_topic.removeprefix(settings.topic_prefix)  # a test namespace's prefix is no new series
+        self._committed_count = TRANSACTIONS.labels(topic_label, "committed")
+        self._aborted_count = TRANSACTIONS.labels(topic_label, "aborted")
+        self._transaction_seconds = TRANSACTION_SECONDS.labels(topic_label)
         self.service = service
         self.encode_state, self.decode_state, self.stamp_state = encode_state, decode_state, stamp_state
         overrides = {
@@ -289,10 +292,10 @@ class ExactlyOnceStage(Generic[T]):
                 self.producer.abort_transaction(30)
             self._changes = {}
             self._group_metadata = None  # perhaps refused as stale: asked for again
-            TRANSACTIONS.labels(self._topic_label, "aborted").inc()
+            self._aborted_count.inc()
             return None
-        TRANSACTIONS.labels(self._topic_label, "committed").inc()
-        TRANSACTION_SECONDS.labels(self._topic_label).observe(time.perf_counter() - begun)
+        self._committed_count.inc()
+        self._transaction_seconds.observe(time.perf_counter() - begun)
         if self.store is not None:
             for partition, written in committed.items():
                 self.store.write(partition, written)  # a partition revoked meanwhile is ignored (its commit would have failed)

@@ -121,23 +121,25 @@ class FanOut:
         for (agency, event_type), count in consumed.items():
             EVENTS_CONSUMED.labels(agency, event_type).inc(count)
         self.producer.poll(0)  # failed deliveries, reported so far
-        if self._failures:
-            raise KafkaException(f"fan-out routes not acknowledged: {self._failures[:3]}")
+        self._check_delivered(remaining=0)
 
     def _commit(self) -> None:
         """Once every route sent is acknowledged, the offsets past the events they came from."""
         self._last_commit = time.monotonic()
         if not self._next_offsets:
             return
-        remaining = self.producer.flush(30)
-        if remaining or self._failures:
-            raise KafkaException(f"fan-out routes not acknowledged: {self._failures[:3] or f'{remaining} pending'}")
+        self._check_delivered(remaining=self.producer.flush(30))
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._next_offsets.items()]
         self._next_offsets = {}
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as error:  # revoked meanwhile: the next owner repeats these routes, which adds nothing
             log.warning("fan-out offsets not committed, these events will be fanned out again: %s", error)
+
+    def _check_delivered(self, *, remaining: int) -> None:
+        """Raise when a route or dead letter failed, or ``remaining`` of them are still unacknowledged."""
+        if remaining or self._failures:
+            raise KafkaException(f"fan-out routes not acknowledged: {self._failures[:3] or f'{remaining} pending'}")
 
     def _produce(self, key: bytes, value: bytes) -> None:
         """Queue one route; acknowledgements are served by the commit's flush, not after every route (a ``poll``
