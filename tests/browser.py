@@ -40,6 +40,7 @@ class Page:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.console: list[str] = []  # console output and uncaught errors, for failure messages
+        self.clicks: list[str] = []  # where each click landed, for failure messages
         self._reader = asyncio.run_coroutine_threadsafe(self._read(), loop)
 
     async def _read(self) -> None:
@@ -102,24 +103,77 @@ class Page:
                 return value
             time.sleep(interval)
         raise TimeoutError(
-            f"after {timeout} s still falsy ({value!r}): {predicate}\nbrowser console:\n" + "\n".join(self.console[-20:])
+            f"after {timeout} s still falsy ({value!r}): {predicate}\nbrowser console:\n"
+            + "\n".join(self.console[-20:])
+            + "\nlast clicks:\n"
+            + "\n".join(self.clicks[-5:])
+            + "\nstatus lines:\n"
+            + self._status_lines()
         )
 
-    def _element_centre(self, selector: str) -> tuple[float, float]:
+    def _status_lines(self) -> str:
+        """What the page's status regions say (what a screen reader would announce): the page's own account of a
+        failure the test only sees as a timeout."""
+        try:
+            lines = self.evaluate(
+                """[...document.querySelectorAll('[role=status], [aria-live]')]
+                .filter((e) => e.textContent.trim()).map((e) => `#${e.id}: ${e.textContent.trim()}`)"""
+            )
+        except (BrowserError, TimeoutError) as error:
+            return f"(could not read them: {error})"
+        return "\n".join(lines or [])
+
+    def _aim(self, selector: str) -> tuple[float, float]:
+        """Scroll the element into view, return its centre, and arm a one-shot guard for the click aimed at it.
+
+        A live page moves under the pointer (a row arriving above the target pushes it down between aiming and
+        pressing). The guard, first in the capture phase, swallows a click whose point is no longer inside the
+        element, so nothing else gets it and ``click`` aims again. A click inside the element's box that lands on
+        something covering it goes through: that is what a user's click would do.
+        """
         box = self.evaluate(
-            f"""(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;
+            f"""(() => {{ const selector = {json.dumps(selector)}; const e = document.querySelector(selector);
+            if (!e) return null;
             e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
+            if (window.__cdpGuard) window.removeEventListener('click', window.__cdpGuard, true);
+            window.__cdpClick = 'none';
+            window.__cdpGuard = (event) => {{
+              window.removeEventListener('click', window.__cdpGuard, true);
+              const now = document.querySelector(selector);
+              if (now && now.contains(event.target)) {{ window.__cdpClick = 'hit'; return; }}
+              const b = now && now.getBoundingClientRect();
+              const inside = b && event.clientX >= b.left && event.clientX <= b.right
+                && event.clientY >= b.top && event.clientY <= b.bottom;
+              if (inside) {{ window.__cdpClick = 'covered'; return; }}
+              event.stopImmediatePropagation(); event.preventDefault();
+              window.__cdpClick = 'moved';
+            }};
+            window.addEventListener('click', window.__cdpGuard, true);
             return [r.left + r.width / 2, r.top + r.height / 2]; }})()"""
         )
         if box is None:
             raise BrowserError(f"no element matches {selector!r}")
         return float(box[0]), float(box[1])
 
-    def click(self, selector: str) -> None:
-        """A real mouse click at the element's centre (a disabled or covered element does not get it)."""
-        x, y = self._element_centre(selector)
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+    def click(self, selector: str, attempts: int = 5) -> None:
+        """A real mouse click at the element's centre (a disabled or covered element does not get it).
+
+        If the element moved away before the click arrived, the stray click is swallowed and the element aimed at
+        again, up to ``attempts`` times; every outcome is kept in ``clicks`` for failure messages.
+        """
+        for _ in range(attempts):
+            x, y = self._aim(selector)
+            for kind in ("mousePressed", "mouseReleased"):
+                self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+            outcome = self.evaluate(
+                "(() => { const outcome = window.__cdpClick;"
+                " if (window.__cdpGuard) window.removeEventListener('click', window.__cdpGuard, true);"
+                " window.__cdpGuard = null; return outcome; })()"
+            )
+            self.clicks.append(f"{selector} at ({x:.0f}, {y:.0f}): {outcome}")
+            if outcome != "moved":
+                return
+        raise BrowserError(f"{selector!r} moved away from the pointer {attempts} times running")
 
     def type(self, selector: str, text: str) -> None:
         """Focus the element by clicking it, then type ``text`` as keyboard input."""
