@@ -1,0 +1,123 @@
+"""Batches that arrive while an agency's transaction is under way share the next one (group commit), and each
+caller still gets its own outcome: on the real broker, with the commit held open by the test."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from test_publish_and_read import SAMPLES
+
+from borderbus import codec
+from borderbus.bus import Bus
+from borderbus.schema_registry import SchemaRegistry
+from borderbus_agency.publisher import AgencyPublisher, BrokerUnavailable
+from kafka_reading import read_all
+
+pytestmark = pytest.mark.broker
+
+
+class HeldPublisher(AgencyPublisher):
+    """Counts commits; the first waits until the test releases it, and the test can have Kafka refuse one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commits = 0
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.refuse_commit = False
+
+    def _commit_transaction(self, producer: object) -> None:
+        self.commits += 1
+        if self.commits == 1:
+            self.holding.set()
+            assert self.release.wait(30)
+        if self.refuse_commit:
+            raise KafkaException(KafkaError(KafkaError._FENCED, "refused by the test", txn_requires_abort=True))
+        super()._commit_transaction(producer)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def publisher(bus: Bus) -> Iterator[HeldPublisher]:
+    held = HeldPublisher(bus.as_principal("agency-uk-bf"), "uk-bf", instance_id=f"group-{uuid.uuid4().hex[:8]}")
+    yield held
+    held.release.set()
+    held.close()
+
+
+def _batch(size: int) -> list[dict[str, Any]]:
+    return [{**SAMPLES[("uk-bf", "sighting")], "event_id": str(uuid.uuid4())} for _ in range(size)]
+
+
+def _while_the_first_commit_is_held(
+    publisher: HeldPublisher, batches: list[list[dict[str, Any]]]
+) -> tuple[Future[list[str]], list[Future[list[str]]]]:
+    """Publish the first batch, and the others once its commit is held; release it when all of them wait."""
+    pool = ThreadPoolExecutor(len(batches))
+    publish: Callable[[list[dict[str, Any]]], list[str]] = lambda bodies: publisher.publish_prepared(  # noqa: E731
+        publisher.prepare("sighting", bodies)
+    )
+    first = pool.submit(publish, batches[0])
+    assert publisher.holding.wait(30)
+    others = [pool.submit(publish, bodies) for bodies in batches[1:]]
+    deadline = time.monotonic() + 30
+    while publisher.queued_batches < len(others):
+        assert time.monotonic() < deadline, "the batches never queued"
+        time.sleep(0.01)
+    publisher.release.set()
+    pool.shutdown(wait=False)
+    return first, others
+
+
+def _visible_ids(bus: Bus, among: list[str]) -> list[str]:
+    """The committed records of ``among`` on the topic (other tests of the session write to it too), sorted, repeats kept."""
+    schema, registry = bus.schemas.latest("sighting"), SchemaRegistry(bus.settings)
+    topic = bus.catalogue.ingest_topic("uk-bf", "sighting")
+    wanted = set(among)
+    decoded = [str(codec.decode(m.value(), schema, registry.lookup)["event_id"]) for m in read_all(bus.settings, topic)]
+    return sorted(event_id for event_id in decoded if event_id in wanted)
+
+
+def _ids(batches: list[list[dict[str, Any]]]) -> list[str]:
+    return [body["event_id"] for bodies in batches for body in bodies]
+
+
+def test_batches_that_arrive_during_a_transaction_share_the_next_one(bus: Bus, publisher: HeldPublisher) -> None:
+    batches = [_batch(2), _batch(1), _batch(3), _batch(1), _batch(2)]
+    first, others = _while_the_first_commit_is_held(publisher, batches)
+    assert first.result(30) == [] and [future.result(30) for future in others] == [[]] * 4
+    assert publisher.commits == 2  # the first batch's transaction, then one for the four that waited
+    assert _visible_ids(bus, _ids(batches)) == sorted(_ids(batches))  # each once
+
+
+def test_a_shared_transaction_kafka_refuses_fails_every_batch_in_it_and_shows_none_of_them(
+    bus: Bus, publisher: HeldPublisher
+) -> None:
+    batches = [_batch(1), _batch(2), _batch(1), _batch(3)]
+    publisher.refuse_commit = True
+    repeated = batches[2]  # sent twice at once: the copy written once is refused, so the other copy is too
+    first, others = _while_the_first_commit_is_held(publisher, [*batches, repeated])
+    for future in [first, *others]:
+        with pytest.raises(BrokerUnavailable, match="refused by the test"):
+            future.result(30)
+    publisher.refuse_commit = False
+    retried = _batch(1)
+    assert publisher.publish("sighting", retried) == [retried[0]["event_id"]]  # the publisher starts over cleanly
+    assert _visible_ids(bus, _ids([*batches, retried])) == [retried[0]["event_id"]]
+
+
+def test_the_same_retry_twice_in_one_transaction_is_written_once_and_both_are_acknowledged(
+    bus: Bus, publisher: HeldPublisher
+) -> None:
+    head, retry = _batch(1), _batch(3)
+    first, others = _while_the_first_commit_is_held(publisher, [head, retry, retry])
+    assert first.result(30) == []
+    answers = sorted((future.result(30) for future in others), key=len)
+    assert answers == [[], _ids([retry])]  # the second copy is answered as already committed
+    assert publisher.commits == 2
+    assert _visible_ids(bus, _ids([head, retry])) == sorted(_ids([head, retry]))  # each once
