@@ -14,9 +14,15 @@ EVENTS_REJECTED = Counter(
 )
 PRODUCE_LATENCY = Histogram(
     "borderbus_agency_produce_latency_seconds",
-    "Time from the start of a publish transaction to Kafka's acknowledgement of all its events.",
+    "Time from a batch's publish to Kafka's acknowledgement of all its events (waiting for the transaction under way included).",
     ["agency"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+BATCHES_PER_TRANSACTION = Histogram(
+    "borderbus_agency_batches_per_transaction",
+    "Batches (requests) written together in one transaction: those that arrived while the one before it was under way.",
+    ["agency"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32),
 )
 REQUESTS_IN_FLIGHT = Gauge(
     "borderbus_agency_requests_in_flight",

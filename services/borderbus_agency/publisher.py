@@ -51,6 +51,7 @@ from borderbus.ingest import decode_ingest
 from borderbus.partition_reader import PartitionReader
 from borderbus.schema_registry import SchemaRegistry
 from borderbus_agency.metrics import (
+    BATCHES_PER_TRANSACTION,
     COMMITS_IN_DOUBT,
     DUPLICATE_EVENTS,
     EVENTS_ACCEPTED,
@@ -343,6 +344,7 @@ class AgencyPublisher:
                 self.registry.register(self.writer_schemas[event_type])
             producer = self._transactional_producer()
             producer.begin_transaction()
+            BATCHES_PER_TRANSACTION.labels(self.agency.code).observe(len(writing))
             for topic, key, value, on_acknowledged in payloads:
                 self._produce(producer, topic, key, value, on_acknowledged)
             unacknowledged = producer.flush(self.timeout)
