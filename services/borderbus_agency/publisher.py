@@ -351,7 +351,7 @@ class AgencyPublisher:
         except KafkaException as error:
             self._refuse(writing, error)
         if unacknowledged:  # the commit is never sent with a record unacknowledged, so this is certain
-            self._refuse(writing, f"{unacknowledged} of {len(payloads)} events not acknowledged in time")
+            self._refuse(writing, f"{unacknowledged} of the transaction's {len(payloads)} events not acknowledged in time")
         try:
             self._commit_transaction(producer)
         except KafkaException as error:
