@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,29 @@ def apply_acls(admin: AdminClient, policy: AccessPolicy, *, dry_run: bool = Fals
         ]
         for future in admin.delete_acls(filters, request_timeout=TIMEOUT_SECONDS).values():
             future.result()
+    if changes:
+        wait_until_enforced(admin, policy)
     return changes
+
+
+def wait_until_enforced(admin: AdminClient, policy: AccessPolicy, timeout: float = TIMEOUT_SECONDS) -> None:
+    """Until the broker answers with exactly the policy's grants for this namespace.
+
+    CreateAcls and DeleteAcls return once the controller committed the change; a broker enforces it only
+    after reading it back from the metadata log, a moment later, and longer on a busy machine: a service
+    started right after ``apply_acls`` was refused TOPIC_AUTHORIZATION_FAILED in a full test run. The
+    broker answers DescribeAcls from the same authorizer that checks requests, so its answer is what it
+    enforces.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        present = {_grant(binding) for binding in cluster_acls(admin) if policy.owns(binding.name)}
+        if present == policy.grants:
+            return
+        if time.monotonic() > deadline:
+            missing, extra = len(policy.grants - present), len(present - policy.grants)
+            raise TimeoutError(f"the broker still enforces {missing} grant(s) too few and {extra} too many after {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 # --- SCRAM users ----------------------------------------------------------------------------------------
