@@ -34,7 +34,7 @@ from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchkit import write_report
+from benchkit import broker_cpu_seconds, write_report
 
 from borderbus import codec
 from borderbus.bus import Bus
@@ -179,16 +179,6 @@ def records_per_event(bus: Bus, events: int) -> dict[str, float]:
         counts[name] = round(sum(high - low for low, high in ends) / events, 2)
     consumer.close()
     return counts
-
-
-def broker_cpu_seconds() -> float:
-    """CPU time of the local broker's JVM so far (its pid file under the instance folder), NaN if it is elsewhere."""
-    instance = Path(os.environ.get("KAFKA_INSTANCE_DIR", Path(__file__).resolve().parents[2] / ".local/kafka/instance"))
-    try:
-        fields = Path(f"/proc/{(instance / 'kafka.pid').read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 CROWDED_BROKER_PARTITIONS = 2_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,3 +28,13 @@ def per_call_us(function: Callable[[], object], seconds: float = 1.0) -> float:
         function()
         calls += 1
     return (time.perf_counter() - started) / calls * 1e6
+
+
+def broker_cpu_seconds() -> float:
+    """CPU time of the local broker's JVM so far (its pid file under the instance folder), NaN if it is elsewhere."""
+    instance = Path(os.environ.get("KAFKA_INSTANCE_DIR", Path(__file__).resolve().parents[2] / ".local/kafka/instance"))
+    try:
+        fields = Path(f"/proc/{(instance / 'kafka.pid').read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
