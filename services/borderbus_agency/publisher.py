@@ -150,7 +150,6 @@ class _Request:
     started: float
     fresh: list[PreparedEvent] = field(default_factory=list)  # to write: not committed before, not earlier in the round
     already: list[str] = field(default_factory=list)
-    in_transaction: bool = False  # its outcome is the transaction's
     error: PublishNotAcknowledged | None = None
     finished: bool = False
 
@@ -311,21 +310,19 @@ class AgencyPublisher:
                     in_round.add(event.event_id)
             # a batch repeating ids of an earlier batch of the round (the same retry twice at once) shares its outcome
             if request.fresh or not in_round.isdisjoint(request.already):
-                request.in_transaction = True
                 writing.append(request)
+            else:
+                request.finished = True  # every id committed before: answered whatever this transaction does
             for event_type, count in duplicates.items():
                 DUPLICATE_EVENTS.labels(self.agency.code, event_type).inc(count)
             if request.already and request.on_acknowledged:
                 request.on_acknowledged(len(request.already))
+        if not writing:
+            return
         try:
-            if writing:
-                self._write(writing)
+            self._write(writing)
         except PublishNotAcknowledged:
-            return  # each writing request holds its error; the others are answered below
-        finally:
-            for request in round_:
-                if not request.finished and not request.in_transaction:
-                    request.finished = True
+            return  # each writing request holds its error
         for request in writing:
             PRODUCE_LATENCY.labels(self.agency.code).observe(time.perf_counter() - request.started)
 
