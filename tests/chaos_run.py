@@ -352,10 +352,12 @@ def wait_for_desk(
     while True:
         try:
             live = desk_views(desk, officers)
-        except DeskUnavailable:
+        except (DeskUnavailable, ConnectionError, urllib.error.URLError):
             if time.monotonic() > deadline:
                 raise
-            time.sleep(2.0)  # it refuses to answer until its audit trail records again: not settled yet
+            # a 503 until its audit trail records again, or a dropped connection while its supervisor restarts it
+            # (a fresh-clone run met "Remote end closed connection without response"): not settled yet
+            time.sleep(2.0)
             continue
         current = {alert_id: (view["version"], view["status"]) for alert_id, view in live.items()}
         caught_up = all(latest.get(alert_id) == version for alert_id, (version, _) in current.items())
