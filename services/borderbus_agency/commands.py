@@ -53,7 +53,8 @@ def _agency_serve(args: argparse.Namespace) -> int:
     if metrics_auth not in ("open", "token"):
         print(f"BORDERBUS_AGENCY_METRICS_AUTH: expected open or token, not {metrics_auth!r}", file=sys.stderr)
         return 2
-    publisher = AgencyPublisher(bus, args.agency, instance_id=args.instance_id)
+    interval = None if args.transaction_interval_ms is None else args.transaction_interval_ms / 1000
+    publisher = AgencyPublisher(bus, args.agency, instance_id=args.instance_id, transaction_interval=interval)
     try:  # before the first request: a retry of what a predecessor committed is then not written twice
         publisher.recall_committed()
     except KafkaException as error:  # serve anyway: a retry written twice is a duplicate the correlator drops
@@ -94,6 +95,12 @@ def register(commands: Commands) -> None:
     serve.add_argument("--instance-id", default="http-1")
     serve.add_argument(
         "--clients", help="client credentials (default: $BORDERBUS_AGENCY_CLIENTS_FILE or ops/config/agency-clients.yaml)"
+    )
+    serve.add_argument(
+        "--transaction-interval-ms",
+        type=float,
+        help="under contention, least time between two transactions' starts, so more batches share one (default 50; "
+        "0: none). A client publishing alone is never held back",
     )
     serve.add_argument(
         "--metrics-auth",

@@ -14,6 +14,7 @@ checked before the body is read, so a refused caller publishes nothing.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -41,6 +42,10 @@ PUBLISHER_KEY = web.AppKey("publisher", AgencyPublisher)
 CLIENTS_KEY = web.AppKey("clients", AgencyClients)
 LIMITER_KEY = web.AppKey("limiter", FailedAuthLimiter)
 METRICS_NEED_TOKEN_KEY = web.AppKey("metrics_need_token", bool)
+PUBLISH_EXECUTOR_KEY = web.AppKey("publish_executor", ThreadPoolExecutor)
+PUBLISH_THREADS = 64
+"""Publishes waiting for Kafka at once, a thread each. Batches that wait together share a transaction: the default
+executor (cores + 4 threads, 6 here) let at most 6 share one, however many requests were waiting."""
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 REALM = 'Bearer realm="borderbus-agency"'
 
@@ -138,7 +143,7 @@ async def publish_events(request: web.Request) -> web.Response:
             return _error(status, "invalid_events", [error.as_dict() for error in invalid.errors])
         loop = asyncio.get_running_loop()
         try:
-            already = await loop.run_in_executor(None, publisher.publish_prepared, events)
+            already = await loop.run_in_executor(request.app[PUBLISH_EXECUTOR_KEY], publisher.publish_prepared, events)
         except BrokerUnavailable as error:
             reason = f"{error}; nothing of the request is visible, sending it again is safe"
             return _error(
@@ -213,6 +218,7 @@ def build_app(
     app[CLIENTS_KEY] = clients
     app[LIMITER_KEY] = limiter or FailedAuthLimiter()
     app[METRICS_NEED_TOKEN_KEY] = metrics_need_token
+    app[PUBLISH_EXECUTOR_KEY] = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="publish")
     app.on_response_prepare.append(security_headers(API_HEADERS))
     EXPECTED_INTERVAL.labels(publisher.agency.code).set(publisher.agency.expected_interval_seconds)
     app.router.add_get("/", about)
@@ -223,6 +229,7 @@ def build_app(
 
     async def close_publisher(_app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, publisher.close)
+        app[PUBLISH_EXECUTOR_KEY].shutdown(wait=False)
 
     app.on_cleanup.append(close_publisher)
     return app

@@ -24,6 +24,13 @@ BATCHES_PER_TRANSACTION = Histogram(
     ["agency"],
     buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32),
 )
+PACING_WAIT = Histogram(
+    "borderbus_agency_pacing_wait_seconds",
+    "How long a transaction waited for more batches to join it, counted only under contention (the round before held "
+    "several batches): fewer transactions cost the broker less, each batch waits at most the transaction interval.",
+    ["agency"],
+    buckets=(0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25),
+)
 REQUESTS_IN_FLIGHT = Gauge(
     "borderbus_agency_requests_in_flight",
     "Publish requests being validated or waiting for Kafka.",
