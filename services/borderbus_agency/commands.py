@@ -99,8 +99,8 @@ def register(commands: Commands) -> None:
     serve.add_argument(
         "--transaction-interval-ms",
         type=float,
-        help="under contention, least time between two transactions' starts, so more batches share one (default 50; "
-        "0: none). A client publishing alone is never held back",
+        help="under contention, the longest a transaction waits for as many batches as the last one held, from the "
+        "last one's start (default 50; 0: never). A client publishing alone is never held back",
     )
     serve.add_argument(
         "--metrics-auth",

@@ -66,10 +66,11 @@ log = logging.getLogger(__name__)
 
 REMEMBERED_EVENT_IDS = 100_000
 TRANSACTION_INTERVAL_SECONDS = 0.05
-"""Under contention, the longest a transaction waits for as many batches as the last one held. The broker's cost is per
-transaction and per partition it touches, about 3 ms of its CPU for a one-partition transaction on this machine.
-Sixteen callers publishing one event each (``bench_agency``): 1,500 events/s at 0.49 ms of broker CPU per event
-with the next transaction taking whatever had queued, 2,008 at 0.33 ms waiting for all sixteen."""
+"""Under contention, the longest a transaction waits for as many batches as the last one held, counted from the last
+one's start. The broker's cost is per transaction and per partition it touches, about 3 ms of its CPU for a
+one-partition transaction on this machine. Sixteen callers publishing one event each (``bench_agency``): 1,500
+events/s at 0.49 ms of broker CPU per event with the next transaction taking whatever had queued, 2,008 at 0.33 ms
+waiting for all sixteen."""
 ROUND_EVENTS = 1_000
 """Most events of one transaction, unless one batch alone has more; a paced round starts at once when this many wait."""
 RECALL_SECONDS = 15 * 60  # longer than any client keeps retrying one batch
@@ -185,9 +186,8 @@ class AgencyPublisher:
         transaction_interval: float | None = None,
         round_events: int = ROUND_EVENTS,
     ) -> None:
-        """``transaction_interval``: under contention, least seconds from one transaction's start to the next (default
-        :data:`TRANSACTION_INTERVAL_SECONDS`; 0 starts each round as soon as the last one ended). ``round_events``:
-        see :data:`ROUND_EVENTS`."""
+        """``transaction_interval``: see :data:`TRANSACTION_INTERVAL_SECONDS` (0: a round never waits for company);
+        ``round_events``: see :data:`ROUND_EVENTS`."""
         catalogue = self.catalogue = bus.catalogue
         self.agency = catalogue.agency(agency_code)
         self.schemas = bus.schemas
