@@ -68,9 +68,9 @@ REMEMBERED_EVENT_IDS = 100_000
 TRANSACTION_INTERVAL_SECONDS = 0.05
 """Under contention, the longest a transaction waits for as many batches as the last one held, counted from the last
 one's start. The broker's cost is per transaction and per partition it touches, about 3 ms of its CPU for a
-one-partition transaction on this machine. Sixteen callers publishing one event each (``bench_agency``): 1,500
-events/s at 0.49 ms of broker CPU per event with the next transaction taking whatever had queued, 2,008 at 0.33 ms
-waiting for all sixteen."""
+one-partition transaction on this machine. Sixteen callers publishing one event each (``bench_agency``, paired with
+the next transaction taking whatever had queued): 8.3 -> 16.0 batches per transaction, broker CPU 0.33-0.49 ->
+0.24-0.27 ms per event, 1,215-1,534 -> 1,471-1,622 events/s, publish p99 30-37 -> 16-18 ms."""
 ROUND_EVENTS = 1_000
 """Most events of one transaction, unless one batch alone has more; a paced round starts at once when this many wait."""
 RECALL_SECONDS = 15 * 60  # longer than any client keeps retrying one batch
