@@ -525,8 +525,11 @@ class AgencyPublisher:
             producer.abort_transaction(min(self.timeout, 5.0))
         except KafkaException as error:
             log.warning("abort failed (%s); the next producer's init fences it on the broker", error)
-        producer.purge(in_queue=True, in_flight=True, blocking=False)
-        producer.flush(0)
+        try:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+            producer.flush(0)
+        except KafkaException as error:  # a producer already failed for good (seen in a chaos run: a 500, not a 503)
+            log.warning("discarding a failed producer: %s", error)
 
     def _count_rejections(self, event_type: str, errors: list[FieldError], batch_size: int) -> None:
         """Every event of a refused request is counted once: by its first error, or as refused with its batch."""
