@@ -14,10 +14,11 @@ import uuid
 from typing import Any, cast
 
 import fastavro
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from borderbus.catalogue import SCHEMA_TOPIC
 from borderbus.config import Settings
+from borderbus.partition_reader import watermarks
 from borderbus.schemas import SchemaCatalogue, SchemaVersion, fingerprint
 
 REFRESH_INTERVAL_SECONDS = 0.5
@@ -80,7 +81,7 @@ class SchemaRegistry:
         try:
             partition = TopicPartition(self._topic, 0, self._next_offset)
             deadline = time.monotonic() + self._timeout
-            high = self._end_offset(consumer, partition, deadline)
+            _low, high = watermarks(consumer, partition, retry_for=self._timeout, call_timeout=self._timeout)
             if high <= self._next_offset:
                 return
             consumer.assign([partition])
@@ -94,23 +95,6 @@ class SchemaRegistry:
                 self._accept(message.key(), message.value())
         finally:
             consumer.close()
-
-    def _end_offset(self, consumer: Consumer, partition: TopicPartition, deadline: float) -> int:
-        """The schema topic's end; a retriable error (its leader moving, e.g. NOT_LEADER_FOR_PARTITION just after a
-        broker came back) is asked again until ``deadline``: a fresh-clone test read failed on one."""
-        while True:
-            try:
-                _low, high = consumer.get_watermark_offsets(partition, timeout=max(0.1, deadline - time.monotonic()))
-                return int(high)
-            except KafkaException as error:
-                kafka_error = error.args[0] if error.args else None
-                retriable = getattr(kafka_error, "retriable", lambda: False)() or getattr(kafka_error, "code", lambda: 0)() in (
-                    KafkaError.NOT_LEADER_FOR_PARTITION,
-                    KafkaError.LEADER_NOT_AVAILABLE,
-                )
-                if not retriable or time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.2)
 
     def _accept(self, key: bytes | None, value: bytes | None) -> None:
         """Keep an entry only if its key is the true fingerprint of its schema (a wrong key would mis-decode)."""

@@ -207,7 +207,6 @@ class AgencyPublisher:
         self._batch_queued = threading.Condition(queue_lock)  # for a round's leader waiting for company
         self.transaction_interval = TRANSACTION_INTERVAL_SECONDS if transaction_interval is None else transaction_interval
         self.round_events = round_events
-        self._queued_events = 0
         self._next_round = 0.0  # monotonic time before which a contended round does not start
         self._last_round_batches = 0
         self.committed = RecentIds()
@@ -274,7 +273,6 @@ class AgencyPublisher:
         request = _Request(events, on_acknowledged, time.perf_counter())
         with self._queue_changed:
             self._queue.append(request)
-            self._queued_events += len(events)
             self._batch_queued.notify()
         while True:
             with self._queue_changed:
@@ -312,7 +310,7 @@ class AgencyPublisher:
             while (
                 (early := self._next_round - time.monotonic()) > 0
                 and len(self._queue) < self._last_round_batches
-                and self._queued_events < self.round_events
+                and sum(len(queued.events) for queued in self._queue) < self.round_events
             ):
                 self._batch_queued.wait(early)  # the batches arriving meanwhile join this round
             PACING_WAIT.labels(self.agency.code).observe(time.monotonic() - now)
@@ -327,7 +325,6 @@ class AgencyPublisher:
                 break
             taken, events = taken + 1, events + len(queued.events)
         round_, self._queue = self._queue[:taken], self._queue[taken:]
-        self._queued_events -= events
         self._last_round_batches = len(round_)
         return round_
 
